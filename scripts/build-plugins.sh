@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds every built-in plugin and example plugin to a WebAssembly component and copies them to
+# dist/plugins/<name>.wasm (built-ins, which the host loads by default) and
+# dist/examples/<name>.wasm. Usage: scripts/build-plugins.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+out="$target_dir/wasm32-wasip2/release"
+
+builtins=(count sum avg min max stddev percentile)
+examples=(spread enrich-map threshold-filter)
+args=()
+for p in "${builtins[@]}"; do args+=(-p "eddy-$p"); done
+for p in "${examples[@]}"; do args+=(-p "eddy-example-$p"); done
+mkdir -p dist/plugins dist/examples
+cargo build --release --target wasm32-wasip2 "${args[@]}"
+for p in "${builtins[@]}"; do cp "$out/eddy_$p.wasm" "dist/plugins/$p.wasm"; done
+for p in "${examples[@]}"; do cp "$out/eddy_example_${p//-/_}.wasm" "dist/examples/$p.wasm"; done
+# The composite links the other built-ins as libraries without their exports, so it is built on
+# its own (cargo would unify it with their exporting builds) and after the copies above (that
+# build rewrites their .wasm files without exports).
+cargo build --release --target wasm32-wasip2 -p eddy-composite
+cp "$out/eddy_composite.wasm" dist/plugins/composite.wasm
+ls -l dist/plugins dist/examples
