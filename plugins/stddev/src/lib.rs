@@ -23,10 +23,13 @@ pub struct StddevConfig {
     pub estimator: Estimator,
 }
 
-/// Count, mean and sum of squared deviations of the values seen; NaN values are skipped.
+/// Count, mean and sum of squared deviations of the values seen, all taken relative to the
+/// first value (`shift`), so that a large common offset costs no precision; NaN values are
+/// skipped.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stddev {
     n: u64,
+    shift: f64,
     mean: f64,
     m2: f64,
 }
@@ -63,6 +66,10 @@ impl Aggregator for Stddev {
         if value.is_nan() {
             return;
         }
+        if self.n == 0 {
+            self.shift = value;
+        }
+        let value = value - self.shift;
         self.n += 1;
         let delta = value - self.mean;
         self.mean += delta / self.n as f64;
@@ -77,7 +84,8 @@ impl Aggregator for Stddev {
             return;
         }
         let n = self.n + other.n;
-        let delta = other.mean - self.mean;
+        let other_mean = other.mean + (other.shift - self.shift);
+        let delta = other_mean - self.mean;
         let (na, nb, nf) = (self.n as f64, other.n as f64, n as f64);
         self.mean += delta * nb / nf;
         self.m2 += other.m2 + delta * delta * na * nb / nf;
@@ -96,7 +104,10 @@ mod tests {
     use super::*;
     use eddy_sdk::testing::{accumulate, finish, round_trip};
 
+    /// Two-pass formula on the values minus their common offset (an exact subtraction), so
+    /// the reference itself does not lose precision to the offset.
     fn two_pass(values: &[f64], ddof: f64) -> f64 {
+        let values: Vec<f64> = values.iter().map(|v| v - 1e9).collect();
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n;
         (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - ddof)).sqrt()

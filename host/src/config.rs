@@ -1,0 +1,365 @@
+//! Pipeline configuration: YAML file, environment overrides (`EDDY_` prefix, `__` between
+//! levels, e.g. `EDDY_WINDOW__SIZE=5s`), and validation that names the offending key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Yaml};
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or a value has the wrong type; the message names the key.
+    #[error("{0}")]
+    Load(String),
+    /// A value is out of range; `key` is its dotted path.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `window.size`.
+        key: String,
+        /// What is allowed.
+        message: String,
+    },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        let messages: Vec<String> = error
+            .into_iter()
+            .map(|e| {
+                let key = e.path.join(".");
+                let kind = e.kind.to_string();
+                if key.is_empty() {
+                    kind
+                } else {
+                    format!("config key `{key}`: {kind}")
+                }
+            })
+            .collect();
+        ConfigError::Load(messages.join("; "))
+    }
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A whole pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where events come from.
+    pub source: SourceConfig,
+    /// How a record becomes an event.
+    pub decode: DecodeConfig,
+    /// Map and filter plugins run over every batch before decoding, in order.
+    pub transforms: Vec<StageConfig>,
+    /// Event-time watermarks.
+    pub watermark: WatermarkConfig,
+    /// How events are grouped into windows.
+    pub window: WindowConfig,
+    /// The aggregates computed per key and window; each becomes a field of the result.
+    pub aggregates: Vec<AggregateConfig>,
+    /// Where results go.
+    pub sink: SinkConfig,
+    /// Where events that arrive after their window closed go.
+    pub late: SideOutputConfig,
+    /// Where records that cannot be decoded go.
+    pub dead_letter: SideOutputConfig,
+    /// Plugin runtime settings.
+    pub plugins: PluginsConfig,
+    /// Events per batch handed to plugins.
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            source: SourceConfig::Stdin,
+            decode: DecodeConfig::default(),
+            transforms: Vec::new(),
+            watermark: WatermarkConfig::default(),
+            window: WindowConfig::default(),
+            aggregates: vec![AggregateConfig {
+                name: "count".into(),
+                plugin: "count".into(),
+                field: None,
+                config: serde_json::Value::Object(Default::default()),
+            }],
+            sink: SinkConfig::Stdout,
+            late: SideOutputConfig::Stderr,
+            dead_letter: SideOutputConfig::Stderr,
+            plugins: PluginsConfig::default(),
+            batch_size: 1024,
+        }
+    }
+}
+
+/// Where events come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// JSON lines from standard input.
+    Stdin,
+    /// JSON lines from a file.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Generated sample events (see [`crate::generator`]).
+    Generator(crate::generator::GeneratorConfig),
+}
+
+/// How a record becomes an event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeConfig {
+    /// JSON pointer of the key field (strings are used as they are, numbers and booleans as
+    /// their JSON text).
+    pub key: String,
+    /// JSON pointer of the event-time field, epoch milliseconds.
+    pub time: String,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self {
+            key: "/key".into(),
+            time: "/ts".into(),
+        }
+    }
+}
+
+/// Event-time watermark settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatermarkConfig {
+    /// How far behind the largest event time seen an event may arrive and still be on time
+    /// (bounded out-of-orderness).
+    #[serde(with = "humantime_serde")]
+    pub out_of_orderness: Duration,
+}
+
+impl Default for WatermarkConfig {
+    fn default() -> Self {
+        Self {
+            out_of_orderness: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How events are grouped into windows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WindowConfig {
+    /// Fixed-size, non-overlapping windows aligned to the epoch plus `offset`.
+    Tumbling {
+        /// Window length.
+        #[serde(with = "humantime_serde")]
+        size: Duration,
+        /// Shift of window boundaries from the epoch.
+        #[serde(with = "humantime_serde", default)]
+        offset: Duration,
+    },
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig::Tumbling {
+            size: Duration::from_secs(10),
+            offset: Duration::ZERO,
+        }
+    }
+}
+
+/// One aggregate of the result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// Field name in the result.
+    pub name: String,
+    /// A built-in plugin name (`count`, `sum`, …, found in `plugins.dir`) or a path to a
+    /// `.wasm` component.
+    pub plugin: String,
+    /// JSON pointer of the field aggregated. Without it every event contributes `1.0`; events
+    /// without the field (or where it is not a number) do not contribute, as NULLs in SQL.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The plugin's configuration (a JSON object).
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+/// A map or filter stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// A plugin name found in `plugins.dir`, or a path to a `.wasm` component.
+    pub plugin: String,
+    /// The plugin's configuration (a JSON object).
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Where results go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// JSON lines on standard output.
+    Stdout,
+    /// JSON lines appended to a file.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Where a side output (late events, dead letters) goes. Whatever the choice, every event sent
+/// there is also counted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SideOutputConfig {
+    /// JSON lines on standard error.
+    Stderr,
+    /// JSON lines appended to a file.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Plugin runtime settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Folder of the built-in plugins (`<name>.wasm`).
+    pub dir: PathBuf,
+    /// Largest linear memory one plugin instance may grow to, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Longest one call into a plugin may run before it is interrupted.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("dist/plugins"),
+            memory_limit_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Result fields the host writes itself; aggregates may not use these names.
+pub const RESERVED_FIELDS: [&str; 4] = ["key", "window_start", "window_end", "emit"];
+
+impl Config {
+    /// Loads `path` (YAML), then `EDDY_*` environment variables over it (except `EDDY_LOG`,
+    /// the log filter), fills in defaults and validates the result.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Load(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        Self::from_figment(Figment::from(Yaml::file(path)))
+    }
+
+    /// Loads a YAML document given as text, with environment overrides, and validates it.
+    pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Yaml::string(yaml)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.merge(Env::prefixed("EDDY_").ignore(&["log"]).split("__")).extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_size == 0 || self.batch_size > 1 << 20 {
+            return Err(invalid("batch_size", "must be between 1 and 1048576"));
+        }
+        check_pointer("decode.key", &self.decode.key)?;
+        check_pointer("decode.time", &self.decode.time)?;
+        match &self.window {
+            WindowConfig::Tumbling { size, offset } => {
+                if size.as_millis() == 0 {
+                    return Err(invalid("window.size", "must be at least 1ms"));
+                }
+                if offset >= size {
+                    return Err(invalid("window.offset", "must be smaller than window.size"));
+                }
+            }
+        }
+        if self.aggregates.is_empty() {
+            return Err(invalid("aggregates", "list at least one aggregate"));
+        }
+        for (i, aggregate) in self.aggregates.iter().enumerate() {
+            let key = format!("aggregates.{i}");
+            if aggregate.name.is_empty() {
+                return Err(invalid(format!("{key}.name"), "must not be empty"));
+            }
+            if RESERVED_FIELDS.contains(&aggregate.name.as_str()) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("`{}` is reserved for the host's own result fields", aggregate.name),
+                ));
+            }
+            if self.aggregates[..i].iter().any(|a| a.name == aggregate.name) {
+                return Err(invalid(format!("{key}.name"), format!("`{}` is used twice", aggregate.name)));
+            }
+            check_plugin(&format!("{key}.plugin"), &aggregate.plugin)?;
+            if let Some(field) = &aggregate.field {
+                check_pointer(&format!("{key}.field"), field)?;
+            }
+            if !aggregate.config.is_object() {
+                return Err(invalid(format!("{key}.config"), "must be a mapping"));
+            }
+        }
+        for (i, stage) in self.transforms.iter().enumerate() {
+            check_plugin(&format!("transforms.{i}.plugin"), &stage.plugin)?;
+            if !stage.config.is_object() {
+                return Err(invalid(format!("transforms.{i}.config"), "must be a mapping"));
+            }
+        }
+        if self.plugins.memory_limit_bytes < 1 << 20 {
+            return Err(invalid("plugins.memory_limit_bytes", "must be at least 1048576"));
+        }
+        if self.plugins.call_timeout.is_zero() {
+            return Err(invalid("plugins.call_timeout", "must be more than 0"));
+        }
+        if let SourceConfig::Generator(generator) = &self.source {
+            generator.validate().map_err(|(key, message)| invalid(format!("source.{key}"), message))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_pointer(key: &str, pointer: &str) -> Result<(), ConfigError> {
+    if pointer.starts_with('/') {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("`{pointer}` is not a JSON pointer (e.g. /user/id)")))
+    }
+}
+
+fn check_plugin(key: &str, plugin: &str) -> Result<(), ConfigError> {
+    if plugin.is_empty() {
+        Err(invalid(key, "name a built-in plugin or a .wasm file"))
+    } else {
+        Ok(())
+    }
+}
