@@ -1,1 +1,20 @@
-//! x
+//! Eddy: a stream processor whose user code (maps, filters and windowed aggregates) runs as
+//! sandboxed WebAssembly components.
+//!
+//! Modules follow the data: [`config`] → [`source`] → [`event`] (decode) → [`watermark`] →
+//! [`window`] → [`groups`] → [`aggregate`] (plugins in [`plugin`]) → [`output`], tied together
+//! by [`pipeline`].
+
+#![deny(unsafe_code)]
+
+pub mod aggregate;
+pub mod config;
+pub mod event;
+pub mod generator;
+pub mod groups;
+pub mod output;
+pub mod pipeline;
+pub mod plugin;
+pub mod source;
+pub mod watermark;
+pub mod window;

@@ -1,0 +1,163 @@
+//! Results, late events and dead letters as JSON lines, and the writers they go to.
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use serde_json::{Map, Number, Value};
+
+use crate::aggregate::Finished;
+use crate::config::{SideOutputConfig, SinkConfig};
+use crate::groups::Group;
+
+/// Why a window's result was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    /// The watermark passed the window's end.
+    OnTime,
+}
+
+impl Emit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Emit::OnTime => "on_time",
+        }
+    }
+}
+
+/// A JSON number for `v`: an integer when `v` is whole and exact, `null` when not finite.
+pub fn number(v: f64) -> Value {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        Value::Number(Number::from(v as i64))
+    } else {
+        Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// The result objects of closed groups, in order: `key`, `window_start`, `window_end`, `emit`,
+/// then one field per aggregate (a number, or an object when it has several named outputs).
+pub fn results(groups: &[(u32, Group)], finished: &Finished, emit: Emit) -> Vec<Value> {
+    let mut out = Vec::with_capacity(groups.len());
+    for (i, (_, group)) in groups.iter().enumerate() {
+        let mut object = Map::new();
+        object.insert("key".into(), Value::String(group.key.clone()));
+        object.insert("window_start".into(), Value::from(group.window.start));
+        object.insert("window_end".into(), Value::from(group.window.end));
+        object.insert("emit".into(), Value::from(emit.as_str()));
+        for (name, outputs, values) in &finished.columns {
+            let row = &values[i * outputs.len()..(i + 1) * outputs.len()];
+            let value = if outputs.len() == 1 && outputs[0].is_empty() {
+                number(row[0])
+            } else {
+                Value::Object(
+                    outputs
+                        .iter()
+                        .zip(row)
+                        .map(|(output, &v)| (output.clone(), number(v)))
+                        .collect(),
+                )
+            };
+            object.insert(name.clone(), value);
+        }
+        out.push(Value::Object(object));
+    }
+    out
+}
+
+/// The side-output record of an event: the reason, extra fields, and the event itself (as JSON
+/// when it parses, else as text).
+pub fn side_record(reason: &str, extra: &[(&str, Value)], payload: &[u8]) -> Value {
+    let mut object = Map::new();
+    object.insert("reason".into(), Value::from(reason));
+    for (key, value) in extra {
+        object.insert((*key).into(), value.clone());
+    }
+    let event = serde_json::from_slice(payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
+    object.insert("event".into(), event);
+    Value::Object(object)
+}
+
+/// Writes JSON values, one per line.
+pub struct JsonLines {
+    out: Box<dyn Write + Send>,
+}
+
+impl JsonLines {
+    /// Lines to any writer.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self { out }
+    }
+
+    /// Lines appended to a file.
+    pub fn file(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self::new(Box::new(BufWriter::new(file))))
+    }
+
+    /// The writer a sink config names.
+    pub fn for_sink(config: &SinkConfig) -> io::Result<Self> {
+        match config {
+            SinkConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
+            SinkConfig::File { path } => Self::file(path),
+        }
+    }
+
+    /// The writer a side-output config names.
+    pub fn for_side_output(config: &SideOutputConfig) -> io::Result<Self> {
+        match config {
+            SideOutputConfig::Stderr => Ok(Self::new(Box::new(io::stderr()))),
+            SideOutputConfig::File { path } => Self::file(path),
+        }
+    }
+
+    /// Writes values, one per line.
+    pub fn write(&mut self, values: &[Value]) -> io::Result<()> {
+        for value in values {
+            serde_json::to_writer(&mut self.out, value)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Flushes what was written.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::Window;
+
+    #[test]
+    fn results_have_fixed_fields_then_aggregates() {
+        let groups = vec![(
+            3,
+            Group {
+                window: Window { start: 0, end: 10 },
+                key: "k".into(),
+            },
+        )];
+        let finished = Finished {
+            columns: vec![
+                ("n".into(), vec![String::new()], vec![2.0]),
+                ("lat".into(), vec!["p50".into(), "p99".into()], vec![1.5, f64::NAN]),
+            ],
+        };
+        let out = results(&groups, &finished, Emit::OnTime);
+        assert_eq!(
+            out[0].to_string(),
+            r#"{"key":"k","window_start":0,"window_end":10,"emit":"on_time","n":2,"lat":{"p50":1.5,"p99":null}}"#
+        );
+    }
+
+    #[test]
+    fn side_records_keep_the_event() {
+        let r = side_record("late", &[("watermark", Value::from(5))], br#"{"a":1}"#);
+        assert_eq!(r.to_string(), r#"{"reason":"late","watermark":5,"event":{"a":1}}"#);
+        let r = side_record("bad", &[], b"\xffx");
+        assert_eq!(r["event"], Value::from("\u{fffd}x"));
+    }
+}

@@ -1,0 +1,14 @@
+//! WebAssembly plugins: the shared runtime, aggregator and transform instances.
+
+mod aggregator;
+pub mod bindings;
+mod error;
+mod runtime;
+mod state;
+mod transform;
+
+pub use aggregator::AggregatorPlugin;
+pub use error::PluginError;
+pub use runtime::{Loaded, Runtime};
+pub use state::PluginState;
+pub use transform::TransformPlugin;

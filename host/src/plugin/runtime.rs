@@ -1,0 +1,165 @@
+//! The shared wasmtime engine: compiles components once, links the imports plugins may have,
+//! and interrupts calls that run too long (epoch interruption).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine, Store};
+
+use super::bindings::aggregator::eddy::plugin::log;
+use super::error::PluginError;
+use super::state::PluginState;
+use crate::config::PluginsConfig;
+
+/// How often the engine's epoch advances; call time limits are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine, linker and limits shared by every plugin of a host.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    memory_limit_bytes: usize,
+    call_deadline_ticks: u64,
+    plugin_dir: PathBuf,
+    ticker: Ticker,
+}
+
+/// A component compiled and linked once, ready to instantiate.
+#[derive(Clone)]
+pub struct Loaded {
+    /// Name or path the plugin was loaded by.
+    pub source: String,
+    /// The linked component.
+    pub pre: InstancePre<PluginState>,
+}
+
+impl Runtime {
+    /// A runtime with the limits in `config`.
+    pub fn new(config: &PluginsConfig) -> Result<Self, PluginError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&wasm).map_err(|e| invalid("engine", e))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| invalid("linker", e))?;
+        log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
+            .map_err(|e| invalid("linker", e))?;
+        let ticks = config.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        Ok(Self {
+            ticker: Ticker::start(engine.clone()),
+            engine,
+            linker,
+            memory_limit_bytes: config.memory_limit_bytes,
+            call_deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
+            plugin_dir: config.dir.clone(),
+        })
+    }
+
+    /// Where a plugin named in the config lives: a path as given if it names a `.wasm` file or
+    /// contains a `/`, otherwise `<plugins.dir>/<name>.wasm`.
+    pub fn resolve(&self, plugin: &str) -> PathBuf {
+        if plugin.ends_with(".wasm") || plugin.contains('/') {
+            PathBuf::from(plugin)
+        } else {
+            self.plugin_dir.join(format!("{plugin}.wasm"))
+        }
+    }
+
+    /// Reads, compiles and links the plugin named `plugin`.
+    pub fn load(&self, plugin: &str) -> Result<Loaded, PluginError> {
+        let path = self.resolve(plugin);
+        let bytes = std::fs::read(&path).map_err(|source| PluginError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        self.load_bytes(plugin, &bytes)
+    }
+
+    /// Compiles and links a component from its bytes.
+    pub fn load_bytes(&self, source: &str, bytes: &[u8]) -> Result<Loaded, PluginError> {
+        let component = Component::new(&self.engine, bytes).map_err(|e| PluginError::Invalid {
+            plugin: source.to_string(),
+            message: format!("{e:#}"),
+        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Invalid {
+                plugin: source.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(Loaded {
+            source: source.to_string(),
+            pre,
+        })
+    }
+
+    /// A fresh store for one instance of `name`, with the memory limit and call deadline set.
+    pub fn store(&self, name: &str) -> Store<PluginState> {
+        let mut store = Store::new(&self.engine, PluginState::new(name, self.memory_limit_bytes));
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.call_deadline_ticks);
+        store
+    }
+
+    /// Ticks a call may run for.
+    pub fn call_deadline_ticks(&self) -> u64 {
+        self.call_deadline_ticks
+    }
+
+    /// The folder built-in plugins are found in.
+    pub fn plugin_dir(&self) -> &Path {
+        &self.plugin_dir
+    }
+
+    /// Stops the epoch ticker (also done on drop).
+    pub fn shutdown(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+fn invalid(what: &str, e: wasmtime::Error) -> PluginError {
+    PluginError::Invalid {
+        plugin: what.to_string(),
+        message: format!("{e:#}"),
+    }
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`].
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("eddy-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        Self { stop, thread }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

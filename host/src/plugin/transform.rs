@@ -1,0 +1,124 @@
+//! One instance of a map, filter or flat-map plugin.
+
+use wasmtime::Store;
+
+use super::bindings::transform::exports::eddy::plugin::transformer::{
+    EventBatch, TransformOutput,
+};
+use super::bindings::transform::{Transform, TransformPre};
+use super::bindings::{ByteColumn, PluginInfo, PluginKind};
+use super::error::{PluginError, describe_wit_error};
+use super::runtime::{Loaded, Runtime};
+use super::state::PluginState;
+use crate::event::RawBatch;
+
+/// A configured transform instance.
+pub struct TransformPlugin {
+    store: Store<PluginState>,
+    bindings: Transform,
+    info: PluginInfo,
+    deadline: u64,
+}
+
+impl TransformPlugin {
+    /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
+    pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
+        let pre = TransformPre::new(loaded.pre.clone()).map_err(|e| PluginError::WrongWorld {
+            plugin: loaded.source.clone(),
+            world: "transform",
+            message: format!("{e:#}"),
+        })?;
+        let mut store = runtime.store(&loaded.source);
+        let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Invalid {
+            plugin: loaded.source.clone(),
+            message: format!("{e:#}"),
+        })?;
+        let trap = |call: &'static str| {
+            let plugin = loaded.source.clone();
+            move |e: wasmtime::Error| PluginError::Trap {
+                plugin,
+                call,
+                message: format!("{e:#}"),
+            }
+        };
+        let api = bindings.eddy_plugin_transformer();
+        let info = api.call_describe(&mut store).map_err(trap("describe"))?;
+        if info.kind == PluginKind::Aggregator {
+            return Err(PluginError::WrongWorld {
+                plugin: loaded.source.clone(),
+                world: "transform",
+                message: "describe() reports kind aggregator".into(),
+            });
+        }
+        store.set_epoch_deadline(runtime.call_deadline_ticks());
+        api.call_configure(&mut store, config)
+            .map_err(trap("configure"))?
+            .map_err(|e| PluginError::Config {
+                plugin: info.name.clone(),
+                message: describe_wit_error(&e),
+            })?;
+        Ok(Self {
+            store,
+            bindings,
+            info,
+            deadline: runtime.call_deadline_ticks(),
+        })
+    }
+
+    /// What the plugin says about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Runs the transform over `batch` and returns the batch that comes out.
+    pub fn process(&mut self, input: &RawBatch) -> Result<RawBatch, PluginError> {
+        self.store.set_epoch_deadline(self.deadline);
+        let batch = EventBatch {
+            payloads: ByteColumn {
+                data: input.data.clone(),
+                offsets: input.offsets.clone(),
+            },
+            timestamps: input.timestamps.clone(),
+        };
+        let plugin = self.info.name.clone();
+        let failed = |message: String| PluginError::Failed {
+            plugin: plugin.clone(),
+            call: "process",
+            message,
+        };
+        let output = self
+            .bindings
+            .eddy_plugin_transformer()
+            .call_process(&mut self.store, &batch)
+            .map_err(|e| PluginError::Trap {
+                plugin: plugin.clone(),
+                call: "process",
+                message: format!("{e:#}"),
+            })?
+            .map_err(|e| failed(describe_wit_error(&e)))?;
+        match output {
+            TransformOutput::Keep(indices) => {
+                let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
+                let mut previous = None;
+                for index in indices {
+                    let row = index as usize;
+                    if row >= input.len() || previous.is_some_and(|p| p >= row) {
+                        return Err(failed(format!("kept row {index} is out of range or order")));
+                    }
+                    previous = Some(row);
+                    kept.push(input.payload(row), input.timestamps[row]);
+                }
+                Ok(kept)
+            }
+            TransformOutput::Rows(rows) => {
+                let out = RawBatch {
+                    data: rows.events.payloads.data,
+                    offsets: rows.events.payloads.offsets,
+                    timestamps: rows.events.timestamps,
+                };
+                out.check().map_err(|m| failed(format!("output batch: {m}")))?;
+                Ok(out)
+            }
+        }
+    }
+}
