@@ -1,1 +1,57 @@
-//! x
+//! Helpers shared by Eddy's integration tests.
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn built(dir: &str, name: &str) -> PathBuf {
+    let path = repo_root().join(dir).join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with scripts/build-plugins.sh \
+         (scripts/test.sh does this before running the tests)",
+        path.display()
+    );
+    path
+}
+
+/// The folder of the built-in plugins (`dist/plugins`).
+pub fn plugin_dir() -> PathBuf {
+    built("dist/plugins", "count");
+    repo_root().join("dist/plugins")
+}
+
+/// A built example plugin (`dist/examples/<name>.wasm`).
+pub fn example(name: &str) -> PathBuf {
+    built("dist/examples", name)
+}
+
+/// Relative difference of two numbers (0 when both are equal, including both infinite).
+pub fn relative_error(got: f64, want: f64) -> f64 {
+    if got == want {
+        0.0
+    } else {
+        ((got - want) / want).abs()
+    }
+}
+
+/// Fraction of `sorted` by which `estimate` misses the rank of quantile `q`.
+pub fn rank_error(sorted: &[f64], q: f64, estimate: f64) -> f64 {
+    let n = sorted.len() as f64;
+    let below = sorted.partition_point(|v| *v < estimate) as f64;
+    let at_or_below = sorted.partition_point(|v| *v <= estimate) as f64;
+    let target = q * n;
+    if target < below {
+        (below - target) / n
+    } else if target > at_or_below {
+        (target - at_or_below) / n
+    } else {
+        0.0
+    }
+}

@@ -29,6 +29,11 @@ impl Default for PercentileConfig {
     }
 }
 
+/// Values are buffered until there are this many times the compression, then compressed into
+/// the digest together: few large compressions lose far less accuracy than many small ones, and
+/// small groups stay exact.
+const BUFFER_FACTOR: usize = 4;
+
 /// A t-digest plus a small buffer of values not yet compressed into it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Percentile {
@@ -91,7 +96,7 @@ impl Aggregator for Percentile {
             return;
         }
         self.buffer.push(value);
-        if self.buffer.len() >= self.digest.max_size() {
+        if self.buffer.len() >= BUFFER_FACTOR * self.digest.max_size() {
             self.compress();
         }
     }
