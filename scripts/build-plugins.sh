@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
 out="$target_dir/wasm32-wasip2/release"
 
 builtins=(count sum avg min max stddev percentile)

@@ -44,7 +44,12 @@ impl Aggregates {
 
     /// Adds a batch: event `i` goes to group `slots[i]` with value `values[a][rows[i]]` for
     /// aggregate `a`; NaN values (the event lacks the field) are skipped.
-    pub fn accumulate(&mut self, slots: &[u32], rows: &[u32], values: &[Vec<f64>]) -> Result<(), PluginError> {
+    pub fn accumulate(
+        &mut self,
+        slots: &[u32],
+        rows: &[u32],
+        values: &[Vec<f64>],
+    ) -> Result<(), PluginError> {
         for (named, column) in self.named.iter_mut().zip(values) {
             self.slots.clear();
             self.values.clear();

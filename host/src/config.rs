@@ -282,7 +282,9 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.merge(Env::prefixed("EDDY_").ignore(&["log"]).split("__")).extract()?;
+        let config: Config = figment
+            .merge(Env::prefixed("EDDY_").ignore(&["log"]).split("__"))
+            .extract()?;
         config.validate()?;
         Ok(config)
     }
@@ -315,11 +317,20 @@ impl Config {
             if RESERVED_FIELDS.contains(&aggregate.name.as_str()) {
                 return Err(invalid(
                     format!("{key}.name"),
-                    format!("`{}` is reserved for the host's own result fields", aggregate.name),
+                    format!(
+                        "`{}` is reserved for the host's own result fields",
+                        aggregate.name
+                    ),
                 ));
             }
-            if self.aggregates[..i].iter().any(|a| a.name == aggregate.name) {
-                return Err(invalid(format!("{key}.name"), format!("`{}` is used twice", aggregate.name)));
+            if self.aggregates[..i]
+                .iter()
+                .any(|a| a.name == aggregate.name)
+            {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("`{}` is used twice", aggregate.name),
+                ));
             }
             check_plugin(&format!("{key}.plugin"), &aggregate.plugin)?;
             if let Some(field) = &aggregate.field {
@@ -332,17 +343,25 @@ impl Config {
         for (i, stage) in self.transforms.iter().enumerate() {
             check_plugin(&format!("transforms.{i}.plugin"), &stage.plugin)?;
             if !stage.config.is_object() {
-                return Err(invalid(format!("transforms.{i}.config"), "must be a mapping"));
+                return Err(invalid(
+                    format!("transforms.{i}.config"),
+                    "must be a mapping",
+                ));
             }
         }
         if self.plugins.memory_limit_bytes < 1 << 20 {
-            return Err(invalid("plugins.memory_limit_bytes", "must be at least 1048576"));
+            return Err(invalid(
+                "plugins.memory_limit_bytes",
+                "must be at least 1048576",
+            ));
         }
         if self.plugins.call_timeout.is_zero() {
             return Err(invalid("plugins.call_timeout", "must be more than 0"));
         }
         if let SourceConfig::Generator(generator) = &self.source {
-            generator.validate().map_err(|(key, message)| invalid(format!("source.{key}"), message))?;
+            generator
+                .validate()
+                .map_err(|(key, message)| invalid(format!("source.{key}"), message))?;
         }
         Ok(())
     }
@@ -352,7 +371,10 @@ fn check_pointer(key: &str, pointer: &str) -> Result<(), ConfigError> {
     if pointer.starts_with('/') {
         Ok(())
     } else {
-        Err(invalid(key, format!("`{pointer}` is not a JSON pointer (e.g. /user/id)")))
+        Err(invalid(
+            key,
+            format!("`{pointer}` is not a JSON pointer (e.g. /user/id)"),
+        ))
     }
 }
 
@@ -361,5 +383,150 @@ fn check_plugin(key: &str, plugin: &str) -> Result<(), ConfigError> {
         Err(invalid(key, "name a built-in plugin or a .wasm file"))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    const GOOD: &str = r#"
+source: { type: file, path: events.jsonl }
+decode: { key: /user, time: /at }
+watermark: { out_of_orderness: 2s }
+window: { type: tumbling, size: 1m, offset: 5s }
+aggregates:
+  - { name: n, plugin: count }
+  - { name: p, plugin: percentile, field: /latency, config: { quantiles: [0.5] } }
+sink: { type: file, path: out.jsonl }
+late: { type: file, path: late.jsonl }
+dead_letter: { type: stderr }
+plugins: { dir: /opt/eddy/plugins, memory_limit_bytes: 33554432, call_timeout: 250ms }
+batch_size: 512
+"#;
+
+    fn error_of(yaml: &str) -> String {
+        Config::from_yaml(yaml).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        Jail::expect_with(|_| {
+            let c = Config::from_yaml(GOOD).expect("valid");
+            assert_eq!(
+                c.source,
+                SourceConfig::File {
+                    path: "events.jsonl".into()
+                }
+            );
+            assert_eq!(
+                c.decode,
+                DecodeConfig {
+                    key: "/user".into(),
+                    time: "/at".into()
+                }
+            );
+            assert_eq!(c.watermark.out_of_orderness, Duration::from_secs(2));
+            assert_eq!(
+                c.window,
+                WindowConfig::Tumbling {
+                    size: Duration::from_secs(60),
+                    offset: Duration::from_secs(5)
+                }
+            );
+            assert_eq!(c.aggregates[1].field.as_deref(), Some("/latency"));
+            assert_eq!(c.aggregates[1].config["quantiles"][0], 0.5);
+            assert_eq!(
+                c.sink,
+                SinkConfig::File {
+                    path: "out.jsonl".into()
+                }
+            );
+            assert_eq!(
+                c.late,
+                SideOutputConfig::File {
+                    path: "late.jsonl".into()
+                }
+            );
+            assert_eq!(c.dead_letter, SideOutputConfig::Stderr);
+            assert_eq!(c.plugins.dir, PathBuf::from("/opt/eddy/plugins"));
+            assert_eq!(c.plugins.memory_limit_bytes, 32 << 20);
+            assert_eq!(c.plugins.call_timeout, Duration::from_millis(250));
+            assert_eq!(c.batch_size, 512);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("eddy.yaml", GOOD)?;
+            jail.set_env("EDDY_BATCH_SIZE", "7");
+            jail.set_env("EDDY_WATERMARK__OUT_OF_ORDERNESS", "9s");
+            jail.set_env("EDDY_PLUGINS__DIR", "/elsewhere");
+            jail.set_env("EDDY_LOG", "debug");
+            let c = Config::load(Path::new("eddy.yaml")).expect("valid");
+            assert_eq!(c.batch_size, 7);
+            assert_eq!(c.watermark.out_of_orderness, Duration::from_secs(9));
+            assert_eq!(c.plugins.dir, PathBuf::from("/elsewhere"));
+            assert_eq!(c.decode.key, "/user");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        Jail::expect_with(|jail| {
+            let cases = [
+                ("batch_size: 0\n", "batch_size"),
+                ("batch_size: lots\n", "batch_size"),
+                ("window: { type: tumbling, size: 0s }\n", "window.size"),
+                ("window: { type: hopping, size: 1s }\n", "window"),
+                (
+                    "window: { type: tumbling, size: 1s, offset: 2s }\n",
+                    "window.offset",
+                ),
+                ("decode: { key: user }\n", "decode.key"),
+                (
+                    "watermark: { out_of_orderness: soon }\n",
+                    "watermark.out_of_orderness",
+                ),
+                ("aggregates: []\n", "aggregates"),
+                (
+                    "aggregates: [{ name: key, plugin: count }]\n",
+                    "aggregates.0.name",
+                ),
+                (
+                    "aggregates: [{ name: a, plugin: count }, { name: a, plugin: sum }]\n",
+                    "aggregates.1.name",
+                ),
+                (
+                    "aggregates: [{ name: a, plugin: sum, field: amount }]\n",
+                    "aggregates.0.field",
+                ),
+                (
+                    "aggregates: [{ name: a, plugin: sum, config: 3 }]\n",
+                    "aggregates.0.config",
+                ),
+                (
+                    "plugins: { memory_limit_bytes: 10 }\n",
+                    "plugins.memory_limit_bytes",
+                ),
+                ("no_such_key: 1\n", "no_such_key"),
+                ("source: { type: generator, keys: 0 }\n", "source.keys"),
+            ];
+            for (yaml, key) in cases {
+                let message = error_of(yaml);
+                assert!(
+                    message.contains(key),
+                    "{yaml:?} gave {message:?}, which does not name {key}"
+                );
+            }
+            jail.set_env("EDDY_BATCH_SIZE", "-1");
+            assert!(error_of("{}").contains("batch_size"));
+            assert!(Config::load(Path::new("missing.yaml")).is_err());
+            Ok(())
+        });
     }
 }

@@ -38,7 +38,8 @@ impl RawBatch {
     /// Appends a record.
     pub fn push(&mut self, payload: &[u8], timestamp: i64) {
         self.data.extend_from_slice(payload);
-        self.offsets.push(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
+        self.offsets
+            .push(u32::try_from(self.data.len()).unwrap_or(u32::MAX));
         self.timestamps.push(timestamp);
     }
 
@@ -145,7 +146,10 @@ impl Decoder {
                     for (column, field) in out.values.iter_mut().zip(&self.fields) {
                         column.push(match field {
                             None => 1.0,
-                            Some(pointer) => value.pointer(pointer).and_then(Value::as_f64).unwrap_or(f64::NAN),
+                            Some(pointer) => value
+                                .pointer(pointer)
+                                .and_then(Value::as_f64)
+                                .unwrap_or(f64::NAN),
                         });
                     }
                 }
@@ -198,7 +202,11 @@ mod tests {
         assert_eq!(out.values[0], [1.0, 1.0]);
         assert_eq!(out.values[1][0], 2.5);
         assert!(out.values[1][1].is_nan());
-        let reasons: Vec<_> = out.errors.iter().map(|(row, e)| (*row, e.clone())).collect();
+        let reasons: Vec<_> = out
+            .errors
+            .iter()
+            .map(|(row, e)| (*row, e.clone()))
+            .collect();
         assert!(matches!(reasons[0], (1, DecodeError::NotJson(_))));
         assert_eq!(reasons[1], (3, DecodeError::Time("/ts".into())));
         assert_eq!(reasons[2], (4, DecodeError::Key("/key".into())));

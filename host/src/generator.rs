@@ -55,7 +55,10 @@ impl GeneratorConfig {
             return Err(("keys", "must be at least 1"));
         }
         if self.step_ms < 0 || self.max_disorder_ms < 0 || self.late_by_ms < 0 {
-            return Err(("step_ms", "step_ms, max_disorder_ms and late_by_ms must not be negative"));
+            return Err((
+                "step_ms",
+                "step_ms, max_disorder_ms and late_by_ms must not be negative",
+            ));
         }
         Ok(())
     }
@@ -129,9 +132,17 @@ mod tests {
 
     #[test]
     fn is_deterministic_and_bounded() {
-        let config = GeneratorConfig { events: 1000, max_disorder_ms: 50, ..Default::default() };
-        let a = Generator::new(config.clone()).next_batch(2000).expect("events");
-        let b = Generator::new(config.clone()).next_batch(2000).expect("events");
+        let config = GeneratorConfig {
+            events: 1000,
+            max_disorder_ms: 50,
+            ..Default::default()
+        };
+        let a = Generator::new(config.clone())
+            .next_batch(2000)
+            .expect("events");
+        let b = Generator::new(config.clone())
+            .next_batch(2000)
+            .expect("events");
         assert_eq!(a, b);
         assert_eq!(a.len(), 1000);
         let mut max = i64::MIN;

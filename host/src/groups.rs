@@ -63,8 +63,12 @@ impl GroupTable {
             }
             self.by_end.pop_first();
             let window = Window { start, end };
-            let mut keys: Vec<(String, u32)> =
-                self.windows.remove(&window).unwrap_or_default().into_iter().collect();
+            let mut keys: Vec<(String, u32)> = self
+                .windows
+                .remove(&window)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             keys.sort_unstable();
             for (_, slot) in keys {
                 if let Some(group) = self.groups.get_mut(slot as usize).and_then(Option::take) {
@@ -114,7 +118,10 @@ mod tests {
         assert!(table.close_until(9).is_empty());
         let closed = table.close_until(10);
         assert_eq!(
-            closed.iter().map(|(s, g)| (*s, g.key.as_str())).collect::<Vec<_>>(),
+            closed
+                .iter()
+                .map(|(s, g)| (*s, g.key.as_str()))
+                .collect::<Vec<_>>(),
             [(a1, "a"), (b1, "b")]
         );
         table.free(closed.into_iter().map(|(s, _)| s));

@@ -143,7 +143,11 @@ mod tests {
         let finished = Finished {
             columns: vec![
                 ("n".into(), vec![String::new()], vec![2.0]),
-                ("lat".into(), vec!["p50".into(), "p99".into()], vec![1.5, f64::NAN]),
+                (
+                    "lat".into(),
+                    vec!["p50".into(), "p99".into()],
+                    vec![1.5, f64::NAN],
+                ),
             ],
         };
         let out = results(&groups, &finished, Emit::OnTime);
@@ -156,7 +160,10 @@ mod tests {
     #[test]
     fn side_records_keep_the_event() {
         let r = side_record("late", &[("watermark", Value::from(5))], br#"{"a":1}"#);
-        assert_eq!(r.to_string(), r#"{"reason":"late","watermark":5,"event":{"a":1}}"#);
+        assert_eq!(
+            r.to_string(),
+            r#"{"reason":"late","watermark":5,"event":{"a":1}}"#
+        );
         let r = side_record("bad", &[], b"\xffx");
         assert_eq!(r["event"], Value::from("\u{fffd}x"));
     }

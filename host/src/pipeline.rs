@@ -87,10 +87,15 @@ impl Pipeline {
         let mut transforms = Vec::with_capacity(config.transforms.len());
         for stage in &config.transforms {
             let loaded = runtime.load(&stage.plugin)?;
-            transforms.push(TransformPlugin::new(&runtime, &loaded, &stage.config.to_string())?);
+            transforms.push(TransformPlugin::new(
+                &runtime,
+                &loaded,
+                &stage.config.to_string(),
+            )?);
         }
         let aggregates = Aggregates::new(&runtime, &config.aggregates)?;
-        let bound = i64::try_from(config.watermark.out_of_orderness.as_millis()).unwrap_or(i64::MAX);
+        let bound =
+            i64::try_from(config.watermark.out_of_orderness.as_millis()).unwrap_or(i64::MAX);
         Ok(Self {
             runtime,
             transforms,
@@ -151,7 +156,9 @@ impl Pipeline {
             let records: Vec<Value> = decoded
                 .errors
                 .iter()
-                .map(|(row, error)| output::side_record(&error.to_string(), &[], batch.payload(*row as usize)))
+                .map(|(row, error)| {
+                    output::side_record(&error.to_string(), &[], batch.payload(*row as usize))
+                })
                 .collect();
             self.stats.dead_letters += records.len() as u64;
             self.outputs.dead_letter.write(&records)?;
@@ -174,8 +181,15 @@ impl Pipeline {
                 }
             }
             if !assigned {
-                let extra = [("watermark", Value::from(watermark)), ("event_time", Value::from(time))];
-                late.push(output::side_record("late", &extra, batch.payload(decoded.rows[i] as usize)));
+                let extra = [
+                    ("watermark", Value::from(watermark)),
+                    ("event_time", Value::from(time)),
+                ];
+                late.push(output::side_record(
+                    "late",
+                    &extra,
+                    batch.payload(decoded.rows[i] as usize),
+                ));
             }
         }
         self.stats.events += decoded.times.len() as u64;
@@ -183,7 +197,8 @@ impl Pipeline {
             self.stats.late += late.len() as u64;
             self.outputs.late.write(&late)?;
         }
-        self.aggregates.accumulate(&self.slots, &self.rows, &decoded.values)?;
+        self.aggregates
+            .accumulate(&self.slots, &self.rows, &decoded.values)?;
         let watermark = self.watermark.advance();
         self.fire(watermark)
     }

@@ -56,9 +56,14 @@ impl Source for Generator {
 pub fn open(config: &SourceConfig) -> io::Result<Box<dyn Source>> {
     Ok(match config {
         SourceConfig::Stdin => Box::new(Lines::new(BufReader::new(io::stdin()))),
-        SourceConfig::File { path } => Box::new(Lines::new(BufReader::new(File::open(path).map_err(
-            |e| io::Error::new(e.kind(), format!("cannot open source file {}: {e}", path.display())),
-        )?))),
+        SourceConfig::File { path } => Box::new(Lines::new(BufReader::new(
+            File::open(path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open source file {}: {e}", path.display()),
+                )
+            })?,
+        ))),
         SourceConfig::Generator(config) => Box::new(Generator::new(config.clone())),
     })
 }

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn tumbling_windows_align_to_offset_including_negative_times() {
-        let t = Assigner::Tumbling { size: 10, offset: 3 };
+        let t = Assigner::Tumbling {
+            size: 10,
+            offset: 3,
+        };
         assert_eq!(windows(t, 3), [Window { start: 3, end: 13 }]);
         assert_eq!(windows(t, 12), [Window { start: 3, end: 13 }]);
         assert_eq!(windows(t, 13), [Window { start: 13, end: 23 }]);

@@ -160,10 +160,9 @@ impl<A: Aggregator> Guest for AggregatorExport<A> {
         let mut restored = Vec::with_capacity(slots.len());
         for pair in states.offsets.windows(2) {
             let (start, end) = (pair[0] as usize, pair[1] as usize);
-            let bytes = states
-                .data
-                .get(start..end)
-                .ok_or_else(|| PluginError::InvalidState(format!("offsets {start}..{end} out of range")))?;
+            let bytes = states.data.get(start..end).ok_or_else(|| {
+                PluginError::InvalidState(format!("offsets {start}..{end} out of range"))
+            })?;
             restored.push(
                 aggregator::restore::<A>(bytes)
                     .map_err(|e| PluginError::InvalidState(e.to_string()))?,

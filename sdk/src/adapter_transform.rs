@@ -10,7 +10,7 @@ use crate::bindings::transform::eddy::plugin::types::{ByteColumn, PluginError, P
 use crate::bindings::transform::exports::eddy::plugin::transformer::{
     EventBatch, Guest, OutputRows, TransformOutput,
 };
-use crate::transform::{Event, FlatMap, Filter, Map, Record};
+use crate::transform::{Event, Filter, FlatMap, Map, Record};
 use crate::{Error, Info};
 
 /// A transform the adapter can drive over a batch.
@@ -132,7 +132,8 @@ impl<T: BatchTransform> Guest for TransformExport<T> {
     }
 
     fn configure(config: String) -> Result<(), PluginError> {
-        let transform = T::configure(&config).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+        let transform =
+            T::configure(&config).map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
         STATE.with(|cell| *cell.borrow_mut() = Some(Box::new(transform)));
         Ok(())
     }

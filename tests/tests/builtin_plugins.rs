@@ -53,7 +53,12 @@ fn by_group(slots: &[u32], values: &[f64]) -> BTreeMap<u32, Vec<f64>> {
 /// Feeds the data in uneven batches, half of every group into slot `g` and half into slot
 /// `g + GROUPS`, merges the halves, then moves the state to a fresh instance through
 /// save/restore. Returns that instance's results per group.
-fn run_plugin(plugin: &str, config: &str, slots: &[u32], values: &[f64]) -> (Vec<String>, Vec<Vec<f64>>) {
+fn run_plugin(
+    plugin: &str,
+    config: &str,
+    slots: &[u32],
+    values: &[f64],
+) -> (Vec<String>, Vec<Vec<f64>>) {
     let runtime = runtime();
     let mut a = instance(&runtime, plugin, config);
     let mut start = 0;
@@ -61,9 +66,16 @@ fn run_plugin(plugin: &str, config: &str, slots: &[u32], values: &[f64]) -> (Vec
     while start < slots.len() {
         let end = (start + batch).min(slots.len());
         let split: Vec<u32> = (start..end)
-            .map(|i| if i % 2 == 0 { slots[i] } else { slots[i] + GROUPS })
+            .map(|i| {
+                if i % 2 == 0 {
+                    slots[i]
+                } else {
+                    slots[i] + GROUPS
+                }
+            })
             .collect();
-        a.accumulate(&split, &values[start..end]).expect("accumulate");
+        a.accumulate(&split, &values[start..end])
+            .expect("accumulate");
         start = end;
         batch = batch * 3 + 1;
     }
@@ -75,7 +87,11 @@ fn run_plugin(plugin: &str, config: &str, slots: &[u32], values: &[f64]) -> (Vec
     b.restore(&targets, &saved).expect("restore");
     let width = b.outputs().len();
     let flat = b.finish(&targets).expect("finish");
-    assert_eq!(flat, a.finish(&targets).expect("finish"), "{plugin}: restored state differs");
+    assert_eq!(
+        flat,
+        a.finish(&targets).expect("finish"),
+        "{plugin}: restored state differs"
+    );
     let rows = flat.chunks(width).map(<[f64]>::to_vec).collect();
     (b.outputs().to_vec(), rows)
 }
@@ -94,7 +110,9 @@ fn count_sum_min_max_are_exact() {
         ("count", |v| v.len() as f64),
         ("sum", |v| v.iter().sum()),
         ("min", |v| v.iter().copied().fold(f64::INFINITY, f64::min)),
-        ("max", |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        ("max", |v| {
+            v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        }),
     ];
     for (plugin, native) in natives {
         let (outputs, rows) = run_plugin(plugin, "{}", &slots, &values);
@@ -113,9 +131,15 @@ fn avg_and_stddev_match_to_1e9_relative() {
     let (_, stddev) = run_plugin("stddev", "{}", &slots, &values);
     for (g, group) in &groups {
         let mean = group.iter().sum::<f64>() / group.len() as f64;
-        assert!(relative_error(avg[*g as usize][0], mean) < 1e-9, "avg group {g}");
+        assert!(
+            relative_error(avg[*g as usize][0], mean) < 1e-9,
+            "avg group {g}"
+        );
         let sd = native_stddev(group);
-        assert!(relative_error(stddev[*g as usize][0], sd) < 1e-9, "stddev group {g}");
+        assert!(
+            relative_error(stddev[*g as usize][0], sd) < 1e-9,
+            "stddev group {g}"
+        );
     }
 }
 
@@ -150,7 +174,10 @@ fn composite_matches_its_parts() {
         assert_eq!(row[0], group.len() as f64);
         assert_eq!(row[1], sum);
         assert_eq!(row[2], group.iter().copied().fold(f64::INFINITY, f64::min));
-        assert_eq!(row[3], group.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        assert_eq!(
+            row[3],
+            group.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        );
         assert!(relative_error(row[4], sum / group.len() as f64) < 1e-9);
         assert!(relative_error(row[5], native_stddev(group)) < 1e-9);
     }
@@ -159,12 +186,24 @@ fn composite_matches_its_parts() {
 #[test]
 fn every_builtin_describes_itself_and_refuses_bad_config() {
     let runtime = runtime();
-    for name in ["count", "sum", "avg", "min", "max", "stddev", "percentile", "composite"] {
+    for name in [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "stddev",
+        "percentile",
+        "composite",
+    ] {
         let plugin = instance(&runtime, name, "{}");
         let info = plugin.info();
         assert_eq!(info.name, name);
         assert_eq!(info.state_format, 1);
-        assert!(serde_json::from_str::<serde_json::Value>(&info.config_schema).is_ok(), "{name} schema");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&info.config_schema).is_ok(),
+            "{name} schema"
+        );
         let loaded = runtime.load(name).expect("loads");
         let refused = AggregatorPlugin::new(&runtime, &loaded, r#"{"no_such_option":1}"#);
         assert!(

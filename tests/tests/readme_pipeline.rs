@@ -46,13 +46,20 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
     while generator.next_event(&mut line) {
         lines.push(line.clone());
     }
-    let junk: [&[u8]; 4] = [b"not json", br#"{"ts":5}"#, br#"{"key":"a","ts":"soon"}"#, br#"[1,2]"#];
+    let junk: [&[u8]; 4] = [
+        b"not json",
+        br#"{"ts":5}"#,
+        br#"{"key":"a","ts":"soon"}"#,
+        br#"[1,2]"#,
+    ];
     for (i, bad) in junk.iter().enumerate() {
         lines.insert(1000 + i * 30_000, bad.to_vec());
     }
     let mut file = std::fs::File::create(&input).expect("create input");
     for l in &lines {
-        file.write_all(l).and_then(|()| file.write_all(b"\n")).expect("write input");
+        file.write_all(l)
+            .and_then(|()| file.write_all(b"\n"))
+            .expect("write input");
     }
     drop(file);
 
@@ -61,26 +68,41 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
     let mut expected_late = Vec::new();
     let mut max = i64::MIN;
     for l in &lines {
-        let Ok(v) = serde_json::from_slice::<Value>(l) else { continue };
-        let (Some(key), Some(ts)) = (v["key"].as_str(), v["ts"].as_i64()) else { continue };
+        let Ok(v) = serde_json::from_slice::<Value>(l) else {
+            continue;
+        };
+        let (Some(key), Some(ts)) = (v["key"].as_str(), v["ts"].as_i64()) else {
+            continue;
+        };
         if max != i64::MIN && ts < max - BOUND {
-            assert!(ts < max - 30_000, "generated event in the ambiguous zone: {ts} vs {max}");
+            assert!(
+                ts < max - 30_000,
+                "generated event in the ambiguous zone: {ts} vs {max}"
+            );
             expected_late.push(ts);
             continue;
         }
         max = max.max(ts);
         let start = ts - ts.rem_euclid(WINDOW);
         let e = expected.entry((key.to_string(), start)).or_default();
-        e.cents.push((v["amount"].as_f64().expect("amount") * 100.0).round() as i64);
+        e.cents
+            .push((v["amount"].as_f64().expect("amount") * 100.0).round() as i64);
         e.latencies.push(v["latency_ms"].as_f64().expect("latency"));
     }
     assert_eq!(expected_late.len(), 3);
 
-    let mut config = Config::load(&repo_root().join("examples/demo.yaml")).expect("README config loads");
+    let mut config =
+        Config::load(&repo_root().join("examples/demo.yaml")).expect("README config loads");
     config.source = SourceConfig::File { path: input };
-    config.sink = SinkConfig::File { path: dir.path().join("results.jsonl") };
-    config.late = SideOutputConfig::File { path: dir.path().join("late.jsonl") };
-    config.dead_letter = SideOutputConfig::File { path: dir.path().join("dead.jsonl") };
+    config.sink = SinkConfig::File {
+        path: dir.path().join("results.jsonl"),
+    };
+    config.late = SideOutputConfig::File {
+        path: dir.path().join("late.jsonl"),
+    };
+    config.dead_letter = SideOutputConfig::File {
+        path: dir.path().join("dead.jsonl"),
+    };
     config.plugins.dir = plugin_dir();
     let stats = eddy::pipeline::run(&config).expect("pipeline runs");
 
@@ -88,20 +110,31 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
     let late = read_lines(&dir.path().join("late.jsonl"));
     let dead = read_lines(&dir.path().join("dead.jsonl"));
     assert_eq!(stats.results as usize, results.len());
-    assert_eq!(results.len(), expected.len(), "one result per (key, window)");
     assert_eq!(
-        late.iter().map(|r| r["event_time"].as_i64().expect("time")).collect::<Vec<_>>(),
+        results.len(),
+        expected.len(),
+        "one result per (key, window)"
+    );
+    assert_eq!(
+        late.iter()
+            .map(|r| r["event_time"].as_i64().expect("time"))
+            .collect::<Vec<_>>(),
         expected_late
     );
     assert_eq!(dead.len(), junk.len());
-    assert!(dead.iter().all(|r| r["reason"].as_str().is_some_and(|s| !s.is_empty())));
+    assert!(
+        dead.iter()
+            .all(|r| r["reason"].as_str().is_some_and(|s| !s.is_empty()))
+    );
 
     for result in &results {
         let key = result["key"].as_str().expect("key").to_string();
         let start = result["window_start"].as_i64().expect("start");
         assert_eq!(result["window_end"].as_i64(), Some(start + WINDOW));
         assert_eq!(result["emit"], "on_time");
-        let e = expected.get(&(key.clone(), start)).unwrap_or_else(|| panic!("unexpected window {key} {start}"));
+        let e = expected
+            .get(&(key.clone(), start))
+            .unwrap_or_else(|| panic!("unexpected window {key} {start}"));
         let n = e.cents.len();
         assert_eq!(result["events"].as_u64(), Some(n as u64), "{key} {start}");
         let sum = e.cents.iter().sum::<i64>() as f64 / 100.0;
@@ -122,7 +155,10 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
         sorted.sort_by(f64::total_cmp);
         for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
             let estimate = result["latency_ms"][name].as_f64().expect("quantile");
-            assert!(rank_error(&sorted, q, estimate) <= 0.01, "{key} {start} {name}");
+            assert!(
+                rank_error(&sorted, q, estimate) <= 0.01,
+                "{key} {start} {name}"
+            );
         }
     }
 }

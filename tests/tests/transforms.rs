@@ -16,26 +16,38 @@ fn runtime() -> Runtime {
 fn filter_keeps_rows_and_map_rewrites_them() {
     let runtime = runtime();
     let path = example("threshold-filter");
-    let filter = runtime.load(path.to_str().expect("utf-8 path")).expect("loads");
-    let mut filter = TransformPlugin::new(&runtime, &filter, r#"{"field":"/v","min":2}"#).expect("configures");
+    let filter = runtime
+        .load(path.to_str().expect("utf-8 path"))
+        .expect("loads");
+    let mut filter =
+        TransformPlugin::new(&runtime, &filter, r#"{"field":"/v","min":2}"#).expect("configures");
     let mut batch = RawBatch::default();
     for (i, v) in [1, 2, 3, 0].iter().enumerate() {
         batch.push(format!(r#"{{"v":{v}}}"#).as_bytes(), i as i64);
     }
     let kept = filter.process(&batch).expect("filter runs");
     assert_eq!(kept.len(), 2);
-    assert_eq!((kept.payload(0), kept.timestamps[1]), (&br#"{"v":2}"#[..], 2));
+    assert_eq!(
+        (kept.payload(0), kept.timestamps[1]),
+        (&br#"{"v":2}"#[..], 2)
+    );
 
     let path = example("enrich-map");
-    let map = runtime.load(path.to_str().expect("utf-8 path")).expect("loads");
-    let mut map = TransformPlugin::new(&runtime, &map, r#"{"set":{"tag":"x"}}"#).expect("configures");
+    let map = runtime
+        .load(path.to_str().expect("utf-8 path"))
+        .expect("loads");
+    let mut map =
+        TransformPlugin::new(&runtime, &map, r#"{"set":{"tag":"x"}}"#).expect("configures");
     let mapped = map.process(&kept).expect("map runs");
     let row: Value = serde_json::from_slice(mapped.payload(1)).expect("json");
     assert_eq!(row, serde_json::json!({"v": 3, "tag": "x"}));
 
     let mut bad = RawBatch::default();
     bad.push(b"[]", 0);
-    assert!(matches!(map.process(&bad), Err(eddy::plugin::PluginError::Failed { .. })));
+    assert!(matches!(
+        map.process(&bad),
+        Err(eddy::plugin::PluginError::Failed { .. })
+    ));
 }
 
 #[test]
@@ -47,7 +59,9 @@ fn stages_are_checked_against_their_world() {
         Err(eddy::plugin::PluginError::WrongWorld { .. })
     ));
     let path = example("threshold-filter");
-    let filter = runtime.load(path.to_str().expect("utf-8 path")).expect("loads");
+    let filter = runtime
+        .load(path.to_str().expect("utf-8 path"))
+        .expect("loads");
     assert!(matches!(
         AggregatorPlugin::new(&runtime, &filter, "{}"),
         Err(eddy::plugin::PluginError::WrongWorld { .. })
@@ -86,13 +100,20 @@ aggregates:
     );
     let mut config = Config::from_yaml(&yaml).expect("config");
     config.plugins.dir = plugin_dir();
-    config.sink = SinkConfig::File { path: dir.path().join("out.jsonl") };
-    config.dead_letter = SideOutputConfig::File { path: dir.path().join("dead.jsonl") };
+    config.sink = SinkConfig::File {
+        path: dir.path().join("out.jsonl"),
+    };
+    config.dead_letter = SideOutputConfig::File {
+        path: dir.path().join("dead.jsonl"),
+    };
     assert!(matches!(config.source, SourceConfig::File { .. }));
     let stats = eddy::pipeline::run(&config).expect("runs");
     assert_eq!(stats.filtered, 30);
     let out = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("results");
-    let results: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let results: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
     // Windows of 500 ms hold 50 events, 25 per key; v >= 3 keeps the odd key's 3,5,7,9 and
     // the even key's 4,6,8: spread (9-3)*2 = 12 and (8-4)*2 = 8.
     assert_eq!(results.len(), 4);

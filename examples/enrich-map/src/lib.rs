@@ -59,10 +59,19 @@ mod tests {
         let config: EnrichConfig = serde_json::from_str(r#"{"set":{"source":"eddy"}}"#).unwrap();
         let mut map = Enrich::new(config).unwrap();
         let out = map
-            .map(&Event { payload: br#"{"a":1}"#, timestamp: 5 })
+            .map(&Event {
+                payload: br#"{"a":1}"#,
+                timestamp: 5,
+            })
             .unwrap();
         assert_eq!(out.payload, br#"{"a":1,"source":"eddy"}"#.to_vec());
         assert_eq!(out.timestamp, 5);
-        assert!(map.map(&Event { payload: b"[1]", timestamp: 0 }).is_err());
+        assert!(
+            map.map(&Event {
+                payload: b"[1]",
+                timestamp: 0
+            })
+            .is_err()
+        );
     }
 }

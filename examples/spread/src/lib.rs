@@ -32,8 +32,7 @@ impl Aggregator for Spread {
     const NAME: &'static str = "spread";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Largest minus smallest value of a field, scaled.";
-    const CONFIG_SCHEMA: &'static str =
-        r#"{"type":"object","properties":{"scale":{"type":"number"}},"additionalProperties":false}"#;
+    const CONFIG_SCHEMA: &'static str = r#"{"type":"object","properties":{"scale":{"type":"number"}},"additionalProperties":false}"#;
 
     fn validate(config: &SpreadConfig) -> Result<(), Error> {
         if config.scale.is_finite() {

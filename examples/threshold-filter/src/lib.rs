@@ -57,8 +57,18 @@ mod tests {
 
     #[test]
     fn keeps_at_or_above() {
-        let mut f = Threshold::new(ThresholdConfig { field: "/a".into(), min: 2.0 }).unwrap();
-        let keep = |f: &mut Threshold, p: &[u8]| f.keep(&Event { payload: p, timestamp: 0 }).unwrap();
+        let mut f = Threshold::new(ThresholdConfig {
+            field: "/a".into(),
+            min: 2.0,
+        })
+        .unwrap();
+        let keep = |f: &mut Threshold, p: &[u8]| {
+            f.keep(&Event {
+                payload: p,
+                timestamp: 0,
+            })
+            .unwrap()
+        };
         assert!(keep(&mut f, br#"{"a":2}"#));
         assert!(!keep(&mut f, br#"{"a":1.5}"#));
         assert!(!keep(&mut f, br#"{"b":9}"#));

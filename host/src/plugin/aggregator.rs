@@ -26,10 +26,12 @@ impl AggregatorPlugin {
             message: format!("{e:#}"),
         })?;
         let mut store = runtime.store(&loaded.source);
-        let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Invalid {
-            plugin: loaded.source.clone(),
-            message: format!("{e:#}"),
-        })?;
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::Invalid {
+                plugin: loaded.source.clone(),
+                message: format!("{e:#}"),
+            })?;
         let trap = |call: &'static str| {
             let plugin = loaded.source.clone();
             move |e: wasmtime::Error| PluginError::Trap {
@@ -153,7 +155,11 @@ impl AggregatorPlugin {
             return Err(PluginError::Failed {
                 plugin: self.info.name.clone(),
                 call: "save",
-                message: format!("returned {} offsets for {} slots", column.offsets.len(), slots.len()),
+                message: format!(
+                    "returned {} offsets for {} slots",
+                    column.offsets.len(),
+                    slots.len()
+                ),
             });
         }
         Ok(column)

@@ -22,4 +22,6 @@ pub mod transform {
     });
 }
 
-pub use aggregator::eddy::plugin::types::{ByteColumn, PluginError as WitError, PluginInfo, PluginKind};
+pub use aggregator::eddy::plugin::types::{
+    ByteColumn, PluginError as WitError, PluginInfo, PluginKind,
+};

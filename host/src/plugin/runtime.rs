@@ -47,7 +47,11 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| invalid("linker", e))?;
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(|e| invalid("linker", e))?;
-        let ticks = config.call_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        let ticks = config
+            .call_timeout
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis())
+            .max(1);
         Ok(Self {
             ticker: Ticker::start(engine.clone()),
             engine,
@@ -99,7 +103,10 @@ impl Runtime {
 
     /// A fresh store for one instance of `name`, with the memory limit and call deadline set.
     pub fn store(&self, name: &str) -> Store<PluginState> {
-        let mut store = Store::new(&self.engine, PluginState::new(name, self.memory_limit_bytes));
+        let mut store = Store::new(
+            &self.engine,
+            PluginState::new(name, self.memory_limit_bytes),
+        );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.call_deadline_ticks);
         store

@@ -2,9 +2,7 @@
 
 use wasmtime::Store;
 
-use super::bindings::transform::exports::eddy::plugin::transformer::{
-    EventBatch, TransformOutput,
-};
+use super::bindings::transform::exports::eddy::plugin::transformer::{EventBatch, TransformOutput};
 use super::bindings::transform::{Transform, TransformPre};
 use super::bindings::{ByteColumn, PluginInfo, PluginKind};
 use super::error::{PluginError, describe_wit_error};
@@ -29,10 +27,12 @@ impl TransformPlugin {
             message: format!("{e:#}"),
         })?;
         let mut store = runtime.store(&loaded.source);
-        let bindings = pre.instantiate(&mut store).map_err(|e| PluginError::Invalid {
-            plugin: loaded.source.clone(),
-            message: format!("{e:#}"),
-        })?;
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::Invalid {
+                plugin: loaded.source.clone(),
+                message: format!("{e:#}"),
+            })?;
         let trap = |call: &'static str| {
             let plugin = loaded.source.clone();
             move |e: wasmtime::Error| PluginError::Trap {
@@ -116,7 +116,8 @@ impl TransformPlugin {
                     offsets: rows.events.payloads.offsets,
                     timestamps: rows.events.timestamps,
                 };
-                out.check().map_err(|m| failed(format!("output batch: {m}")))?;
+                out.check()
+                    .map_err(|m| failed(format!("output batch: {m}")))?;
                 Ok(out)
             }
         }

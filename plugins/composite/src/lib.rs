@@ -36,7 +36,9 @@ pub struct CompositeConfig {
 impl Default for CompositeConfig {
     fn default() -> Self {
         Self {
-            aggregates: ["count", "sum", "avg", "min", "max"].map(String::from).to_vec(),
+            aggregates: ["count", "sum", "avg", "min", "max"]
+                .map(String::from)
+                .to_vec(),
             stddev: StddevConfig::default(),
             percentile: PercentileConfig::default(),
         }
@@ -205,7 +207,10 @@ mod tests {
         )
         .unwrap();
         Composite::validate(&config).unwrap();
-        assert_eq!(Composite::outputs(&config), ["count", "sum", "min", "max", "avg", "p50"]);
+        assert_eq!(
+            Composite::outputs(&config),
+            ["count", "sum", "min", "max", "avg", "p50"]
+        );
         let mut a: Composite = accumulate(&config, &[1.0, 2.0]);
         a.merge(accumulate(&config, &[3.0]));
         let a = round_trip(&a);
@@ -214,9 +219,20 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_duplicate_parts() {
-        let unknown = CompositeConfig { aggregates: vec!["median".into()], ..Default::default() };
-        assert!(Composite::validate(&unknown).unwrap_err().message().contains("median"));
-        let twice = CompositeConfig { aggregates: vec!["sum".into(), "sum".into()], ..Default::default() };
+        let unknown = CompositeConfig {
+            aggregates: vec!["median".into()],
+            ..Default::default()
+        };
+        assert!(
+            Composite::validate(&unknown)
+                .unwrap_err()
+                .message()
+                .contains("median")
+        );
+        let twice = CompositeConfig {
+            aggregates: vec!["sum".into(), "sum".into()],
+            ..Default::default()
+        };
         assert!(Composite::validate(&twice).is_err());
     }
 }

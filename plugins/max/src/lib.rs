@@ -50,7 +50,11 @@ mod tests {
         let values = [3.0, f64::NAN, -1.0, 7.5, 0.0];
         let mut a: Max = accumulate(&config, &values[..2]);
         a.merge(accumulate(&config, &values[2..]));
-        let expected = values.iter().copied().filter(|v| !v.is_nan()).fold(f64::NEG_INFINITY, f64::max);
+        let expected = values
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .fold(f64::NEG_INFINITY, f64::max);
         assert_eq!(finish(&a, &config), vec![expected]);
         assert_eq!(round_trip(&a), a);
         assert!(finish(&Max::new(&config), &config)[0].is_nan());

@@ -145,7 +145,9 @@ mod tests {
     #[test]
     fn quantiles_within_stated_rank_error_after_merge_and_round_trip() {
         let mut rng = StdRng::seed_from_u64(7);
-        let values: Vec<f64> = (0..20_000).map(|_| rng.random::<f64>().powi(3) * 1000.0).collect();
+        let values: Vec<f64> = (0..20_000)
+            .map(|_| rng.random::<f64>().powi(3) * 1000.0)
+            .collect();
         let config = PercentileConfig {
             quantiles: vec![0.01, 0.25, 0.5, 0.9, 0.99, 0.999],
             compression: 100,
@@ -165,9 +167,16 @@ mod tests {
     fn names_and_validation() {
         assert_eq!(quantile_name(0.5), "p50");
         assert_eq!(quantile_name(0.999), "p99.9");
-        let bad = PercentileConfig { quantiles: vec![1.5], compression: 100 };
+        let bad = PercentileConfig {
+            quantiles: vec![1.5],
+            compression: 100,
+        };
         assert!(Percentile::validate(&bad).is_err());
         let config = PercentileConfig::default();
-        assert!(finish(&Percentile::new(&config), &config).iter().all(|v| v.is_nan()));
+        assert!(
+            finish(&Percentile::new(&config), &config)
+                .iter()
+                .all(|v| v.is_nan())
+        );
     }
 }

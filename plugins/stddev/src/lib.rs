@@ -53,7 +53,8 @@ impl Aggregator for Stddev {
     type Config = StddevConfig;
     const NAME: &'static str = "stddev";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Standard deviation of a field per group (Welford, Chan merge).";
+    const DESCRIPTION: &'static str =
+        "Standard deviation of a field per group (Welford, Chan merge).";
     const CONFIG_SCHEMA: &'static str = r#"{"type":"object","properties":{"estimator":{"enum":["sample","population"]}},"additionalProperties":false}"#;
 
     fn validate(_: &StddevConfig) -> Result<(), Error> {
@@ -131,7 +132,12 @@ mod tests {
     fn too_few_values_give_nan() {
         let config = StddevConfig::default();
         assert!(finish(&accumulate::<Stddev>(&config, &[1.0]), &config)[0].is_nan());
-        let population = StddevConfig { estimator: Estimator::Population };
-        assert_eq!(finish(&accumulate::<Stddev>(&population, &[1.0]), &population), vec![0.0]);
+        let population = StddevConfig {
+            estimator: Estimator::Population,
+        };
+        assert_eq!(
+            finish(&accumulate::<Stddev>(&population, &[1.0]), &population),
+            vec![0.0]
+        );
     }
 }
