@@ -387,6 +387,7 @@ fn check_plugin(key: &str, plugin: &str) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its large error type
 mod tests {
     use super::*;
     use figment::Jail;

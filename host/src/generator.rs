@@ -95,7 +95,7 @@ impl Generator {
         let i = self.next;
         self.next += 1;
         let base = c.start_ms + (i as i64).saturating_mul(c.step_ms);
-        let late = c.late_every != 0 && (i + 1) % c.late_every == 0;
+        let late = c.late_every != 0 && (i + 1).is_multiple_of(c.late_every);
         let ts = if late {
             base - c.late_by_ms
         } else {
@@ -149,7 +149,7 @@ mod tests {
         for row in 0..a.len() {
             let v: serde_json::Value = serde_json::from_slice(a.payload(row)).expect("json");
             let ts = v["ts"].as_i64().expect("ts");
-            assert!(ts >= max - 50, "event {row} is {} behind", max - ts);
+            assert!(ts >= max.saturating_sub(50), "event {row} is {} behind", max.saturating_sub(ts));
             max = max.max(ts);
         }
     }

@@ -102,11 +102,14 @@ fn native_stddev(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
+/// A plain native computation of an aggregate.
+type Native = fn(&[f64]) -> f64;
+
 #[test]
 fn count_sum_min_max_are_exact() {
     let (slots, values) = data(1, true);
     let groups = by_group(&slots, &values);
-    let natives: [(&str, fn(&[f64]) -> f64); 4] = [
+    let natives: [(&str, Native); 4] = [
         ("count", |v| v.len() as f64),
         ("sum", |v| v.iter().sum()),
         ("min", |v| v.iter().copied().fold(f64::INFINITY, f64::min)),

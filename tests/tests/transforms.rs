@@ -7,9 +7,11 @@ use eddy_tests::{example, plugin_dir};
 use serde_json::Value;
 
 fn runtime() -> Runtime {
-    let mut config = eddy::config::PluginsConfig::default();
-    config.dir = plugin_dir();
-    Runtime::new(&config).expect("runtime")
+    Runtime::new(&eddy::config::PluginsConfig {
+        dir: plugin_dir(),
+        ..Default::default()
+    })
+    .expect("runtime")
 }
 
 #[test]

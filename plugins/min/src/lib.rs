@@ -22,7 +22,7 @@ impl Aggregator for Min {
     fn add(&mut self, value: f64) {
         match self.value {
             _ if value.is_nan() => {}
-            Some(current) if !(value < current) => {}
+            Some(current) if value >= current => {}
             _ => self.value = Some(value),
         }
     }
