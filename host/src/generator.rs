@@ -149,7 +149,11 @@ mod tests {
         for row in 0..a.len() {
             let v: serde_json::Value = serde_json::from_slice(a.payload(row)).expect("json");
             let ts = v["ts"].as_i64().expect("ts");
-            assert!(ts >= max.saturating_sub(50), "event {row} is {} behind", max.saturating_sub(ts));
+            assert!(
+                ts >= max.saturating_sub(50),
+                "event {row} is {} behind",
+                max.saturating_sub(ts)
+            );
             max = max.max(ts);
         }
     }
