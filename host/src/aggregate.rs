@@ -67,6 +67,14 @@ impl Aggregates {
         Ok(())
     }
 
+    /// Merges group `sources[i]` into `targets[i]`, in order, in every plugin.
+    pub fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
+        for named in &mut self.named {
+            named.plugin.merge(targets, sources)?;
+        }
+        Ok(())
+    }
+
     /// Results of the groups in `slots`.
     pub fn finish(&mut self, slots: &[u32]) -> Result<Finished, PluginError> {
         let mut columns = Vec::with_capacity(self.named.len());

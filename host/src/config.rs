@@ -63,6 +63,12 @@ pub struct Config {
     pub watermark: WatermarkConfig,
     /// How events are grouped into windows.
     pub window: WindowConfig,
+    /// How long after its end a window still accepts events (each emits a `late_update`);
+    /// later events go to the `late` output.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// When results are emitted.
+    pub trigger: TriggerConfig,
     /// The aggregates computed per key and window; each becomes a field of the result.
     pub aggregates: Vec<AggregateConfig>,
     /// Where results go.
@@ -85,6 +91,8 @@ impl Default for Config {
             transforms: Vec::new(),
             watermark: WatermarkConfig::default(),
             window: WindowConfig::default(),
+            allowed_lateness: Duration::ZERO,
+            trigger: TriggerConfig::EventTime,
             aggregates: vec![AggregateConfig {
                 name: "count".into(),
                 plugin: "count".into(),
@@ -139,16 +147,25 @@ impl Default for DecodeConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct WatermarkConfig {
-    /// How far behind the largest event time seen an event may arrive and still be on time
-    /// (bounded out-of-orderness).
+    /// How far behind the largest event time seen (per source partition) an event may arrive
+    /// and still be on time (bounded out-of-orderness).
     #[serde(with = "humantime_serde")]
     pub out_of_orderness: Duration,
+    /// Least processing time between two watermark advances; `0s` advances after every batch.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// A partition that delivered nothing for this long (processing time) stops holding the
+    /// watermark back until it delivers again. Unset: partitions never count as idle.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for WatermarkConfig {
     fn default() -> Self {
         Self {
             out_of_orderness: Duration::from_secs(1),
+            interval: Duration::ZERO,
+            idle_timeout: None,
         }
     }
 }
@@ -166,6 +183,25 @@ pub enum WindowConfig {
         #[serde(with = "humantime_serde", default)]
         offset: Duration,
     },
+    /// Fixed-size windows starting every `slide`; an event belongs to every window covering it.
+    Sliding {
+        /// Window length.
+        #[serde(with = "humantime_serde")]
+        size: Duration,
+        /// Distance between window starts (at most `size`).
+        #[serde(with = "humantime_serde")]
+        slide: Duration,
+        /// Shift of window boundaries from the epoch (less than `slide`).
+        #[serde(with = "humantime_serde", default)]
+        offset: Duration,
+    },
+    /// Per-key sessions: an event at `t` opens `[t, t + gap)`, and sessions of a key that
+    /// overlap or touch merge (also when a late event bridges two of them).
+    Session {
+        /// Inactivity gap that ends a session.
+        #[serde(with = "humantime_serde")]
+        gap: Duration,
+    },
 }
 
 impl Default for WindowConfig {
@@ -175,6 +211,36 @@ impl Default for WindowConfig {
             offset: Duration::ZERO,
         }
     }
+}
+
+/// When results are emitted. Every trigger emits an `on_time` result when the watermark passes
+/// the window's end, and a `late_update` after each batch that changes a window within the
+/// allowed lateness; the others add `early` results before the window ends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TriggerConfig {
+    /// Only when the watermark passes the window's end.
+    #[default]
+    EventTime,
+    /// Also every `interval` of processing time, for groups that changed since their last result.
+    ProcessingTime {
+        /// Time between early results.
+        #[serde(with = "humantime_serde")]
+        interval: Duration,
+    },
+    /// Also after the batch in which a group reached `count` events since its last result.
+    Count {
+        /// Events per early result.
+        count: u64,
+    },
+    /// Whichever of `count` and `interval` comes first.
+    CountOrTime {
+        /// Events per early result.
+        count: u64,
+        /// Time between early results.
+        #[serde(with = "humantime_serde")]
+        interval: Duration,
+    },
 }
 
 /// One aggregate of the result.
@@ -296,16 +362,8 @@ impl Config {
         }
         check_pointer("decode.key", &self.decode.key)?;
         check_pointer("decode.time", &self.decode.time)?;
-        match &self.window {
-            WindowConfig::Tumbling { size, offset } => {
-                if size.as_millis() == 0 {
-                    return Err(invalid("window.size", "must be at least 1ms"));
-                }
-                if offset >= size {
-                    return Err(invalid("window.offset", "must be smaller than window.size"));
-                }
-            }
-        }
+        self.validate_window()?;
+        self.validate_trigger()?;
         if self.aggregates.is_empty() {
             return Err(invalid("aggregates", "list at least one aggregate"));
         }
@@ -362,6 +420,70 @@ impl Config {
             generator
                 .validate()
                 .map_err(|(key, message)| invalid(format!("source.{key}"), message))?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_window(&self) -> Result<(), ConfigError> {
+        let at_least_1ms = |key: &str, d: &Duration| {
+            if d.as_millis() == 0 {
+                Err(invalid(key, "must be at least 1ms"))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.window {
+            WindowConfig::Tumbling { size, offset } => {
+                at_least_1ms("window.size", size)?;
+                if offset >= size {
+                    return Err(invalid("window.offset", "must be smaller than window.size"));
+                }
+            }
+            WindowConfig::Sliding {
+                size,
+                slide,
+                offset,
+            } => {
+                at_least_1ms("window.size", size)?;
+                at_least_1ms("window.slide", slide)?;
+                if slide > size {
+                    return Err(invalid(
+                        "window.slide",
+                        "must not be larger than window.size",
+                    ));
+                }
+                if size.as_millis() / slide.as_millis() > 1000 {
+                    return Err(invalid(
+                        "window.slide",
+                        "gives more than 1000 windows per event",
+                    ));
+                }
+                if offset >= slide {
+                    return Err(invalid(
+                        "window.offset",
+                        "must be smaller than window.slide",
+                    ));
+                }
+            }
+            WindowConfig::Session { gap } => at_least_1ms("window.gap", gap)?,
+        }
+        Ok(())
+    }
+
+    fn validate_trigger(&self) -> Result<(), ConfigError> {
+        let (count, interval) = match &self.trigger {
+            TriggerConfig::EventTime => (None, None),
+            TriggerConfig::ProcessingTime { interval } => (None, Some(interval)),
+            TriggerConfig::Count { count } => (Some(count), None),
+            TriggerConfig::CountOrTime { count, interval } => (Some(count), Some(interval)),
+        };
+        if count == Some(&0) {
+            return Err(invalid("trigger.count", "must be at least 1"));
+        }
+        if interval.is_some_and(|i| i.as_millis() == 0) {
+            return Err(invalid("trigger.interval", "must be at least 1ms"));
         }
         Ok(())
     }

@@ -5,10 +5,13 @@ use serde_json::Value;
 
 use crate::config::{AggregateConfig, DecodeConfig};
 
-/// Records in columns: payload `i` is `data[offsets[i]..offsets[i + 1]]` with timestamp
-/// `timestamps[i]` (epoch ms; the source's record time).
+/// Records of one source partition in columns: payload `i` is
+/// `data[offsets[i]..offsets[i + 1]]` with timestamp `timestamps[i]` (epoch ms; the source's
+/// record time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBatch {
+    /// The source partition the records come from.
+    pub partition: u32,
     /// Concatenated payloads.
     pub data: Vec<u8>,
     /// `len() + 1` offsets into `data`, starting with 0.
@@ -29,6 +32,7 @@ impl RawBatch {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         Self {
+            partition: 0,
             data: Vec::with_capacity(bytes),
             offsets,
             timestamps: Vec::with_capacity(rows),

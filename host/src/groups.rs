@@ -1,5 +1,5 @@
-//! The table of open groups (one key in one window) and the slot numbers that name them inside
-//! aggregator plugins.
+//! The table of open groups (one key in one window): their slot numbers inside the aggregator
+//! plugins, when they fire, when they expire, and session merging.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -12,31 +12,49 @@ pub struct Group {
     pub window: Window,
     /// Its key.
     pub key: String,
+    /// Whether the watermark has passed the window's end (its `on_time` result is out, or it
+    /// was opened behind the watermark): changes now emit `late_update`s.
+    pub fired: bool,
+    /// Events added since its last result.
+    pub pending: u64,
 }
 
-/// Open groups by window and key, with small, reused slot numbers.
+/// Open groups by key and window, with small, reused slot numbers.
 #[derive(Debug, Default)]
 pub struct GroupTable {
-    windows: HashMap<Window, HashMap<String, u32>>,
-    by_end: BTreeSet<(i64, i64)>,
+    keys: HashMap<String, Vec<(Window, u32)>>,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,
+    by_end: BTreeSet<(i64, u32)>,
+    by_expiry: BTreeSet<(i64, u32)>,
+    lateness: i64,
 }
 
 impl GroupTable {
-    /// The slot of `(window, key)`, opening the group if needed.
-    pub fn slot(&mut self, window: Window, key: &str) -> u32 {
-        let keys = self.windows.entry(window).or_insert_with(|| {
-            self.by_end.insert((window.end, window.start));
-            HashMap::new()
-        });
-        if let Some(&slot) = keys.get(key) {
-            return slot;
+    /// A table whose groups expire `lateness_ms` after their window ends.
+    pub fn new(lateness_ms: i64) -> Self {
+        Self {
+            lateness: lateness_ms,
+            ..Self::default()
         }
+    }
+
+    fn expiry(&self, window: Window) -> i64 {
+        window.end.saturating_add(self.lateness)
+    }
+
+    /// Whether a window is past its allowed lateness at `watermark`.
+    pub fn is_expired(&self, window: Window, watermark: i64) -> bool {
+        self.expiry(window) <= watermark
+    }
+
+    fn insert(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
         let group = Group {
             window,
             key: key.to_string(),
+            fired: window.end <= watermark,
+            pending: 0,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -48,36 +66,157 @@ impl GroupTable {
                 (self.groups.len() - 1) as u32
             }
         };
-        keys.insert(key.to_string(), slot);
+        if window.end > watermark {
+            self.by_end.insert((window.end, slot));
+        }
+        self.by_expiry.insert((self.expiry(window), slot));
+        match self.keys.get_mut(key) {
+            Some(windows) => windows.push((window, slot)),
+            None => {
+                self.keys.insert(key.to_string(), vec![(window, slot)]);
+            }
+        }
         self.open += 1;
         slot
     }
 
-    /// Closes every group whose window ends at or before `watermark`, in window order, and
-    /// returns them with their slots. The slots stay reserved until [`GroupTable::free`].
-    pub fn close_until(&mut self, watermark: i64) -> Vec<(u32, Group)> {
-        let mut closed = Vec::new();
-        while let Some(&(end, start)) = self.by_end.first() {
+    /// The slot of `(key, window)` for a non-merging assigner, opening the group if needed.
+    /// The caller has checked that the window is not expired.
+    pub fn slot(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
+        if let Some(windows) = self.keys.get(key)
+            && let Some(&(_, slot)) = windows.iter().find(|(w, _)| *w == window)
+        {
+            return slot;
+        }
+        self.insert(key, window, watermark)
+    }
+
+    /// Adds the session window `window` of `key`: merges it with every session of the key it
+    /// touches. Returns the slot of the resulting session and the slots merged into it (closed
+    /// here; the caller merges their plugin state and then frees them), or `None` when the
+    /// window touches no session and is itself expired (the event is late).
+    pub fn session(
+        &mut self,
+        key: &str,
+        window: Window,
+        watermark: i64,
+    ) -> Option<(u32, Vec<u32>)> {
+        let touching: Vec<(Window, u32)> = self
+            .keys
+            .get(key)
+            .map(|windows| {
+                windows
+                    .iter()
+                    .copied()
+                    .filter(|(w, _)| w.touches(&window))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(&(first, target)) = touching.first() else {
+            if self.is_expired(window, watermark) {
+                return None;
+            }
+            return Some((self.insert(key, window, watermark), Vec::new()));
+        };
+        let mut covered = first.cover(&window);
+        let mut pending = 0;
+        let mut sources = Vec::new();
+        for &(w, slot) in &touching[1..] {
+            covered = covered.cover(&w);
+            if let Some(group) = self.close(slot) {
+                pending += group.pending;
+            }
+            sources.push(slot);
+        }
+        self.by_end.remove(&(first.end, target));
+        self.by_expiry.remove(&(self.expiry(first), target));
+        if covered.end > watermark {
+            self.by_end.insert((covered.end, target));
+        }
+        self.by_expiry.insert((self.expiry(covered), target));
+        if let Some(windows) = self.keys.get_mut(key)
+            && let Some(entry) = windows.iter_mut().find(|(_, s)| *s == target)
+        {
+            entry.0 = covered;
+        }
+        if let Some(group) = self.groups[target as usize].as_mut() {
+            group.window = covered;
+            group.pending += pending;
+            group.fired = covered.end <= watermark;
+        }
+        Some((target, sources))
+    }
+
+    /// Removes a group from every index; its slot stays reserved until [`GroupTable::free`].
+    fn close(&mut self, slot: u32) -> Option<Group> {
+        let group = self.groups.get_mut(slot as usize)?.take()?;
+        self.open -= 1;
+        self.by_end.remove(&(group.window.end, slot));
+        self.by_expiry.remove(&(self.expiry(group.window), slot));
+        if let Some(windows) = self.keys.get_mut(&group.key) {
+            windows.retain(|(_, s)| *s != slot);
+            if windows.is_empty() {
+                self.keys.remove(&group.key);
+            }
+        }
+        Some(group)
+    }
+
+    /// Marks every group whose window ends at or before `watermark` as fired and returns their
+    /// slots, earliest end first.
+    pub fn due(&mut self, watermark: i64) -> Vec<u32> {
+        let mut due = Vec::new();
+        while let Some(&(end, slot)) = self.by_end.first() {
             if end > watermark {
                 break;
             }
             self.by_end.pop_first();
-            let window = Window { start, end };
-            let mut keys: Vec<(String, u32)> = self
-                .windows
-                .remove(&window)
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            keys.sort_unstable();
-            for (_, slot) in keys {
-                if let Some(group) = self.groups.get_mut(slot as usize).and_then(Option::take) {
-                    self.open -= 1;
-                    closed.push((slot, group));
-                }
+            if let Some(group) = self.groups[slot as usize].as_mut() {
+                group.fired = true;
+                due.push(slot);
             }
         }
-        closed
+        due
+    }
+
+    /// Closes and returns every group past its allowed lateness at `watermark`. Their slots
+    /// stay reserved until [`GroupTable::free`].
+    pub fn expire(&mut self, watermark: i64) -> Vec<(u32, Group)> {
+        let mut expired = Vec::new();
+        while let Some(&(expiry, slot)) = self.by_expiry.first() {
+            if expiry > watermark {
+                break;
+            }
+            if let Some(group) = self.close(slot) {
+                expired.push((slot, group));
+            } else {
+                self.by_expiry.pop_first();
+            }
+        }
+        expired
+    }
+
+    /// The group in `slot`.
+    pub fn get(&self, slot: u32) -> Option<&Group> {
+        self.groups.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// The group in `slot`, to change.
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Group> {
+        self.groups.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Slots of the groups that have not fired and received events since their last result.
+    pub fn pending_unfired(&self) -> Vec<u32> {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, g)| {
+                g.as_ref()
+                    .filter(|g| !g.fired && g.pending > 0)
+                    .map(|_| slot as u32)
+            })
+            .collect()
     }
 
     /// Makes slots available for new groups (after the plugins released them).
@@ -95,9 +234,9 @@ impl GroupTable {
         self.open == 0
     }
 
-    /// Number of open windows.
-    pub fn windows(&self) -> usize {
-        self.windows.len()
+    /// Number of keys with open groups.
+    pub fn keys(&self) -> usize {
+        self.keys.len()
     }
 }
 
@@ -105,29 +244,58 @@ impl GroupTable {
 mod tests {
     use super::*;
 
+    fn w(start: i64, end: i64) -> Window {
+        Window { start, end }
+    }
+
     #[test]
-    fn slots_are_stable_reused_and_closed_in_window_order() {
-        let mut table = GroupTable::default();
-        let w1 = Window { start: 0, end: 10 };
-        let w2 = Window { start: 10, end: 20 };
-        let a1 = table.slot(w1, "a");
-        let b2 = table.slot(w2, "b");
-        let b1 = table.slot(w1, "b");
-        assert_eq!(table.slot(w1, "a"), a1);
+    fn slots_are_stable_fire_at_end_and_expire_after_lateness() {
+        let mut table = GroupTable::new(5);
+        let a1 = table.slot("a", w(0, 10), i64::MIN);
+        let b2 = table.slot("b", w(10, 20), i64::MIN);
+        let b1 = table.slot("b", w(0, 10), i64::MIN);
+        assert_eq!(table.slot("a", w(0, 10), i64::MIN), a1);
         assert_eq!([a1, b2, b1], [0, 1, 2]);
-        assert!(table.close_until(9).is_empty());
-        let closed = table.close_until(10);
+        assert!(table.due(9).is_empty());
+        assert_eq!(table.due(10), [a1, b1]);
+        assert!(table.get(a1).is_some_and(|g| g.fired));
+        assert!(table.expire(14).is_empty());
+        let expired = table.expire(15);
         assert_eq!(
-            closed
-                .iter()
-                .map(|(s, g)| (*s, g.key.as_str()))
-                .collect::<Vec<_>>(),
-            [(a1, "a"), (b1, "b")]
+            expired.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [a1, b1]
         );
-        table.free(closed.into_iter().map(|(s, _)| s));
-        let c2 = table.slot(w2, "c");
+        table.free(expired.into_iter().map(|(s, _)| s));
+        let c2 = table.slot("c", w(10, 20), 15);
         assert!(c2 == a1 || c2 == b1);
-        assert_eq!(table.len(), 2);
-        assert_eq!(table.windows(), 1);
+        assert_eq!((table.len(), table.keys()), (2, 2));
+    }
+
+    #[test]
+    fn late_born_groups_are_fired() {
+        let mut table = GroupTable::new(100);
+        let s = table.slot("a", w(0, 10), 50);
+        assert!(table.get(s).is_some_and(|g| g.fired));
+        assert!(table.due(1000).is_empty());
+    }
+
+    #[test]
+    fn a_bridging_session_merges_both_sides() {
+        let mut table = GroupTable::new(0);
+        let (left, none) = table.session("k", w(0, 10), i64::MIN).expect("open");
+        assert!(none.is_empty());
+        let (right, _) = table.session("k", w(20, 30), i64::MIN).expect("open");
+        table.get_mut(left).expect("left").pending = 2;
+        table.get_mut(right).expect("right").pending = 3;
+        let (target, sources) = table.session("k", w(10, 20), i64::MIN).expect("bridge");
+        assert_eq!((target, sources), (left, vec![right]));
+        let merged = table.get(target).expect("merged");
+        assert_eq!((merged.window, merged.pending), (w(0, 30), 5));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.due(30), [target]);
+        assert!(
+            table.session("k", w(-50, -40), 30).is_none(),
+            "expired lone session"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! sandboxed WebAssembly components.
 //!
 //! Modules follow the data: [`config`] → [`source`] → [`event`] (decode) → [`watermark`] →
-//! [`window`] → [`groups`] → [`aggregate`] (plugins in [`plugin`]) → [`output`], tied together
-//! by [`pipeline`].
+//! [`window`] → [`groups`] → [`trigger`] → [`operator`] → [`aggregate`] (plugins in
+//! [`plugin`]) → [`output`], tied together by [`pipeline`].
 
 #![deny(unsafe_code)]
 
@@ -12,9 +12,11 @@ pub mod config;
 pub mod event;
 pub mod generator;
 pub mod groups;
+pub mod operator;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod source;
+pub mod trigger;
 pub mod watermark;
 pub mod window;

@@ -11,16 +11,23 @@ use crate::config::{SideOutputConfig, SinkConfig};
 use crate::groups::Group;
 
 /// Why a window's result was emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Emit {
+    /// Before the window's end, by a count or processing-time trigger: a partial result.
+    Early,
     /// The watermark passed the window's end.
     OnTime,
+    /// Events within the allowed lateness changed a window whose end the watermark had passed.
+    LateUpdate,
 }
 
 impl Emit {
-    fn as_str(self) -> &'static str {
+    /// The name in results: `early`, `on_time` or `late_update`.
+    pub fn as_str(self) -> &'static str {
         match self {
+            Emit::Early => "early",
             Emit::OnTime => "on_time",
+            Emit::LateUpdate => "late_update",
         }
     }
 }
@@ -36,9 +43,9 @@ pub fn number(v: f64) -> Value {
 
 /// The result objects of closed groups, in order: `key`, `window_start`, `window_end`, `emit`,
 /// then one field per aggregate (a number, or an object when it has several named outputs).
-pub fn results(groups: &[(u32, Group)], finished: &Finished, emit: Emit) -> Vec<Value> {
+pub fn results(groups: &[Group], finished: &Finished, emit: Emit) -> Vec<Value> {
     let mut out = Vec::with_capacity(groups.len());
-    for (i, (_, group)) in groups.iter().enumerate() {
+    for (i, group) in groups.iter().enumerate() {
         let mut object = Map::new();
         object.insert("key".into(), Value::String(group.key.clone()));
         object.insert("window_start".into(), Value::from(group.window.start));
@@ -133,13 +140,12 @@ mod tests {
 
     #[test]
     fn results_have_fixed_fields_then_aggregates() {
-        let groups = vec![(
-            3,
-            Group {
-                window: Window { start: 0, end: 10 },
-                key: "k".into(),
-            },
-        )];
+        let groups = vec![Group {
+            window: Window { start: 0, end: 10 },
+            key: "k".into(),
+            fired: true,
+            pending: 0,
+        }];
         let finished = Finished {
             columns: vec![
                 ("n".into(), vec![String::new()], vec![2.0]),

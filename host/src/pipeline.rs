@@ -1,19 +1,19 @@
-//! A pipeline: source → map/filter plugins → decode → watermark → windows → aggregate plugins →
-//! results, with late events and undecodable records sent to their side outputs.
+//! A pipeline: source → map/filter plugins → decode → window operator (watermarks, windows,
+//! triggers, aggregate plugins) → results, with late events and undecodable records sent to
+//! their side outputs.
 
 use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::aggregate::Aggregates;
 use crate::config::Config;
 use crate::event::{Decoder, RawBatch};
-use crate::groups::GroupTable;
-use crate::output::{self, Emit, JsonLines};
+use crate::operator::{Operator, Output};
+use crate::output::{self, JsonLines};
 use crate::plugin::{PluginError, Runtime, TransformPlugin};
 use crate::source;
-use crate::watermark::Watermark;
-use crate::window::{Assigner, Window};
 
 /// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +69,16 @@ pub struct Pipeline {
     runtime: Runtime,
     transforms: Vec<TransformPlugin>,
     decoder: Decoder,
-    watermark: Watermark,
-    assigner: Assigner,
-    groups: GroupTable,
-    aggregates: Aggregates,
+    operator: Operator,
     outputs: Outputs,
     stats: Stats,
-    windows: Vec<Window>,
-    slots: Vec<u32>,
-    rows: Vec<u32>,
+}
+
+/// Processing time now, epoch ms.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Pipeline {
@@ -94,21 +95,13 @@ impl Pipeline {
             )?);
         }
         let aggregates = Aggregates::new(&runtime, &config.aggregates)?;
-        let bound =
-            i64::try_from(config.watermark.out_of_orderness.as_millis()).unwrap_or(i64::MAX);
         Ok(Self {
             runtime,
             transforms,
             decoder: Decoder::new(&config.decode, &config.aggregates),
-            watermark: Watermark::new(bound),
-            assigner: Assigner::from_config(&config.window),
-            groups: GroupTable::default(),
-            aggregates,
+            operator: Operator::new(config, aggregates),
             outputs,
             stats: Stats::default(),
-            windows: Vec::new(),
-            slots: Vec::new(),
-            rows: Vec::new(),
         })
     }
 
@@ -119,16 +112,22 @@ impl Pipeline {
 
     /// The current watermark.
     pub fn watermark(&self) -> i64 {
-        self.watermark.current()
+        self.operator.watermark()
     }
 
     /// Number of open groups (key × window).
     pub fn open_groups(&self) -> usize {
-        self.groups.len()
+        self.operator.open_groups()
     }
 
-    /// Processes one batch of records, then fires the windows the new watermark completes.
+    /// Processes one batch of records at the current processing time.
     pub fn process(&mut self, batch: RawBatch) -> Result<(), PipelineError> {
+        self.process_at(batch, now_ms())
+    }
+
+    /// Processes one batch of records at processing time `now_ms`: transforms, decoding,
+    /// windows and aggregates, then writes what the batch made due.
+    pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
         self.stats.records_in += batch.len() as u64;
         let mut batch = batch;
         for transform in &mut self.transforms {
@@ -163,67 +162,53 @@ impl Pipeline {
             self.stats.dead_letters += records.len() as u64;
             self.outputs.dead_letter.write(&records)?;
         }
-
-        let watermark = self.watermark.current();
-        let mut late = Vec::new();
-        self.slots.clear();
-        self.rows.clear();
-        for (i, (&time, key)) in decoded.times.iter().zip(&decoded.keys).enumerate() {
-            self.watermark.observe(time);
-            self.windows.clear();
-            self.assigner.assign(time, &mut self.windows);
-            let mut assigned = false;
-            for window in &self.windows {
-                if window.end > watermark {
-                    self.slots.push(self.groups.slot(*window, key));
-                    self.rows.push(i as u32);
-                    assigned = true;
-                }
-            }
-            if !assigned {
-                let extra = [
-                    ("watermark", Value::from(watermark)),
-                    ("event_time", Value::from(time)),
-                ];
-                late.push(output::side_record(
-                    "late",
-                    &extra,
-                    batch.payload(decoded.rows[i] as usize),
-                ));
-            }
-        }
         self.stats.events += decoded.times.len() as u64;
-        if !late.is_empty() {
-            self.stats.late += late.len() as u64;
-            self.outputs.late.write(&late)?;
+        let out = self.operator.process(batch.partition, &decoded, now_ms)?;
+        if !out.late.is_empty() {
+            let records: Vec<Value> = out
+                .late
+                .iter()
+                .map(|late| {
+                    let extra = [
+                        ("watermark", Value::from(late.watermark)),
+                        ("event_time", Value::from(late.time)),
+                    ];
+                    output::side_record(
+                        "late",
+                        &extra,
+                        batch.payload(decoded.rows[late.event] as usize),
+                    )
+                })
+                .collect();
+            self.stats.late += records.len() as u64;
+            self.outputs.late.write(&records)?;
         }
-        self.aggregates
-            .accumulate(&self.slots, &self.rows, &decoded.values)?;
-        let watermark = self.watermark.advance();
-        self.fire(watermark)
+        self.write(out)
     }
 
-    /// Emits and frees every group whose window ends at or before `watermark`.
-    fn fire(&mut self, watermark: i64) -> Result<(), PipelineError> {
-        let closed = self.groups.close_until(watermark);
-        if closed.is_empty() {
+    /// Lets processing time pass without input (idle partitions, time triggers).
+    pub fn tick_at(&mut self, now_ms: i64) -> Result<(), PipelineError> {
+        let out = self.operator.tick(now_ms)?;
+        self.write(out)
+    }
+
+    fn write(&mut self, out: Output) -> Result<(), PipelineError> {
+        if out.results.is_empty() {
             return Ok(());
         }
-        let slots: Vec<u32> = closed.iter().map(|(slot, _)| *slot).collect();
-        let finished = self.aggregates.finish(&slots)?;
-        let results = output::results(&closed, &finished, Emit::OnTime);
-        self.stats.results += results.len() as u64;
-        self.outputs.results.write(&results)?;
+        for emitted in out.results {
+            let results = output::results(&emitted.groups, &emitted.finished, emitted.emit);
+            self.stats.results += results.len() as u64;
+            self.outputs.results.write(&results)?;
+        }
         self.outputs.results.flush()?;
-        self.aggregates.release(&slots)?;
-        self.groups.free(slots);
         Ok(())
     }
 
     /// The input has ended: fires every open window and flushes the outputs.
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
-        let watermark = self.watermark.close();
-        self.fire(watermark)?;
+        let out = self.operator.close()?;
+        self.write(out)?;
         self.outputs.results.flush()?;
         self.outputs.late.flush()?;
         self.outputs.dead_letter.flush()?;

@@ -99,6 +99,7 @@ impl TransformPlugin {
         match output {
             TransformOutput::Keep(indices) => {
                 let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
+                kept.partition = input.partition;
                 let mut previous = None;
                 for index in indices {
                     let row = index as usize;
@@ -112,6 +113,7 @@ impl TransformPlugin {
             }
             TransformOutput::Rows(rows) => {
                 let out = RawBatch {
+                    partition: input.partition,
                     data: rows.events.payloads.data,
                     offsets: rows.events.payloads.offsets,
                     timestamps: rows.events.timestamps,

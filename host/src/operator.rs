@@ -1,0 +1,270 @@
+//! The window operator: assigns decoded events to groups, drives the aggregate plugins, and
+//! decides what is emitted after every batch (early, on-time and late-update results), what
+//! goes to the late output, and when group state is freed.
+
+use std::collections::HashMap;
+
+use crate::aggregate::Aggregates;
+use crate::config::Config;
+use crate::event::DecodedBatch;
+use crate::groups::{Group, GroupTable};
+use crate::output::Emit;
+use crate::plugin::PluginError;
+use crate::trigger::Trigger;
+use crate::watermark::{WatermarkSettings, Watermarks};
+use crate::window::{Assigner, Window};
+
+/// A result of one group, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// Why it was emitted.
+    pub emit: Emit,
+    /// The groups, in order.
+    pub groups: Vec<Group>,
+    /// Their aggregate values.
+    pub finished: crate::aggregate::Finished,
+}
+
+/// An event that arrived after its windows' allowed lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Late {
+    /// Index of the event in its decoded batch.
+    pub event: usize,
+    /// Watermark it missed.
+    pub watermark: i64,
+    /// Its event time.
+    pub time: i64,
+}
+
+/// What one batch (or one tick of processing time) produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Results by emit kind: late updates, on-time, early.
+    pub results: Vec<Emitted>,
+    /// Late events.
+    pub late: Vec<Late>,
+}
+
+/// Windows, groups, watermarks and triggers over the aggregate plugins.
+pub struct Operator {
+    assigner: Assigner,
+    groups: GroupTable,
+    aggregates: Aggregates,
+    watermarks: Watermarks,
+    trigger: Trigger,
+    windows: Vec<Window>,
+    slots: Vec<u32>,
+    rows: Vec<u32>,
+    merges: Vec<(u32, u32)>,
+    touched: Vec<u32>,
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Operator {
+    /// An operator for `config` over loaded aggregates.
+    pub fn new(config: &Config, aggregates: Aggregates) -> Self {
+        let settings = WatermarkSettings {
+            bound_ms: millis(config.watermark.out_of_orderness),
+            interval_ms: millis(config.watermark.interval),
+            idle_timeout_ms: config.watermark.idle_timeout.map(millis),
+        };
+        Self {
+            assigner: Assigner::from_config(&config.window),
+            groups: GroupTable::new(millis(config.allowed_lateness)),
+            aggregates,
+            watermarks: Watermarks::new(settings),
+            trigger: Trigger::from_config(&config.trigger),
+            windows: Vec::new(),
+            slots: Vec::new(),
+            rows: Vec::new(),
+            merges: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> i64 {
+        self.watermarks.current()
+    }
+
+    /// Number of open groups (key × window).
+    pub fn open_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Adds the events of a batch from `partition` at processing time `now_ms`, then emits.
+    pub fn process(
+        &mut self,
+        partition: u32,
+        batch: &DecodedBatch,
+        now_ms: i64,
+    ) -> Result<Output, PluginError> {
+        let watermark = self.watermarks.current();
+        self.watermarks.touch(partition, now_ms);
+        self.slots.clear();
+        self.rows.clear();
+        self.merges.clear();
+        self.touched.clear();
+        let mut output = Output::default();
+        for (i, (&time, key)) in batch.times.iter().zip(&batch.keys).enumerate() {
+            self.watermarks.observe(partition, time);
+            self.windows.clear();
+            self.assigner.assign(time, &mut self.windows);
+            let before = self.slots.len();
+            for &window in &self.windows {
+                let slot = if self.assigner.is_merging() {
+                    match self.groups.session(key, window, watermark) {
+                        Some((slot, sources)) => {
+                            self.merges
+                                .extend(sources.into_iter().map(|source| (slot, source)));
+                            slot
+                        }
+                        None => continue,
+                    }
+                } else if self.groups.is_expired(window, watermark) {
+                    continue;
+                } else {
+                    self.groups.slot(key, window, watermark)
+                };
+                self.slots.push(slot);
+                self.rows.push(i as u32);
+                if let Some(group) = self.groups.get_mut(slot) {
+                    group.pending += 1;
+                }
+            }
+            if self.slots.len() == before {
+                output.late.push(Late {
+                    event: i,
+                    watermark,
+                    time,
+                });
+            }
+        }
+        self.apply_merges()?;
+        self.aggregates
+            .accumulate(&self.slots, &self.rows, &batch.values)?;
+        self.touched.extend_from_slice(&self.slots);
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        let late_updates: Vec<u32> = self
+            .touched
+            .iter()
+            .copied()
+            .filter(|&slot| self.groups.get(slot).is_some_and(|g| g.fired))
+            .collect();
+        output.results = self.emit(now_ms, late_updates)?;
+        Ok(output)
+    }
+
+    /// Lets processing time pass without events (idle partitions, time triggers), then emits.
+    pub fn tick(&mut self, now_ms: i64) -> Result<Output, PluginError> {
+        self.touched.clear();
+        Ok(Output {
+            results: self.emit(now_ms, Vec::new())?,
+            late: Vec::new(),
+        })
+    }
+
+    /// The input has ended: every open window fires, then all state is freed.
+    pub fn close(&mut self) -> Result<Output, PluginError> {
+        let watermark = self.watermarks.close();
+        let mut results = Vec::new();
+        let due = self.groups.due(watermark);
+        self.push_results(&mut results, Emit::OnTime, due)?;
+        self.expire(watermark)?;
+        Ok(Output {
+            results,
+            late: Vec::new(),
+        })
+    }
+
+    /// Merges session state in the plugins in the order the merges happened, points this
+    /// batch's events at the surviving groups, and frees the merged slots.
+    fn apply_merges(&mut self) -> Result<(), PluginError> {
+        if self.merges.is_empty() {
+            return Ok(());
+        }
+        let mut into: HashMap<u32, u32> = HashMap::new();
+        for &(target, source) in &self.merges {
+            into.insert(source, target);
+        }
+        let resolve = |mut slot: u32| {
+            while let Some(&next) = into.get(&slot) {
+                slot = next;
+            }
+            slot
+        };
+        for slot in &mut self.slots {
+            *slot = resolve(*slot);
+        }
+        let (targets, sources): (Vec<u32>, Vec<u32>) = self.merges.iter().copied().unzip();
+        self.aggregates.merge(&targets, &sources)?;
+        self.groups.free(sources);
+        Ok(())
+    }
+
+    /// Emits late updates for `late_updates`, on-time results for windows the new watermark
+    /// completes, early results the trigger asks for, and frees expired groups.
+    fn emit(&mut self, now_ms: i64, late_updates: Vec<u32>) -> Result<Vec<Emitted>, PluginError> {
+        let mut results = Vec::new();
+        self.push_results(&mut results, Emit::LateUpdate, late_updates)?;
+        let watermark = self.watermarks.advance(now_ms);
+        let due = self.groups.due(watermark);
+        self.push_results(&mut results, Emit::OnTime, due)?;
+        let early: Vec<u32> = if self.trigger.time_fires(now_ms) {
+            self.groups.pending_unfired()
+        } else {
+            self.touched
+                .iter()
+                .copied()
+                .filter(|&slot| {
+                    self.groups
+                        .get(slot)
+                        .is_some_and(|g| !g.fired && self.trigger.count_fires(g.pending))
+                })
+                .collect()
+        };
+        self.push_results(&mut results, Emit::Early, early)?;
+        self.expire(watermark)?;
+        Ok(results)
+    }
+
+    fn push_results(
+        &mut self,
+        results: &mut Vec<Emitted>,
+        emit: Emit,
+        slots: Vec<u32>,
+    ) -> Result<(), PluginError> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        let finished = self.aggregates.finish(&slots)?;
+        let mut groups = Vec::with_capacity(slots.len());
+        for &slot in &slots {
+            if let Some(group) = self.groups.get_mut(slot) {
+                group.pending = 0;
+                groups.push(group.clone());
+            }
+        }
+        results.push(Emitted {
+            emit,
+            groups,
+            finished,
+        });
+        Ok(())
+    }
+
+    fn expire(&mut self, watermark: i64) -> Result<(), PluginError> {
+        let expired = self.groups.expire(watermark);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let slots: Vec<u32> = expired.into_iter().map(|(slot, _)| slot).collect();
+        self.aggregates.release(&slots)?;
+        self.groups.free(slots);
+        Ok(())
+    }
+}
