@@ -3,6 +3,7 @@
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Number, Value};
 
@@ -85,6 +86,36 @@ pub fn side_record(reason: &str, extra: &[(&str, Value)], payload: &[u8]) -> Val
     Value::Object(object)
 }
 
+/// A shared in-memory buffer a [`JsonLines`] writes to; for tests and embedding.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl MemoryBuffer {
+    /// Takes the lines written so far, parsed.
+    pub fn take(&self) -> Vec<Value> {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect()
+    }
+}
+
+impl Write for MemoryBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes JSON values, one per line.
 pub struct JsonLines {
     out: Box<dyn Write + Send>,
@@ -94,6 +125,12 @@ impl JsonLines {
     /// Lines to any writer.
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self { out }
+    }
+
+    /// Lines kept in memory, readable through the returned buffer.
+    pub fn memory() -> (Self, MemoryBuffer) {
+        let buffer = MemoryBuffer::default();
+        (Self::new(Box::new(buffer.clone())), buffer)
     }
 
     /// Lines appended to a file.

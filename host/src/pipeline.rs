@@ -3,6 +3,7 @@
 //! their side outputs.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -66,7 +67,7 @@ impl Outputs {
 
 /// A running pipeline.
 pub struct Pipeline {
-    runtime: Runtime,
+    _runtime: Arc<Runtime>,
     transforms: Vec<TransformPlugin>,
     decoder: Decoder,
     operator: Operator,
@@ -84,7 +85,15 @@ pub fn now_ms() -> i64 {
 impl Pipeline {
     /// Loads every plugin the config names and prepares the outputs.
     pub fn new(config: &Config, outputs: Outputs) -> Result<Self, PipelineError> {
-        let runtime = Runtime::new(&config.plugins)?;
+        Self::with_runtime(config, Arc::new(Runtime::new(&config.plugins)?), outputs)
+    }
+
+    /// Like [`Pipeline::new`], with plugins compiled by a runtime that may be shared.
+    pub fn with_runtime(
+        config: &Config,
+        runtime: Arc<Runtime>,
+        outputs: Outputs,
+    ) -> Result<Self, PipelineError> {
         let mut transforms = Vec::with_capacity(config.transforms.len());
         for stage in &config.transforms {
             let loaded = runtime.load(&stage.plugin)?;
@@ -96,7 +105,7 @@ impl Pipeline {
         }
         let aggregates = Aggregates::new(&runtime, &config.aggregates)?;
         Ok(Self {
-            runtime,
+            _runtime: runtime,
             transforms,
             decoder: Decoder::new(&config.decode, &config.aggregates),
             operator: Operator::new(config, aggregates),
@@ -212,7 +221,6 @@ impl Pipeline {
         self.outputs.results.flush()?;
         self.outputs.late.flush()?;
         self.outputs.dead_letter.flush()?;
-        self.runtime.shutdown();
         Ok(self.stats)
     }
 }

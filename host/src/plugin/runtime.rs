@@ -1,9 +1,10 @@
 //! The shared wasmtime engine: compiles components once, links the imports plugins may have,
 //! and interrupts calls that run too long (epoch interruption).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ pub struct Runtime {
     memory_limit_bytes: usize,
     call_deadline_ticks: u64,
     plugin_dir: PathBuf,
-    ticker: Ticker,
+    cache: Mutex<HashMap<PathBuf, Loaded>>,
+    _ticker: Ticker,
 }
 
 /// A component compiled and linked once, ready to instantiate.
@@ -53,12 +55,13 @@ impl Runtime {
             .div_ceil(EPOCH_TICK.as_millis())
             .max(1);
         Ok(Self {
-            ticker: Ticker::start(engine.clone()),
+            _ticker: Ticker::start(engine.clone()),
             engine,
             linker,
             memory_limit_bytes: config.memory_limit_bytes,
             call_deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
             plugin_dir: config.dir.clone(),
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -72,14 +75,29 @@ impl Runtime {
         }
     }
 
-    /// Reads, compiles and links the plugin named `plugin`.
+    /// Reads, compiles and links the plugin named `plugin`; a file already loaded by this
+    /// runtime is not compiled again.
     pub fn load(&self, plugin: &str) -> Result<Loaded, PluginError> {
         let path = self.resolve(plugin);
+        let cache = |c: &Mutex<HashMap<PathBuf, Loaded>>| {
+            c.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&path)
+                .cloned()
+        };
+        if let Some(loaded) = cache(&self.cache) {
+            return Ok(loaded);
+        }
         let bytes = std::fs::read(&path).map_err(|source| PluginError::Read {
             path: path.clone(),
             source,
         })?;
-        self.load_bytes(plugin, &bytes)
+        let loaded = self.load_bytes(plugin, &bytes)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, loaded.clone());
+        Ok(loaded)
     }
 
     /// Compiles and links a component from its bytes.
@@ -120,11 +138,6 @@ impl Runtime {
     /// The folder built-in plugins are found in.
     pub fn plugin_dir(&self) -> &Path {
         &self.plugin_dir
-    }
-
-    /// Stops the epoch ticker (also done on drop).
-    pub fn shutdown(&mut self) {
-        self.ticker.stop();
     }
 }
 
