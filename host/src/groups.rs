@@ -234,6 +234,11 @@ impl GroupTable {
         self.open == 0
     }
 
+    /// Highest slot number ever used, plus one: the size of the plugins' slot tables.
+    pub fn slot_capacity(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Number of keys with open groups.
     pub fn keys(&self) -> usize {
         self.keys.len()

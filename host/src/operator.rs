@@ -95,6 +95,11 @@ impl Operator {
         self.groups.len()
     }
 
+    /// Size of the slot tables inside the plugins (highest slot used, plus one).
+    pub fn slot_capacity(&self) -> usize {
+        self.groups.slot_capacity()
+    }
+
     /// Adds the events of a batch from `partition` at processing time `now_ms`, then emits.
     pub fn process(
         &mut self,

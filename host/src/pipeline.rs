@@ -129,6 +129,11 @@ impl Pipeline {
         self.operator.open_groups()
     }
 
+    /// Size of the slot tables inside the plugins (highest slot used, plus one).
+    pub fn slot_capacity(&self) -> usize {
+        self.operator.slot_capacity()
+    }
+
     /// Processes one batch of records at the current processing time.
     pub fn process(&mut self, batch: RawBatch) -> Result<(), PipelineError> {
         self.process_at(batch, now_ms())

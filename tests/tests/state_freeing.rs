@@ -1,0 +1,106 @@
+//! Window state is freed once a window's end plus the allowed lateness is behind the watermark:
+//! on a long stream over a bounded key set the number of open groups, and the slot tables inside
+//! the plugins, stay bounded for every window type.
+
+use std::time::Duration;
+
+use eddy::config::{Config, PluginsConfig, WindowConfig};
+use eddy::generator::{Generator, GeneratorConfig};
+use eddy::output::JsonLines;
+use eddy::pipeline::{Outputs, Pipeline};
+use eddy_tests::plugin_dir;
+
+const KEYS: u32 = 50;
+
+fn run(window: WindowConfig, windows_per_key: usize) {
+    let mut config: Config = Config::from_yaml(
+        "aggregates: [{ name: n, plugin: count }, { name: s, plugin: sum, field: /amount }]\n",
+    )
+    .expect("config");
+    config.window = window;
+    config.watermark.out_of_orderness = Duration::from_millis(500);
+    config.allowed_lateness = Duration::from_secs(2);
+    config.plugins = PluginsConfig {
+        dir: plugin_dir(),
+        ..PluginsConfig::default()
+    };
+    let (results, buffer) = JsonLines::memory();
+    let (late, _) = JsonLines::memory();
+    let (dead_letter, _) = JsonLines::memory();
+    let mut pipeline = Pipeline::new(
+        &config,
+        Outputs {
+            results,
+            late,
+            dead_letter,
+        },
+    )
+    .expect("pipeline");
+    // 400 s of event time, one event per ms, 50 keys, 0.5 s out of order.
+    let mut generator = Generator::new(GeneratorConfig {
+        events: 400_000,
+        keys: KEYS,
+        max_disorder_ms: 500,
+        ..GeneratorConfig::default()
+    });
+    let bound = KEYS as usize * windows_per_key;
+    let mut peak = (0, 0);
+    let mut emitted = 0;
+    while let Some(batch) = generator.next_batch(1024) {
+        pipeline.process_at(batch, 0).expect("batch");
+        peak = (
+            peak.0.max(pipeline.open_groups()),
+            peak.1.max(pipeline.slot_capacity()),
+        );
+        emitted += buffer.take().len();
+    }
+    assert!(emitted > 0, "windows were emitted and freed along the way");
+    assert!(
+        peak.0 <= bound,
+        "open groups peaked at {}, bound {bound}",
+        peak.0
+    );
+    assert!(
+        peak.1 <= bound,
+        "slot table grew to {}, bound {bound}",
+        peak.1
+    );
+}
+
+#[test]
+fn tumbling_state_stays_bounded() {
+    // 1 s windows live 1 s + 0.5 s bound + 2 s lateness: at most 5 per key at once.
+    run(
+        WindowConfig::Tumbling {
+            size: Duration::from_secs(1),
+            offset: Duration::ZERO,
+        },
+        5,
+    );
+}
+
+#[test]
+fn sliding_state_stays_bounded() {
+    // 2 s windows every 500 ms: 4 per event, plus 7 more during bound and lateness.
+    run(
+        WindowConfig::Sliding {
+            size: Duration::from_secs(2),
+            slide: Duration::from_millis(500),
+            offset: Duration::ZERO,
+        },
+        12,
+    );
+}
+
+#[test]
+fn session_state_stays_bounded() {
+    // A key gets an event every 50 ms on average, so 20 ms sessions are short; sessions stay
+    // open for at most gap + bound + lateness = 2.52 s, about 50 per key at once. A leak would
+    // reach thousands per key over the 400 s stream.
+    run(
+        WindowConfig::Session {
+            gap: Duration::from_millis(20),
+        },
+        200,
+    );
+}
