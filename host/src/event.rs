@@ -117,21 +117,61 @@ pub struct DecodedBatch {
     pub errors: Vec<(u32, DecodeError)>,
 }
 
+/// A JSON pointer split into its unescaped tokens once, so that looking it up allocates
+/// nothing (`serde_json::Value::pointer` unescapes every token on every call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    text: String,
+    tokens: Vec<String>,
+}
+
+impl Pointer {
+    /// Parses a pointer such as `/user/id` (RFC 6901; `~1` is `/`, `~0` is `~`).
+    pub fn new(pointer: &str) -> Self {
+        let tokens = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Self {
+            text: pointer.to_string(),
+            tokens,
+        }
+    }
+
+    /// The value the pointer names in `value`, if any.
+    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.tokens.iter().try_fold(value, |v, token| match v {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+
+    /// The pointer as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 /// Turns JSON records into events.
 #[derive(Debug, Clone)]
 pub struct Decoder {
-    key: String,
-    time: String,
-    fields: Vec<Option<String>>,
+    key: Pointer,
+    time: Pointer,
+    fields: Vec<Option<Pointer>>,
 }
 
 impl Decoder {
     /// A decoder for `decode` that extracts one value per aggregate.
     pub fn new(decode: &DecodeConfig, aggregates: &[AggregateConfig]) -> Self {
         Self {
-            key: decode.key.clone(),
-            time: decode.time.clone(),
-            fields: aggregates.iter().map(|a| a.field.clone()).collect(),
+            key: Pointer::new(&decode.key),
+            time: Pointer::new(&decode.time),
+            fields: aggregates
+                .iter()
+                .map(|a| a.field.as_deref().map(Pointer::new))
+                .collect(),
         }
     }
 
@@ -150,8 +190,8 @@ impl Decoder {
                     for (column, field) in out.values.iter_mut().zip(&self.fields) {
                         column.push(match field {
                             None => 1.0,
-                            Some(pointer) => value
-                                .pointer(pointer)
+                            Some(pointer) => pointer
+                                .get(&value)
                                 .and_then(Value::as_f64)
                                 .unwrap_or(f64::NAN),
                         });
@@ -166,15 +206,16 @@ impl Decoder {
     fn decode_one(&self, payload: &[u8]) -> Result<(String, i64, Value), DecodeError> {
         let value: Value =
             serde_json::from_slice(payload).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-        let key = match value.pointer(&self.key) {
+        let key = match self.key.get(&value) {
             Some(Value::String(s)) => s.clone(),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
-            _ => return Err(DecodeError::Key(self.key.clone())),
+            _ => return Err(DecodeError::Key(self.key.as_str().to_string())),
         };
-        let time = value
-            .pointer(&self.time)
+        let time = self
+            .time
+            .get(&value)
             .and_then(Value::as_i64)
-            .ok_or_else(|| DecodeError::Time(self.time.clone()))?;
+            .ok_or_else(|| DecodeError::Time(self.time.as_str().to_string()))?;
         Ok((key, time, value))
     }
 }
@@ -214,6 +255,14 @@ mod tests {
         assert!(matches!(reasons[0], (1, DecodeError::NotJson(_))));
         assert_eq!(reasons[1], (3, DecodeError::Time("/ts".into())));
         assert_eq!(reasons[2], (4, DecodeError::Key("/key".into())));
+    }
+
+    #[test]
+    fn pointers_unescape_and_index_arrays() {
+        let v: Value = serde_json::from_str(r#"{"a/b":{"c~d":[10,20]}}"#).expect("json");
+        assert_eq!(Pointer::new("/a~1b/c~0d/1").get(&v), Some(&Value::from(20)));
+        assert_eq!(Pointer::new("/a~1b/x").get(&v), None);
+        assert_eq!(Pointer::new("").get(&v), Some(&v));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A deterministic, seeded generator of sample events, for the demo, tests and benchmarks.
 //!
-//! Event `i` happens at `start_ms + i * step_ms` and is stamped up to `max_disorder_ms` earlier
+//! Event `i` happens at `start_ms + (i / events_per_step) * step_ms` and is stamped up to `max_disorder_ms` earlier
 //! (uniformly), so event times arrive out of order but never by more than `max_disorder_ms`
 //! behind the newest one. Every `late_every`-th event (when non-zero) is instead stamped
 //! `late_by_ms` in the past, to exercise late handling.
@@ -23,8 +23,10 @@ pub struct GeneratorConfig {
     pub seed: u64,
     /// Event time of the first event, epoch ms.
     pub start_ms: i64,
-    /// Event-time distance between consecutive events, ms.
+    /// Event-time distance between consecutive steps, ms.
     pub step_ms: i64,
+    /// Events per step (all at the same nominal time): the event-time density.
+    pub events_per_step: u64,
     /// Largest out-of-orderness, ms.
     pub max_disorder_ms: i64,
     /// Every n-th event is late (0: none).
@@ -41,6 +43,7 @@ impl Default for GeneratorConfig {
             seed: 42,
             start_ms: 1_700_000_000_000,
             step_ms: 1,
+            events_per_step: 1,
             max_disorder_ms: 500,
             late_every: 0,
             late_by_ms: 60_000,
@@ -53,6 +56,9 @@ impl GeneratorConfig {
     pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
         if self.keys == 0 {
             return Err(("keys", "must be at least 1"));
+        }
+        if self.events_per_step == 0 {
+            return Err(("events_per_step", "must be at least 1"));
         }
         if self.step_ms < 0 || self.max_disorder_ms < 0 || self.late_by_ms < 0 {
             return Err((
@@ -94,7 +100,8 @@ impl Generator {
         let c = &self.config;
         let i = self.next;
         self.next += 1;
-        let base = c.start_ms + (i as i64).saturating_mul(c.step_ms);
+        let step = i64::try_from(i / c.events_per_step.max(1)).unwrap_or(i64::MAX);
+        let base = c.start_ms.saturating_add(step.saturating_mul(c.step_ms));
         let late = c.late_every != 0 && (i + 1).is_multiple_of(c.late_every);
         let ts = if late {
             base - c.late_by_ms

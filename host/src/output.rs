@@ -42,34 +42,55 @@ pub fn number(v: f64) -> Value {
     }
 }
 
-/// The result objects of closed groups, in order: `key`, `window_start`, `window_end`, `emit`,
-/// then one field per aggregate (a number, or an object when it has several named outputs).
-pub fn results(groups: &[Group], finished: &Finished, emit: Emit) -> Vec<Value> {
-    let mut out = Vec::with_capacity(groups.len());
+/// Writes the results of `groups` as JSON lines onto `out`, fields in this order: `key`,
+/// `window_start`, `window_end`, `emit`, then one field per aggregate (a number, or an object
+/// when it has several named outputs). Returns the number of results written.
+pub fn write_results(
+    groups: &[Group],
+    finished: &Finished,
+    emit: Emit,
+    out: &mut Vec<u8>,
+) -> usize {
+    let string = |out: &mut Vec<u8>, s: &str| {
+        // Serialising a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    let num = |out: &mut Vec<u8>, v: f64| {
+        let _ = serde_json::to_writer(&mut *out, &number(v));
+    };
     for (i, group) in groups.iter().enumerate() {
-        let mut object = Map::new();
-        object.insert("key".into(), Value::String(group.key.clone()));
-        object.insert("window_start".into(), Value::from(group.window.start));
-        object.insert("window_end".into(), Value::from(group.window.end));
-        object.insert("emit".into(), Value::from(emit.as_str()));
+        out.extend_from_slice(b"{\"key\":");
+        string(out, &group.key);
+        out.extend_from_slice(b",\"window_start\":");
+        out.extend_from_slice(group.window.start.to_string().as_bytes());
+        out.extend_from_slice(b",\"window_end\":");
+        out.extend_from_slice(group.window.end.to_string().as_bytes());
+        out.extend_from_slice(b",\"emit\":\"");
+        out.extend_from_slice(emit.as_str().as_bytes());
+        out.push(b'"');
         for (name, outputs, values) in &finished.columns {
             let row = &values[i * outputs.len()..(i + 1) * outputs.len()];
-            let value = if outputs.len() == 1 && outputs[0].is_empty() {
-                number(row[0])
+            out.push(b',');
+            string(out, name);
+            out.push(b':');
+            if outputs.len() == 1 && outputs[0].is_empty() {
+                num(out, row[0]);
             } else {
-                Value::Object(
-                    outputs
-                        .iter()
-                        .zip(row)
-                        .map(|(output, &v)| (output.clone(), number(v)))
-                        .collect(),
-                )
-            };
-            object.insert(name.clone(), value);
+                out.push(b'{');
+                for (j, (output, &v)) in outputs.iter().zip(row).enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    string(out, output);
+                    out.push(b':');
+                    num(out, v);
+                }
+                out.push(b'}');
+            }
         }
-        out.push(Value::Object(object));
+        out.extend_from_slice(b"}\n");
     }
-    out
+    groups.len()
 }
 
 /// The side-output record of an event: the reason, extra fields, and the event itself (as JSON
@@ -155,13 +176,19 @@ impl JsonLines {
         }
     }
 
-    /// Writes values, one per line.
+    /// Writes bytes that already hold whole lines.
+    pub fn write_raw(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.out.write_all(lines)
+    }
+
+    /// Writes values, one per line, in one write to the underlying writer.
     pub fn write(&mut self, values: &[Value]) -> io::Result<()> {
+        let mut buffer = Vec::with_capacity(values.len() * 128);
         for value in values {
-            serde_json::to_writer(&mut self.out, value)?;
-            self.out.write_all(b"\n")?;
+            serde_json::to_writer(&mut buffer, value)?;
+            buffer.push(b'\n');
         }
-        Ok(())
+        self.out.write_all(&buffer)
     }
 
     /// Flushes what was written.
@@ -193,10 +220,11 @@ mod tests {
                 ),
             ],
         };
-        let out = results(&groups, &finished, Emit::OnTime);
+        let mut out = Vec::new();
+        assert_eq!(write_results(&groups, &finished, Emit::OnTime, &mut out), 1);
         assert_eq!(
-            out[0].to_string(),
-            r#"{"key":"k","window_start":0,"window_end":10,"emit":"on_time","n":2,"lat":{"p50":1.5,"p99":null}}"#
+            String::from_utf8(out).expect("utf-8"),
+            "{\"key\":\"k\",\"window_start\":0,\"window_end\":10,\"emit\":\"on_time\",\"n\":2,\"lat\":{\"p50\":1.5,\"p99\":null}}\n"
         );
     }
 
@@ -205,7 +233,7 @@ mod tests {
         let r = side_record("late", &[("watermark", Value::from(5))], br#"{"a":1}"#);
         assert_eq!(
             r.to_string(),
-            r#"{"reason":"late","watermark":5,"event":{"a":1}}"#
+            r#"{"event":{"a":1},"reason":"late","watermark":5}"#
         );
         let r = side_record("bad", &[], b"\xffx");
         assert_eq!(r["event"], Value::from("\u{fffd}x"));

@@ -210,11 +210,13 @@ impl Pipeline {
         if out.results.is_empty() {
             return Ok(());
         }
+        let mut lines = Vec::new();
         for emitted in out.results {
-            let results = output::results(&emitted.groups, &emitted.finished, emitted.emit);
-            self.stats.results += results.len() as u64;
-            self.outputs.results.write(&results)?;
+            let written =
+                output::write_results(&emitted.groups, &emitted.finished, emitted.emit, &mut lines);
+            self.stats.results += written as u64;
         }
+        self.outputs.results.write_raw(&lines)?;
         self.outputs.results.flush()?;
         Ok(())
     }

@@ -1,0 +1,167 @@
+//! Engine throughput per window type, and memory per open window.
+//!
+//! Events/s through the whole engine path (JSON decode → watermark → windows → the built-in
+//! `count`, `sum`, `min`, `max` and `avg` WebAssembly plugins) over 10 000 keys, for tumbling
+//! (10 s), sliding (10 s every 1 s) and session (1 s gap) windows; then the resident memory of
+//! 100 000 open windows. Build the plugins first (`scripts/build-plugins.sh`); run with
+//! `cargo bench -p eddy --bench windows`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput};
+use eddy::config::{Config, PluginsConfig, WindowConfig};
+use eddy::event::RawBatch;
+use eddy::generator::{Generator, GeneratorConfig};
+use eddy::output::JsonLines;
+use eddy::pipeline::{Outputs, Pipeline};
+use eddy::plugin::Runtime;
+
+const KEYS: u32 = 10_000;
+/// 1 M events at 100 000 events per second of event time: 10 s of event time, so a 10 s
+/// tumbling window of a key holds about 10 events and a result is written per 10 events.
+const EVENTS: u64 = 1_000_000;
+const EVENTS_PER_MS: u64 = 100;
+
+fn config(window: WindowConfig) -> Config {
+    let mut config = Config::from_yaml(
+        "aggregates:\n\
+         - { name: n, plugin: count }\n\
+         - { name: sum, plugin: sum, field: /amount }\n\
+         - { name: min, plugin: min, field: /amount }\n\
+         - { name: max, plugin: max, field: /amount }\n\
+         - { name: avg, plugin: avg, field: /amount }\n",
+    )
+    .expect("config");
+    config.window = window;
+    config.watermark.out_of_orderness = Duration::from_millis(500);
+    config.plugins = PluginsConfig {
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/plugins"),
+        ..PluginsConfig::default()
+    };
+    config
+}
+
+/// A pipeline whose plugins come from one shared runtime, so that components are compiled
+/// once, not per iteration.
+fn pipeline(config: &Config) -> Pipeline {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| Arc::new(Runtime::new(&config.plugins).expect("runtime")));
+    let (results, _) = JsonLines::memory();
+    let (late, _) = JsonLines::memory();
+    let (dead_letter, _) = JsonLines::memory();
+    Pipeline::with_runtime(
+        config,
+        Arc::clone(runtime),
+        Outputs {
+            results,
+            late,
+            dead_letter,
+        },
+    )
+    .expect("pipeline (build the plugins with scripts/build-plugins.sh)")
+}
+
+fn batches(events: u64, keys: u32, events_per_ms: u64) -> Vec<RawBatch> {
+    let mut generator = Generator::new(GeneratorConfig {
+        events,
+        keys,
+        events_per_step: events_per_ms,
+        max_disorder_ms: 500,
+        ..GeneratorConfig::default()
+    });
+    std::iter::from_fn(|| generator.next_batch(1024)).collect()
+}
+
+fn windows() -> [(&'static str, WindowConfig); 3] {
+    [
+        (
+            "tumbling_10s",
+            WindowConfig::Tumbling {
+                size: Duration::from_secs(10),
+                offset: Duration::ZERO,
+            },
+        ),
+        (
+            "sliding_10s_1s",
+            WindowConfig::Sliding {
+                size: Duration::from_secs(10),
+                slide: Duration::from_secs(1),
+                offset: Duration::ZERO,
+            },
+        ),
+        (
+            "session_1s",
+            WindowConfig::Session {
+                gap: Duration::from_secs(1),
+            },
+        ),
+    ]
+}
+
+fn throughput(c: &mut Criterion) {
+    let input = batches(EVENTS, KEYS, EVENTS_PER_MS);
+    let mut group = c.benchmark_group("engine_10k_keys");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(EVENTS));
+    for (name, window) in windows() {
+        let config = config(window);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (pipeline(&config), input.clone()),
+                |(mut pipeline, input)| {
+                    for batch in input {
+                        pipeline.process_at(batch, 0).expect("batch");
+                    }
+                    pipeline.finish().expect("finish")
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Opens about 100 000 windows (10 000 keys × 10 tumbling windows of 40 s that the watermark
+/// never closes, about 4 events each; 400 000 events, one per ms) and reports the resident
+/// memory they add.
+fn open_windows_memory() {
+    let mut config = config(WindowConfig::Tumbling {
+        size: Duration::from_secs(40),
+        offset: Duration::ZERO,
+    });
+    config.watermark.out_of_orderness = Duration::from_secs(1_000_000);
+    let input = batches(400_000, KEYS, 1);
+    let mut pipeline = pipeline(&config);
+    let before = rss_bytes();
+    for batch in input {
+        pipeline.process_at(batch, 0).expect("batch");
+    }
+    let after = rss_bytes();
+    let open = pipeline.open_groups();
+    println!(
+        "open windows: {open} groups (key × window); resident memory {:.1} MB in all, {:.1} MB added by them ({:.0} bytes per group)",
+        after as f64 / 1e6,
+        after.saturating_sub(before) as f64 / 1e6,
+        after.saturating_sub(before) as f64 / open.max(1) as f64
+    );
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    throughput(&mut criterion);
+    criterion.final_summary();
+    open_windows_memory();
+}
