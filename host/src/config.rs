@@ -296,6 +296,8 @@ pub enum SinkConfig {
 pub enum SideOutputConfig {
     /// JSON lines on standard error.
     Stderr,
+    /// JSON lines on standard output (mixed with results unless the sink is a file).
+    Stdout,
     /// JSON lines appended to a file.
     File {
         /// The file.
@@ -517,8 +519,10 @@ mod tests {
     const GOOD: &str = r#"
 source: { type: file, path: events.jsonl }
 decode: { key: /user, time: /at }
-watermark: { out_of_orderness: 2s }
-window: { type: tumbling, size: 1m, offset: 5s }
+watermark: { out_of_orderness: 2s, interval: 200ms, idle_timeout: 30s }
+window: { type: sliding, size: 1m, slide: 10s, offset: 5s }
+allowed_lateness: 3s
+trigger: { type: count_or_time, count: 100, interval: 1s }
 aggregates:
   - { name: n, plugin: count }
   - { name: p, plugin: percentile, field: /latency, config: { quantiles: [0.5] } }
@@ -551,11 +555,22 @@ batch_size: 512
                 }
             );
             assert_eq!(c.watermark.out_of_orderness, Duration::from_secs(2));
+            assert_eq!(c.watermark.interval, Duration::from_millis(200));
+            assert_eq!(c.watermark.idle_timeout, Some(Duration::from_secs(30)));
             assert_eq!(
                 c.window,
-                WindowConfig::Tumbling {
+                WindowConfig::Sliding {
                     size: Duration::from_secs(60),
+                    slide: Duration::from_secs(10),
                     offset: Duration::from_secs(5)
+                }
+            );
+            assert_eq!(c.allowed_lateness, Duration::from_secs(3));
+            assert_eq!(
+                c.trigger,
+                TriggerConfig::CountOrTime {
+                    count: 100,
+                    interval: Duration::from_secs(1)
                 }
             );
             assert_eq!(c.aggregates[1].field.as_deref(), Some("/latency"));
@@ -637,6 +652,31 @@ batch_size: 512
                     "plugins.memory_limit_bytes",
                 ),
                 ("no_such_key: 1\n", "no_such_key"),
+                (
+                    "window: { type: sliding, size: 1s, slide: 2s }\n",
+                    "window.slide",
+                ),
+                (
+                    "window: { type: sliding, size: 1s, slide: 1s, offset: 1s }\n",
+                    "window.offset",
+                ),
+                (
+                    "window: { type: sliding, size: 1h, slide: 1ms }\n",
+                    "window.slide",
+                ),
+                ("window: { type: session, gap: 0s }\n", "window.gap"),
+                ("window: { type: session }\n", "gap"),
+                ("allowed_lateness: forever\n", "allowed_lateness"),
+                ("trigger: { type: count, count: 0 }\n", "trigger.count"),
+                (
+                    "trigger: { type: processing_time, interval: 0s }\n",
+                    "trigger.interval",
+                ),
+                ("trigger: { type: sometimes }\n", "trigger"),
+                (
+                    "watermark: { idle_timeout: never }\n",
+                    "watermark.idle_timeout",
+                ),
                 ("source: { type: generator, keys: 0 }\n", "source.keys"),
             ];
             for (yaml, key) in cases {

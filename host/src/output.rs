@@ -172,6 +172,7 @@ impl JsonLines {
     pub fn for_side_output(config: &SideOutputConfig) -> io::Result<Self> {
         match config {
             SideOutputConfig::Stderr => Ok(Self::new(Box::new(io::stderr()))),
+            SideOutputConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SideOutputConfig::File { path } => Self::file(path),
         }
     }

@@ -29,7 +29,6 @@ use eddy::pipeline::{Outputs, Pipeline};
 use eddy::plugin::Runtime;
 use eddy_tests::plugin_dir;
 use proptest::prelude::*;
-use serde_json::Value;
 
 // ---------------------------------------------------------------- the reference model
 
@@ -437,8 +436,10 @@ impl Engine {
         events: &[(String, i64, i64)],
         now: i64,
     ) -> (Vec<Row>, Vec<i64>) {
-        let mut batch = RawBatch::default();
-        batch.partition = partition;
+        let mut batch = RawBatch {
+            partition,
+            ..RawBatch::default()
+        };
         for (key, t, v) in events {
             batch.push(
                 format!(r#"{{"key":"{key}","ts":{t},"v":{v}}}"#).as_bytes(),
@@ -723,5 +724,4 @@ fn count_and_time_triggers_emit_early_results() {
             row("on_time", "b", 0, 1_000, 1)
         ]
     );
-    let _: Value = Value::Null;
 }
