@@ -20,26 +20,13 @@ pub struct AggregatorPlugin {
 impl AggregatorPlugin {
     /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
     pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
-        let pre = AggregatorPre::new(loaded.pre.clone()).map_err(|e| PluginError::WrongWorld {
-            plugin: loaded.source.clone(),
-            world: "aggregator",
-            message: format!("{e:#}"),
-        })?;
+        let pre = AggregatorPre::new(loaded.pre.clone())
+            .map_err(PluginError::link(&loaded.source, Some("aggregator")))?;
         let mut store = runtime.store(&loaded.source);
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(|e| PluginError::Invalid {
-                plugin: loaded.source.clone(),
-                message: format!("{e:#}"),
-            })?;
-        let trap = |call: &'static str| {
-            let plugin = loaded.source.clone();
-            move |e: wasmtime::Error| PluginError::Trap {
-                plugin,
-                call,
-                message: format!("{e:#}"),
-            }
-        };
+            .map_err(PluginError::link(&loaded.source, None))?;
+        let trap = |call| PluginError::trap(&loaded.source, call);
         let api = bindings.eddy_plugin_aggregate();
         let info = api.call_describe(&mut store).map_err(trap("describe"))?;
         if info.kind != PluginKind::Aggregator {
@@ -84,12 +71,7 @@ impl AggregatorPlugin {
     }
 
     fn trap(&self, call: &'static str) -> impl FnOnce(wasmtime::Error) -> PluginError + use<> {
-        let plugin = self.info.name.clone();
-        move |e| PluginError::Trap {
-            plugin,
-            call,
-            message: format!("{e:#}"),
-        }
+        PluginError::trap(&self.info.name, call)
     }
 
     /// Adds `values[i]` to group `slots[i]`.

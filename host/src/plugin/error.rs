@@ -61,6 +61,41 @@ pub enum PluginError {
     },
 }
 
+impl PluginError {
+    /// A function turning a wasmtime error in `call` into [`PluginError::Trap`].
+    pub fn trap(
+        plugin: &str,
+        call: &'static str,
+    ) -> impl FnOnce(wasmtime::Error) -> PluginError + use<> {
+        let plugin = plugin.to_string();
+        move |e| PluginError::Trap {
+            plugin,
+            call,
+            message: format!("{e:#}"),
+        }
+    }
+
+    /// A function turning a failed link or instantiation of `plugin` into an error: the
+    /// component lacks the exports of `world`, or cannot be instantiated.
+    pub fn link(
+        plugin: &str,
+        world: Option<&'static str>,
+    ) -> impl FnOnce(wasmtime::Error) -> PluginError + use<> {
+        let plugin = plugin.to_string();
+        move |e| match world {
+            Some(world) => PluginError::WrongWorld {
+                plugin,
+                world,
+                message: format!("{e:#}"),
+            },
+            None => PluginError::Invalid {
+                plugin,
+                message: format!("{e:#}"),
+            },
+        }
+    }
+}
+
 /// The text of a plugin's own error value.
 pub fn describe_wit_error(error: &super::bindings::WitError) -> String {
     use super::bindings::WitError as E;

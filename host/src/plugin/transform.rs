@@ -21,26 +21,13 @@ pub struct TransformPlugin {
 impl TransformPlugin {
     /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
     pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
-        let pre = TransformPre::new(loaded.pre.clone()).map_err(|e| PluginError::WrongWorld {
-            plugin: loaded.source.clone(),
-            world: "transform",
-            message: format!("{e:#}"),
-        })?;
+        let pre = TransformPre::new(loaded.pre.clone())
+            .map_err(PluginError::link(&loaded.source, Some("transform")))?;
         let mut store = runtime.store(&loaded.source);
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(|e| PluginError::Invalid {
-                plugin: loaded.source.clone(),
-                message: format!("{e:#}"),
-            })?;
-        let trap = |call: &'static str| {
-            let plugin = loaded.source.clone();
-            move |e: wasmtime::Error| PluginError::Trap {
-                plugin,
-                call,
-                message: format!("{e:#}"),
-            }
-        };
+            .map_err(PluginError::link(&loaded.source, None))?;
+        let trap = |call| PluginError::trap(&loaded.source, call);
         let api = bindings.eddy_plugin_transformer();
         let info = api.call_describe(&mut store).map_err(trap("describe"))?;
         if info.kind == PluginKind::Aggregator {
@@ -90,11 +77,7 @@ impl TransformPlugin {
             .bindings
             .eddy_plugin_transformer()
             .call_process(&mut self.store, &batch)
-            .map_err(|e| PluginError::Trap {
-                plugin: plugin.clone(),
-                call: "process",
-                message: format!("{e:#}"),
-            })?
+            .map_err(PluginError::trap(&plugin, "process"))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
             TransformOutput::Keep(indices) => {
