@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use foldhash::fast::RandomState;
+
 use crate::window::Window;
 
 /// An open group.
@@ -22,7 +24,7 @@ pub struct Group {
 /// Open groups by key and window, with small, reused slot numbers.
 #[derive(Debug, Default)]
 pub struct GroupTable {
-    keys: HashMap<String, Vec<(Window, u32)>>,
+    keys: HashMap<String, Vec<(Window, u32)>, RandomState>,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,

@@ -1,7 +1,7 @@
 //! Eddy: a stream processor whose user code (maps, filters and windowed aggregates) runs as
 //! sandboxed WebAssembly components.
 //!
-//! Modules follow the data: [`config`] → [`source`] → [`event`] (decode) → [`watermark`] →
+//! Modules follow the data: [`config`] → [`source`] → [`event`] → [`decode`] → [`watermark`] →
 //! [`window`] → [`groups`] → [`trigger`] → [`operator`] → [`aggregate`] (plugins in
 //! [`plugin`]) → [`output`], tied together by [`pipeline`].
 
@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod config;
+pub mod decode;
 pub mod event;
 pub mod generator;
 pub mod groups;

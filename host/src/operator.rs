@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::aggregate::Aggregates;
 use crate::config::Config;
-use crate::event::DecodedBatch;
+use crate::decode::DecodedBatch;
 use crate::groups::{Group, GroupTable};
 use crate::output::Emit;
 use crate::plugin::PluginError;

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::aggregate::Aggregates;
 use crate::config::Config;
-use crate::event::{Decoder, RawBatch};
+use crate::decode::Decoder;
+use crate::event::RawBatch;
 use crate::operator::{Operator, Output};
 use crate::output::{self, JsonLines};
 use crate::plugin::{PluginError, Runtime, TransformPlugin};

@@ -1,0 +1,381 @@
+//! Decoding records into events: key, event time and one input value per aggregate, each read
+//! through a JSON pointer.
+//!
+//! Only the top-level fields the pointers name are looked at: the decoder walks the object once,
+//! keeps those fields as raw JSON slices and skips the rest, so no JSON tree is built for an
+//! event. Pointers deeper than one level parse just the top-level field they start in.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::config::{AggregateConfig, DecodeConfig};
+use crate::event::RawBatch;
+
+/// Why a record could not become an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is not a JSON object.
+    #[error("not a JSON object: {0}")]
+    NotJson(String),
+    /// The key field is missing or not a scalar.
+    #[error("key field {0} is missing or not a string, number or boolean")]
+    Key(String),
+    /// The event-time field is missing or not an integer.
+    #[error("time field {0} is missing or not an integer (epoch ms)")]
+    Time(String),
+}
+
+/// Events of a batch in columns, plus the rows that failed to decode.
+#[derive(Debug, Default)]
+pub struct DecodedBatch {
+    /// Key of each event.
+    pub keys: Vec<String>,
+    /// Event time of each event, epoch ms.
+    pub times: Vec<i64>,
+    /// Row of the raw batch each event came from.
+    pub rows: Vec<u32>,
+    /// Per aggregate, the value of each event (NaN where the event has none).
+    pub values: Vec<Vec<f64>>,
+    /// Rows that could not be decoded, with the reason.
+    pub errors: Vec<(u32, DecodeError)>,
+}
+
+/// A JSON pointer split into its unescaped tokens once (RFC 6901: `~1` is `/`, `~0` is `~`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    text: String,
+    tokens: Vec<String>,
+}
+
+impl Pointer {
+    /// Parses a pointer such as `/user/id`.
+    pub fn new(pointer: &str) -> Self {
+        let tokens = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Self {
+            text: pointer.to_string(),
+            tokens,
+        }
+    }
+
+    /// The value the pointer names in `value`, if any.
+    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        follow(&self.tokens, value)
+    }
+
+    /// The pointer as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn follow<'v>(tokens: &[String], value: &'v Value) -> Option<&'v Value> {
+    tokens.iter().try_fold(value, |v, token| match v {
+        Value::Object(map) => map.get(token),
+        Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// A pointer compiled against the decoder's list of top-level fields.
+#[derive(Debug, Clone)]
+struct Field {
+    pointer: Pointer,
+    /// Index of its first token among the decoder's top-level names.
+    top: usize,
+}
+
+/// A field's value in one event: the raw JSON of a top-level field, or a nested value.
+enum Found<'a> {
+    Raw(&'a RawValue),
+    Nested(Value),
+}
+
+impl Found<'_> {
+    fn key(&self) -> Option<String> {
+        match self {
+            Found::Raw(raw) => {
+                let text = raw.get();
+                match text.as_bytes().first()? {
+                    b'"' => serde_json::from_str(text).ok(),
+                    b't' | b'f' | b'-' | b'0'..=b'9' => Some(text.to_string()),
+                    _ => None,
+                }
+            }
+            Found::Nested(Value::String(s)) => Some(s.clone()),
+            Found::Nested(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
+            Found::Nested(_) => None,
+        }
+    }
+
+    fn integer(&self) -> Option<i64> {
+        match self {
+            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Found::Nested(v) => v.as_i64(),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Found::Nested(v) => v.as_f64(),
+        }
+    }
+}
+
+/// Turns JSON records into events.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    names: Vec<String>,
+    key: Field,
+    time: Field,
+    fields: Vec<Option<Field>>,
+}
+
+impl Decoder {
+    /// A decoder for `decode` that extracts one value per aggregate.
+    pub fn new(decode: &DecodeConfig, aggregates: &[AggregateConfig]) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut field = |pointer: &str| {
+            let pointer = Pointer::new(pointer);
+            let first = pointer.tokens.first().cloned().unwrap_or_default();
+            let top = names.iter().position(|n| *n == first).unwrap_or_else(|| {
+                names.push(first);
+                names.len() - 1
+            });
+            Field { pointer, top }
+        };
+        let key = field(&decode.key);
+        let time = field(&decode.time);
+        let fields = aggregates
+            .iter()
+            .map(|a| a.field.as_deref().map(&mut field))
+            .collect();
+        Self {
+            names,
+            key,
+            time,
+            fields,
+        }
+    }
+
+    /// Decodes every record of `batch`.
+    pub fn decode(&self, batch: &RawBatch) -> DecodedBatch {
+        let mut out = DecodedBatch {
+            values: vec![Vec::with_capacity(batch.len()); self.fields.len()],
+            ..DecodedBatch::default()
+        };
+        out.keys.reserve(batch.len());
+        out.times.reserve(batch.len());
+        out.rows.reserve(batch.len());
+        for row in 0..batch.len() {
+            if let Err(error) = self.decode_one(batch.payload(row), row as u32, &mut out) {
+                out.errors.push((row as u32, error));
+            }
+        }
+        out
+    }
+
+    fn find<'a>(&self, top: &[Option<&'a RawValue>], field: &Field) -> Option<Found<'a>> {
+        let raw = top[field.top]?;
+        if field.pointer.tokens.len() <= 1 {
+            return Some(Found::Raw(raw));
+        }
+        let value: Value = serde_json::from_str(raw.get()).ok()?;
+        follow(&field.pointer.tokens[1..], &value)
+            .cloned()
+            .map(Found::Nested)
+    }
+
+    fn decode_one(
+        &self,
+        payload: &[u8],
+        row: u32,
+        out: &mut DecodedBatch,
+    ) -> Result<(), DecodeError> {
+        let mut de = serde_json::Deserializer::from_slice(payload);
+        let top = TopLevel { names: &self.names }
+            .deserialize(&mut de)
+            .and_then(|top| de.end().map(|()| top))
+            .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        let key = self
+            .find(&top, &self.key)
+            .and_then(|f| f.key())
+            .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
+        let time = self
+            .find(&top, &self.time)
+            .and_then(|f| f.integer())
+            .ok_or_else(|| DecodeError::Time(self.time.pointer.as_str().to_string()))?;
+        out.keys.push(key);
+        out.times.push(time);
+        out.rows.push(row);
+        for (column, field) in out.values.iter_mut().zip(&self.fields) {
+            column.push(match field {
+                None => 1.0,
+                Some(field) => self
+                    .find(&top, field)
+                    .and_then(|f| f.number())
+                    .unwrap_or(f64::NAN),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reads a JSON object, keeping the raw values of the named top-level fields.
+struct TopLevel<'n> {
+    names: &'n [String],
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = vec![None; self.names.len()];
+        while let Some(name) = map.next_key_seed(Name)? {
+            match self.names.iter().position(|n| n.as_str() == name.as_str()) {
+                Some(i) => found[i] = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key::Owned(v.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoder(key: &str, time: &str, field: &str) -> Decoder {
+        let aggregates: Vec<AggregateConfig> = serde_json::from_str(&format!(
+            r#"[{{"name":"n","plugin":"count"}},{{"name":"s","plugin":"sum","field":"{field}"}}]"#
+        ))
+        .expect("valid");
+        let decode = DecodeConfig {
+            key: key.into(),
+            time: time.into(),
+        };
+        Decoder::new(&decode, &aggregates)
+    }
+
+    fn batch(rows: &[&[u8]]) -> RawBatch {
+        let mut batch = RawBatch::default();
+        for row in rows {
+            batch.push(row, 0);
+        }
+        batch
+    }
+
+    #[test]
+    fn decodes_good_rows_and_reports_bad_ones() {
+        let out = decoder("/key", "/ts", "/v").decode(&batch(&[
+            br#"{"key":"a","ts":5,"v":2.5,"other":{"deep":[1,2]}}"#,
+            b"nope",
+            br#"{"key":7,"ts":6}"#,
+            br#"{"key":"b","ts":"x"}"#,
+            br#"{"ts":1}"#,
+            br#"{"key":"c","ts":1} trailing"#,
+            br#"[1,2]"#,
+            br#"{"key":null,"ts":1}"#,
+            br#"{"k\u0065y":"esc\"aped","ts":-3,"v":"text"}"#,
+        ]));
+        assert_eq!(out.keys, ["a", "7", "esc\"aped"]);
+        assert_eq!(out.times, [5, 6, -3]);
+        assert_eq!(out.rows, [0, 2, 8]);
+        assert_eq!(out.values[0], [1.0, 1.0, 1.0]);
+        assert_eq!(out.values[1][0], 2.5);
+        assert!(out.values[1][1].is_nan() && out.values[1][2].is_nan());
+        let reasons: Vec<_> = out
+            .errors
+            .iter()
+            .map(|(row, e)| (*row, e.clone()))
+            .collect();
+        assert!(matches!(reasons[0], (1, DecodeError::NotJson(_))));
+        assert_eq!(reasons[1], (3, DecodeError::Time("/ts".into())));
+        assert_eq!(reasons[2], (4, DecodeError::Key("/key".into())));
+        assert!(matches!(reasons[3], (5, DecodeError::NotJson(_))));
+        assert!(matches!(reasons[4], (6, DecodeError::NotJson(_))));
+        assert_eq!(reasons[5], (7, DecodeError::Key("/key".into())));
+    }
+
+    #[test]
+    fn nested_pointers_and_shared_top_level_fields() {
+        let out = decoder("/user/id", "/meta/at", "/meta/amounts/1").decode(&batch(&[
+            br#"{"user":{"id":"u1"},"meta":{"at":10,"amounts":[1,2.5]}}"#,
+            br#"{"user":{"id":true},"meta":{"at":11}}"#,
+        ]));
+        assert_eq!(out.keys, ["u1", "true"]);
+        assert_eq!(out.times, [10, 11]);
+        assert_eq!(out.values[1][0], 2.5);
+        assert!(out.values[1][1].is_nan());
+    }
+
+    #[test]
+    fn pointers_unescape_and_index_arrays() {
+        let v: Value = serde_json::from_str(r#"{"a/b":{"c~d":[10,20]}}"#).expect("json");
+        assert_eq!(Pointer::new("/a~1b/c~0d/1").get(&v), Some(&Value::from(20)));
+        assert_eq!(Pointer::new("/a~1b/x").get(&v), None);
+        assert_eq!(Pointer::new("").get(&v), Some(&v));
+    }
+}
