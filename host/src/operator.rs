@@ -237,15 +237,18 @@ impl Operator {
         Ok(results)
     }
 
+    /// Finishes `slots` and adds their results, ordered by window, then key.
     fn push_results(
         &mut self,
         results: &mut Vec<Emitted>,
         emit: Emit,
-        slots: Vec<u32>,
+        mut slots: Vec<u32>,
     ) -> Result<(), PluginError> {
         if slots.is_empty() {
             return Ok(());
         }
+        let order = |g: Option<&Group>| g.map(|g| (g.window.end, g.window.start, g.key.clone()));
+        slots.sort_by_cached_key(|&slot| order(self.groups.get(slot)));
         let finished = self.aggregates.finish(&slots)?;
         let mut groups = Vec::with_capacity(slots.len());
         for &slot in &slots {
