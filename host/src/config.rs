@@ -130,8 +130,10 @@ pub struct DecodeConfig {
     /// JSON pointer of the key field (strings are used as they are, numbers and booleans as
     /// their JSON text).
     pub key: String,
-    /// JSON pointer of the event-time field, epoch milliseconds.
+    /// JSON pointer of the event-time field (unused with `time_format: record_timestamp`).
     pub time: String,
+    /// How the event time is written.
+    pub time_format: TimeFormat,
 }
 
 impl Default for DecodeConfig {
@@ -139,8 +141,24 @@ impl Default for DecodeConfig {
         Self {
             key: "/key".into(),
             time: "/ts".into(),
+            time_format: TimeFormat::EpochMs,
         }
     }
+}
+
+/// How an event's time is written.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// An integer of milliseconds since the epoch.
+    #[default]
+    EpochMs,
+    /// A number of seconds since the epoch (fractions kept to the millisecond).
+    EpochS,
+    /// An RFC 3339 string, e.g. `2026-11-26T10:00:00.250+01:00`.
+    Rfc3339,
+    /// Not in the payload: the record's own timestamp (the Kafka record time).
+    RecordTimestamp,
 }
 
 /// Event-time watermark settings.
@@ -518,7 +536,7 @@ mod tests {
 
     const GOOD: &str = r#"
 source: { type: file, path: events.jsonl }
-decode: { key: /user, time: /at }
+decode: { key: /user, time: /at, time_format: rfc3339 }
 watermark: { out_of_orderness: 2s, interval: 200ms, idle_timeout: 30s }
 window: { type: sliding, size: 1m, slide: 10s, offset: 5s }
 allowed_lateness: 3s
@@ -551,7 +569,8 @@ batch_size: 512
                 c.decode,
                 DecodeConfig {
                     key: "/user".into(),
-                    time: "/at".into()
+                    time: "/at".into(),
+                    time_format: TimeFormat::Rfc3339
                 }
             );
             assert_eq!(c.watermark.out_of_orderness, Duration::from_secs(2));
@@ -626,6 +645,7 @@ batch_size: 512
                     "window.offset",
                 ),
                 ("decode: { key: user }\n", "decode.key"),
+                ("decode: { time_format: epoch_us }\n", "decode.time_format"),
                 (
                     "watermark: { out_of_orderness: soon }\n",
                     "watermark.out_of_orderness",

@@ -11,7 +11,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::config::{AggregateConfig, DecodeConfig};
+use crate::config::{AggregateConfig, DecodeConfig, TimeFormat};
 use crate::event::RawBatch;
 
 /// Why a record could not become an event.
@@ -23,9 +23,9 @@ pub enum DecodeError {
     /// The key field is missing or not a scalar.
     #[error("key field {0} is missing or not a string, number or boolean")]
     Key(String),
-    /// The event-time field is missing or not an integer.
-    #[error("time field {0} is missing or not an integer (epoch ms)")]
-    Time(String),
+    /// The event-time field is missing or not in the configured format.
+    #[error("time field {0} is missing or not {1}")]
+    Time(String, &'static str),
 }
 
 /// Events of a batch in columns, plus the rows that failed to decode.
@@ -121,6 +121,29 @@ impl Found<'_> {
         }
     }
 
+    fn text(&self) -> Option<String> {
+        match self {
+            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Found::Nested(Value::String(s)) => Some(s.clone()),
+            Found::Nested(_) => None,
+        }
+    }
+
+    /// The event time in epoch ms, read in `format`.
+    fn time(&self, format: TimeFormat) -> Option<i64> {
+        match format {
+            TimeFormat::EpochMs => self.integer(),
+            TimeFormat::EpochS => {
+                let ms = (self.number()? * 1000.0).round();
+                (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64)
+            }
+            TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(&self.text()?)
+                .ok()
+                .map(|t| t.timestamp_millis()),
+            TimeFormat::RecordTimestamp => None,
+        }
+    }
+
     fn number(&self) -> Option<f64> {
         match self {
             Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
@@ -135,6 +158,7 @@ pub struct Decoder {
     names: Vec<String>,
     key: Field,
     time: Field,
+    time_format: TimeFormat,
     fields: Vec<Option<Field>>,
 }
 
@@ -161,6 +185,7 @@ impl Decoder {
             names,
             key,
             time,
+            time_format: decode.time_format,
             fields,
         }
     }
@@ -175,7 +200,10 @@ impl Decoder {
         out.times.reserve(batch.len());
         out.rows.reserve(batch.len());
         for row in 0..batch.len() {
-            if let Err(error) = self.decode_one(batch.payload(row), row as u32, &mut out) {
+            let record_time = batch.timestamps[row];
+            if let Err(error) =
+                self.decode_one(batch.payload(row), record_time, row as u32, &mut out)
+            {
                 out.errors.push((row as u32, error));
             }
         }
@@ -196,6 +224,7 @@ impl Decoder {
     fn decode_one(
         &self,
         payload: &[u8],
+        record_time: i64,
         row: u32,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
@@ -208,10 +237,15 @@ impl Decoder {
             .find(&top, &self.key)
             .and_then(|f| f.key())
             .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
-        let time = self
-            .find(&top, &self.time)
-            .and_then(|f| f.integer())
-            .ok_or_else(|| DecodeError::Time(self.time.pointer.as_str().to_string()))?;
+        let time = match self.time_format {
+            TimeFormat::RecordTimestamp => record_time,
+            format => self
+                .find(&top, &self.time)
+                .and_then(|f| f.time(format))
+                .ok_or_else(|| {
+                    DecodeError::Time(self.time.pointer.as_str().to_string(), expected(format))
+                })?,
+        };
         out.keys.push(key);
         out.times.push(time);
         out.rows.push(row);
@@ -225,6 +259,15 @@ impl Decoder {
             });
         }
         Ok(())
+    }
+}
+
+fn expected(format: TimeFormat) -> &'static str {
+    match format {
+        TimeFormat::EpochMs => "an integer (epoch ms)",
+        TimeFormat::EpochS => "a number (epoch s)",
+        TimeFormat::Rfc3339 => "an RFC 3339 string",
+        TimeFormat::RecordTimestamp => "needed",
     }
 }
 
@@ -315,6 +358,7 @@ mod tests {
         let decode = DecodeConfig {
             key: key.into(),
             time: time.into(),
+            time_format: TimeFormat::EpochMs,
         };
         Decoder::new(&decode, &aggregates)
     }
@@ -352,7 +396,10 @@ mod tests {
             .map(|(row, e)| (*row, e.clone()))
             .collect();
         assert!(matches!(reasons[0], (1, DecodeError::NotJson(_))));
-        assert_eq!(reasons[1], (3, DecodeError::Time("/ts".into())));
+        assert_eq!(
+            reasons[1],
+            (3, DecodeError::Time("/ts".into(), "an integer (epoch ms)"))
+        );
         assert_eq!(reasons[2], (4, DecodeError::Key("/key".into())));
         assert!(matches!(reasons[3], (5, DecodeError::NotJson(_))));
         assert!(matches!(reasons[4], (6, DecodeError::NotJson(_))));
@@ -369,6 +416,40 @@ mod tests {
         assert_eq!(out.times, [10, 11]);
         assert_eq!(out.values[1][0], 2.5);
         assert!(out.values[1][1].is_nan());
+    }
+
+    #[test]
+    fn time_formats() {
+        let rows: [&[u8]; 4] = [
+            br#"{"key":"a","t":1700000000.25}"#,
+            br#"{"key":"a","t":"2026-11-26T10:00:00.250+01:00"}"#,
+            br#"{"key":"a","t":1700000000250}"#,
+            br#"{"key":"a"}"#,
+        ];
+        let mut input = batch(&rows);
+        input.timestamps = vec![7, 8, 9, 10];
+        let times = |format| {
+            let mut d = decoder("/key", "/t", "/v");
+            d.time_format = format;
+            let out = d.decode(&input);
+            (out.times, out.rows)
+        };
+        assert_eq!(
+            times(TimeFormat::EpochS),
+            (vec![1_700_000_000_250, 1_700_000_000_250_000], vec![0, 2])
+        );
+        assert_eq!(
+            times(TimeFormat::Rfc3339),
+            (vec![1_795_683_600_250], vec![1])
+        );
+        assert_eq!(
+            times(TimeFormat::EpochMs),
+            (vec![1_700_000_000_250], vec![2])
+        );
+        assert_eq!(
+            times(TimeFormat::RecordTimestamp),
+            (vec![7, 8, 9, 10], vec![0, 1, 2, 3])
+        );
     }
 
     #[test]
