@@ -21,7 +21,9 @@ fn batch(size: usize) -> (Vec<u32>, Vec<f64>) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/plugins");
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../dist/plugins");
     let runtime = Runtime::new(&PluginsConfig {
         dir,
         ..PluginsConfig::default()

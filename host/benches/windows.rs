@@ -37,7 +37,9 @@ fn config(window: WindowConfig) -> Config {
     config.window = window;
     config.watermark.out_of_orderness = Duration::from_millis(500);
     config.plugins = PluginsConfig {
-        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/plugins"),
+        dir: std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+            .join("../dist/plugins"),
         ..PluginsConfig::default()
     };
     config

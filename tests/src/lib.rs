@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 
 /// The repository root.
+///
+/// Read from `CARGO_MANIFEST_DIR` at run time (cargo sets it for test processes): cargo reuses
+/// compiled test binaries across checkouts of the workspace in other folders, so a path baked
+/// in at compile time can name a checkout that is gone.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().map(PathBuf::from).unwrap_or_default()
 }
 
 fn built(dir: &str, name: &str) -> PathBuf {
