@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every built-in plugin and example plugin to a WebAssembly component and copies them to
-# dist/plugins/<name>.wasm (built-ins, which the host loads by default) and
-# dist/examples/<name>.wasm. Usage: scripts/build-plugins.sh
+# dist/plugins/<name>.wasm (built-ins, which the host loads by default),
+# dist/examples/<name>.wasm and dist/fixtures/<name>.wasm (misbehaving plugins for the tests). Usage: scripts/build-plugins.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -10,13 +10,16 @@ out="$target_dir/wasm32-wasip2/release"
 
 builtins=(count sum avg min max stddev percentile)
 examples=(spread enrich-map threshold-filter)
+fixtures=(hostile clock-reader)
 args=()
 for p in "${builtins[@]}"; do args+=(-p "eddy-$p"); done
 for p in "${examples[@]}"; do args+=(-p "eddy-example-$p"); done
-mkdir -p dist/plugins dist/examples
+for p in "${fixtures[@]}"; do args+=(-p "eddy-fixture-$p"); done
+mkdir -p dist/plugins dist/examples dist/fixtures
 cargo build --release --target wasm32-wasip2 "${args[@]}"
 for p in "${builtins[@]}"; do cp "$out/eddy_$p.wasm" "dist/plugins/$p.wasm"; done
 for p in "${examples[@]}"; do cp "$out/eddy_example_${p//-/_}.wasm" "dist/examples/$p.wasm"; done
+for p in "${fixtures[@]}"; do cp "$out/eddy_fixture_${p//-/_}.wasm" "dist/fixtures/$p.wasm"; done
 # The composite links the other built-ins as libraries without their exports, so it is built on
 # its own (cargo would unify it with their exporting builds) and after the copies above (that
 # build rewrites their .wasm files without exports).

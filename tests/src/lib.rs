@@ -35,6 +35,11 @@ pub fn example(name: &str) -> PathBuf {
     built("dist/examples", name)
 }
 
+/// A built test fixture plugin (`dist/fixtures/<name>.wasm`).
+pub fn fixture(name: &str) -> PathBuf {
+    built("dist/fixtures", name)
+}
+
 /// Relative difference of two numbers (0 when both are equal, including both infinite).
 pub fn relative_error(got: f64, want: f64) -> f64 {
     if got == want {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, HasData, HasSelf, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
 use super::bindings::aggregator::eddy::plugin::log;
@@ -46,7 +46,7 @@ impl Runtime {
         wasm.wasm_component_model(true).epoch_interruption(true);
         let engine = Engine::new(&wasm).map_err(|e| invalid("engine", e))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| invalid("linker", e))?;
+        link_wasi(&mut linker).map_err(|e| invalid("linker", e))?;
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(|e| invalid("linker", e))?;
         let ticks = config
@@ -139,6 +139,44 @@ impl Runtime {
     pub fn plugin_dir(&self) -> &Path {
         &self.plugin_dir
     }
+}
+
+/// Resource tables, for the `wasi:io` interfaces.
+struct Io;
+
+impl HasData for Io {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// Links the WASI interfaces the Rust standard library of a `wasm32-wasip2` plugin needs —
+/// `wasi:io`, `wasi:cli` (no arguments or environment; standard streams go nowhere) and
+/// `wasi:random` — and nothing else: a plugin that imports clocks, the filesystem or sockets
+/// does not link, and is refused when loaded.
+fn link_wasi(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    let table = PluginState::table;
+    io::error::add_to_linker::<PluginState, Io>(linker, table)?;
+    io::poll::add_to_linker::<PluginState, Io>(linker, table)?;
+    io::streams::add_to_linker::<PluginState, Io>(linker, table)?;
+    let view = <PluginState as WasiCliView>::cli;
+    cli::environment::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::exit::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::stdin::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::stdout::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::stderr::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(linker, view)?;
+    let rng = <PluginState as WasiRandomView>::random;
+    random::random::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
+    random::insecure::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
+    random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
+    Ok(())
 }
 
 fn invalid(what: &str, e: wasmtime::Error) -> PluginError {

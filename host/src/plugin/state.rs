@@ -41,6 +41,13 @@ impl PluginState {
     }
 }
 
+impl PluginState {
+    /// The instance's resource table.
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
