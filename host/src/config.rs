@@ -334,6 +334,21 @@ pub struct PluginsConfig {
     /// Longest one call into a plugin may run before it is interrupted.
     #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
+    /// What happens when a map or filter plugin traps twice on the same batch (it is retried
+    /// once on a fresh instance first). An aggregator trap always stops the pipeline: its
+    /// groups' state is lost with the instance.
+    pub on_trap: TrapPolicy,
+}
+
+/// What to do with a batch a transform plugin trapped on twice.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapPolicy {
+    /// Send the batch to the dead-letter output with the trap as the reason, and go on.
+    #[default]
+    DeadLetter,
+    /// Stop the pipeline with an error naming the plugin.
+    Stop,
 }
 
 impl Default for PluginsConfig {
@@ -342,6 +357,7 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("dist/plugins"),
             memory_limit_bytes: 256 << 20,
             call_timeout: Duration::from_secs(5),
+            on_trap: TrapPolicy::DeadLetter,
         }
     }
 }
@@ -547,7 +563,7 @@ aggregates:
 sink: { type: file, path: out.jsonl }
 late: { type: file, path: late.jsonl }
 dead_letter: { type: stderr }
-plugins: { dir: /opt/eddy/plugins, memory_limit_bytes: 33554432, call_timeout: 250ms }
+plugins: { dir: /opt/eddy/plugins, memory_limit_bytes: 33554432, call_timeout: 250ms, on_trap: stop }
 batch_size: 512
 "#;
 
@@ -610,6 +626,7 @@ batch_size: 512
             assert_eq!(c.plugins.dir, PathBuf::from("/opt/eddy/plugins"));
             assert_eq!(c.plugins.memory_limit_bytes, 32 << 20);
             assert_eq!(c.plugins.call_timeout, Duration::from_millis(250));
+            assert_eq!(c.plugins.on_trap, TrapPolicy::Stop);
             assert_eq!(c.batch_size, 512);
             Ok(())
         });

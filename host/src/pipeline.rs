@@ -14,8 +14,9 @@ use crate::decode::Decoder;
 use crate::event::RawBatch;
 use crate::operator::{Operator, Output};
 use crate::output::{self, JsonLines};
-use crate::plugin::{PluginError, Runtime, TransformPlugin};
+use crate::plugin::{PluginError, Runtime};
 use crate::source;
+use crate::stage::{StageOutcome, TransformStage};
 
 /// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct Stats {
     pub late: u64,
     /// Results written.
     pub results: u64,
+    /// Traps of transform plugins (each retried once on a fresh instance).
+    pub plugin_traps: u64,
 }
 
 /// Where a pipeline writes.
@@ -68,8 +71,8 @@ impl Outputs {
 
 /// A running pipeline.
 pub struct Pipeline {
-    _runtime: Arc<Runtime>,
-    transforms: Vec<TransformPlugin>,
+    runtime: Arc<Runtime>,
+    transforms: Vec<TransformStage>,
     decoder: Decoder,
     operator: Operator,
     outputs: Outputs,
@@ -97,16 +100,15 @@ impl Pipeline {
     ) -> Result<Self, PipelineError> {
         let mut transforms = Vec::with_capacity(config.transforms.len());
         for stage in &config.transforms {
-            let loaded = runtime.load(&stage.plugin)?;
-            transforms.push(TransformPlugin::new(
+            transforms.push(TransformStage::new(
                 &runtime,
-                &loaded,
-                &stage.config.to_string(),
+                stage,
+                config.plugins.on_trap,
             )?);
         }
         let aggregates = Aggregates::new(&runtime, &config.aggregates)?;
         Ok(Self {
-            _runtime: runtime,
+            runtime,
             transforms,
             decoder: Decoder::new(&config.decode, &config.aggregates),
             operator: Operator::new(config, aggregates),
@@ -146,13 +148,15 @@ impl Pipeline {
         self.stats.records_in += batch.len() as u64;
         let mut batch = batch;
         for transform in &mut self.transforms {
-            match transform.process(&batch) {
-                Ok(out) => {
+            let traps = transform.traps();
+            let outcome = transform.process(&self.runtime, &batch);
+            self.stats.plugin_traps += transform.traps() - traps;
+            match outcome? {
+                StageOutcome::Passed(out) => {
                     self.stats.filtered += batch.len().saturating_sub(out.len()) as u64;
                     batch = out;
                 }
-                Err(error @ PluginError::Failed { .. }) => {
-                    let reason = error.to_string();
+                StageOutcome::DeadLetter(reason) => {
                     tracing::warn!(%reason, records = batch.len(), "transform rejected a batch");
                     let records: Vec<Value> = (0..batch.len())
                         .map(|row| output::side_record(&reason, &[], batch.payload(row)))
@@ -161,7 +165,6 @@ impl Pipeline {
                     self.outputs.dead_letter.write(&records)?;
                     return Ok(());
                 }
-                Err(error) => return Err(error.into()),
             }
         }
 

@@ -14,6 +14,7 @@ fn runtime() -> Runtime {
         dir: plugin_dir(),
         memory_limit_bytes: 16 << 20,
         call_timeout: Duration::from_millis(200),
+        ..PluginsConfig::default()
     })
     .expect("runtime")
 }
@@ -113,4 +114,85 @@ fn a_plugin_importing_the_clock_is_refused_at_load() {
         Ok(_) => panic!("a plugin importing wasi:clocks was accepted"),
     }
     still_serving(&runtime);
+}
+
+fn panicky_pipeline(
+    policy: &str,
+) -> (
+    eddy::pipeline::Pipeline,
+    eddy::output::MemoryBuffer,
+    eddy::output::MemoryBuffer,
+) {
+    use eddy::output::JsonLines;
+    let yaml = format!(
+        "transforms: [{{ plugin: {:?} }}]\n\
+         aggregates: [{{ name: n, plugin: count }}]\n\
+         plugins: {{ on_trap: {policy} }}\n",
+        fixture("panicky-filter")
+    );
+    let mut config = eddy::config::Config::from_yaml(&yaml).expect("config");
+    config.plugins.dir = plugin_dir();
+    let (results, results_buffer) = JsonLines::memory();
+    let (late, _) = JsonLines::memory();
+    let (dead_letter, dead_buffer) = JsonLines::memory();
+    let outputs = eddy::pipeline::Outputs {
+        results,
+        late,
+        dead_letter,
+    };
+    let pipeline = eddy::pipeline::Pipeline::new(&config, outputs).expect("pipeline");
+    (pipeline, results_buffer, dead_buffer)
+}
+
+fn batch(rows: &[&str]) -> eddy::event::RawBatch {
+    let mut batch = eddy::event::RawBatch::default();
+    for (i, word) in rows.iter().enumerate() {
+        batch.push(
+            format!(r#"{{"key":"k","ts":{i},"word":"{word}"}}"#).as_bytes(),
+            0,
+        );
+    }
+    batch
+}
+
+#[test]
+fn a_trapping_transform_is_retried_on_a_fresh_instance_then_dead_lettered() {
+    let (mut pipeline, results, dead) = panicky_pipeline("dead_letter");
+    pipeline
+        .process_at(batch(&["a", "b"]), 0)
+        .expect("first batch");
+    pipeline
+        .process_at(batch(&["boom", "c"]), 0)
+        .expect("trapping batch is dead-lettered");
+    pipeline
+        .process_at(batch(&["d"]), 0)
+        .expect("a fresh instance takes the next batch");
+    let stats = pipeline.finish().expect("finish");
+    assert_eq!(stats.plugin_traps, 2, "the batch was tried twice");
+    assert_eq!(stats.dead_letters, 2);
+    let dead = dead.take();
+    assert_eq!(dead.len(), 2);
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("trapped")),
+        "{}",
+        dead[0]
+    );
+    assert_eq!(dead[0]["event"]["word"], "boom");
+    let results = results.take();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["n"], 3, "a, b and d were counted");
+}
+
+#[test]
+fn the_stop_policy_stops_the_pipeline_naming_the_plugin() {
+    let (mut pipeline, _, _) = panicky_pipeline("stop");
+    pipeline.process_at(batch(&["a"]), 0).expect("first batch");
+    let error = pipeline.process_at(batch(&["boom"]), 0).expect_err("stops");
+    let message = error.to_string();
+    assert!(
+        message.contains("panicky") && message.contains("trapped"),
+        "{message}"
+    );
 }
