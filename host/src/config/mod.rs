@@ -1,0 +1,301 @@
+//! Pipeline configuration: YAML file, environment overrides (`EDDY_` prefix, `__` between
+//! levels, e.g. `EDDY_WINDOW__SIZE=5s`), and validation that names the offending key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Yaml};
+use serde::{Deserialize, Serialize};
+
+mod io;
+mod plugins;
+#[cfg(test)]
+mod tests;
+mod time;
+
+pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
+pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
+pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or a value has the wrong type; the message names the key.
+    #[error("{0}")]
+    Load(String),
+    /// A value is out of range; `key` is its dotted path.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `window.size`.
+        key: String,
+        /// What is allowed.
+        message: String,
+    },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        let messages: Vec<String> = error
+            .into_iter()
+            .map(|e| {
+                let key = e.path.join(".");
+                let kind = e.kind.to_string();
+                if key.is_empty() {
+                    kind
+                } else {
+                    format!("config key `{key}`: {kind}")
+                }
+            })
+            .collect();
+        ConfigError::Load(messages.join("; "))
+    }
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A whole pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where events come from.
+    pub source: SourceConfig,
+    /// How a record becomes an event.
+    pub decode: DecodeConfig,
+    /// Map and filter plugins run over every batch before decoding, in order.
+    pub transforms: Vec<StageConfig>,
+    /// Event-time watermarks.
+    pub watermark: WatermarkConfig,
+    /// How events are grouped into windows.
+    pub window: WindowConfig,
+    /// How long after its end a window still accepts events (each emits a `late_update`);
+    /// later events go to the `late` output.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// When results are emitted.
+    pub trigger: TriggerConfig,
+    /// The aggregates computed per key and window; each becomes a field of the result.
+    pub aggregates: Vec<AggregateConfig>,
+    /// Where results go.
+    pub sink: SinkConfig,
+    /// Where events that arrive after their window closed go.
+    pub late: SideOutputConfig,
+    /// Where records that cannot be decoded go.
+    pub dead_letter: SideOutputConfig,
+    /// Plugin runtime settings.
+    pub plugins: PluginsConfig,
+    /// Events per batch handed to plugins.
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            source: SourceConfig::Stdin,
+            decode: DecodeConfig::default(),
+            transforms: Vec::new(),
+            watermark: WatermarkConfig::default(),
+            window: WindowConfig::default(),
+            allowed_lateness: Duration::ZERO,
+            trigger: TriggerConfig::EventTime,
+            aggregates: vec![AggregateConfig {
+                name: "count".into(),
+                plugin: "count".into(),
+                field: None,
+                config: serde_json::Value::Object(Default::default()),
+            }],
+            sink: SinkConfig::Stdout,
+            late: SideOutputConfig::Stderr,
+            dead_letter: SideOutputConfig::Stderr,
+            plugins: PluginsConfig::default(),
+            batch_size: 1024,
+        }
+    }
+}
+
+/// Result fields the host writes itself; aggregates may not use these names.
+pub const RESERVED_FIELDS: [&str; 4] = ["key", "window_start", "window_end", "emit"];
+
+impl Config {
+    /// Loads `path` (YAML), then `EDDY_*` environment variables over it (except `EDDY_LOG`,
+    /// the log filter), fills in defaults and validates the result.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Load(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        Self::from_figment(Figment::from(Yaml::file(path)))
+    }
+
+    /// Loads a YAML document given as text, with environment overrides, and validates it.
+    pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Yaml::string(yaml)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .merge(Env::prefixed("EDDY_").ignore(&["log"]).split("__"))
+            .extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_size == 0 || self.batch_size > 1 << 20 {
+            return Err(invalid("batch_size", "must be between 1 and 1048576"));
+        }
+        check_pointer("decode.key", &self.decode.key)?;
+        check_pointer("decode.time", &self.decode.time)?;
+        self.validate_window()?;
+        self.validate_trigger()?;
+        if self.aggregates.is_empty() {
+            return Err(invalid("aggregates", "list at least one aggregate"));
+        }
+        for (i, aggregate) in self.aggregates.iter().enumerate() {
+            let key = format!("aggregates.{i}");
+            if aggregate.name.is_empty() {
+                return Err(invalid(format!("{key}.name"), "must not be empty"));
+            }
+            if RESERVED_FIELDS.contains(&aggregate.name.as_str()) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is reserved for the host's own result fields",
+                        aggregate.name
+                    ),
+                ));
+            }
+            if self.aggregates[..i]
+                .iter()
+                .any(|a| a.name == aggregate.name)
+            {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("`{}` is used twice", aggregate.name),
+                ));
+            }
+            check_plugin(&format!("{key}.plugin"), &aggregate.plugin)?;
+            if let Some(field) = &aggregate.field {
+                check_pointer(&format!("{key}.field"), field)?;
+            }
+            if !aggregate.config.is_object() {
+                return Err(invalid(format!("{key}.config"), "must be a mapping"));
+            }
+        }
+        for (i, stage) in self.transforms.iter().enumerate() {
+            check_plugin(&format!("transforms.{i}.plugin"), &stage.plugin)?;
+            if !stage.config.is_object() {
+                return Err(invalid(
+                    format!("transforms.{i}.config"),
+                    "must be a mapping",
+                ));
+            }
+        }
+        if self.plugins.memory_limit_bytes < 1 << 20 {
+            return Err(invalid(
+                "plugins.memory_limit_bytes",
+                "must be at least 1048576",
+            ));
+        }
+        if self.plugins.call_timeout.is_zero() {
+            return Err(invalid("plugins.call_timeout", "must be more than 0"));
+        }
+        if let SourceConfig::Generator(generator) = &self.source {
+            generator
+                .validate()
+                .map_err(|(key, message)| invalid(format!("source.{key}"), message))?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_window(&self) -> Result<(), ConfigError> {
+        let at_least_1ms = |key: &str, d: &Duration| {
+            if d.as_millis() == 0 {
+                Err(invalid(key, "must be at least 1ms"))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.window {
+            WindowConfig::Tumbling { size, offset } => {
+                at_least_1ms("window.size", size)?;
+                if offset >= size {
+                    return Err(invalid("window.offset", "must be smaller than window.size"));
+                }
+            }
+            WindowConfig::Sliding {
+                size,
+                slide,
+                offset,
+            } => {
+                at_least_1ms("window.size", size)?;
+                at_least_1ms("window.slide", slide)?;
+                if slide > size {
+                    return Err(invalid(
+                        "window.slide",
+                        "must not be larger than window.size",
+                    ));
+                }
+                if size.as_millis() / slide.as_millis() > 1000 {
+                    return Err(invalid(
+                        "window.slide",
+                        "gives more than 1000 windows per event",
+                    ));
+                }
+                if offset >= slide {
+                    return Err(invalid(
+                        "window.offset",
+                        "must be smaller than window.slide",
+                    ));
+                }
+            }
+            WindowConfig::Session { gap } => at_least_1ms("window.gap", gap)?,
+        }
+        Ok(())
+    }
+
+    fn validate_trigger(&self) -> Result<(), ConfigError> {
+        let (count, interval) = match &self.trigger {
+            TriggerConfig::EventTime => (None, None),
+            TriggerConfig::ProcessingTime { interval } => (None, Some(interval)),
+            TriggerConfig::Count { count } => (Some(count), None),
+            TriggerConfig::CountOrTime { count, interval } => (Some(count), Some(interval)),
+        };
+        if count == Some(&0) {
+            return Err(invalid("trigger.count", "must be at least 1"));
+        }
+        if interval.is_some_and(|i| i.as_millis() == 0) {
+            return Err(invalid("trigger.interval", "must be at least 1ms"));
+        }
+        Ok(())
+    }
+}
+
+fn check_pointer(key: &str, pointer: &str) -> Result<(), ConfigError> {
+    if pointer.starts_with('/') {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("`{pointer}` is not a JSON pointer (e.g. /user/id)"),
+        ))
+    }
+}
+
+fn check_plugin(key: &str, plugin: &str) -> Result<(), ConfigError> {
+    if plugin.is_empty() {
+        Err(invalid(key, "name a built-in plugin or a .wasm file"))
+    } else {
+        Ok(())
+    }
+}

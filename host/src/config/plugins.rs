@@ -1,0 +1,78 @@
+//! The plugins of a pipeline and the runtime's limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One aggregate of the result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// Field name in the result.
+    pub name: String,
+    /// A built-in plugin name (`count`, `sum`, …, found in `plugins.dir`) or a path to a
+    /// `.wasm` component.
+    pub plugin: String,
+    /// JSON pointer of the field aggregated. Without it every event contributes `1.0`; events
+    /// without the field (or where it is not a number) do not contribute, as NULLs in SQL.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The plugin's configuration (a JSON object).
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+/// A map or filter stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// A plugin name found in `plugins.dir`, or a path to a `.wasm` component.
+    pub plugin: String,
+    /// The plugin's configuration (a JSON object).
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Plugin runtime settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Folder of the built-in plugins (`<name>.wasm`).
+    pub dir: PathBuf,
+    /// Largest linear memory one plugin instance may grow to, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Longest one call into a plugin may run before it is interrupted.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+    /// What happens when a map or filter plugin traps twice on the same batch (it is retried
+    /// once on a fresh instance first). An aggregator trap always stops the pipeline: its
+    /// groups' state is lost with the instance.
+    pub on_trap: TrapPolicy,
+}
+
+/// What to do with a batch a transform plugin trapped on twice.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapPolicy {
+    /// Send the batch to the dead-letter output with the trap as the reason, and go on.
+    #[default]
+    DeadLetter,
+    /// Stop the pipeline with an error naming the plugin.
+    Stop,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("dist/plugins"),
+            memory_limit_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(5),
+            on_trap: TrapPolicy::DeadLetter,
+        }
+    }
+}
