@@ -4,7 +4,7 @@
 # target. Installs only what is missing. Usage: scripts/setup.sh
 set -euo pipefail
 
-packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config python3)
+packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

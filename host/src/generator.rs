@@ -7,9 +7,24 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_distr::Zipf;
 use serde::{Deserialize, Serialize};
 
 use crate::event::RawBatch;
+
+/// How keys are drawn.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyDistribution {
+    /// Every key equally often.
+    #[default]
+    Uniform,
+    /// Key `k` (from 1) with probability proportional to `1 / k^exponent`: a few hot keys.
+    Zipf {
+        /// Skew; 1.0 is classic Zipf.
+        exponent: f64,
+    },
+}
 
 /// Generator settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -19,6 +34,10 @@ pub struct GeneratorConfig {
     pub events: u64,
     /// Number of distinct keys (`user-0` …).
     pub keys: u32,
+    /// How often each key occurs.
+    pub key_distribution: KeyDistribution,
+    /// Extra bytes of padding in each event (a `pad` field), to vary the payload size.
+    pub payload_bytes: usize,
     /// Seed: the same settings and seed give the same events.
     pub seed: u64,
     /// Event time of the first event, epoch ms.
@@ -40,6 +59,8 @@ impl Default for GeneratorConfig {
         Self {
             events: 100_000,
             keys: 10,
+            key_distribution: KeyDistribution::Uniform,
+            payload_bytes: 0,
             seed: 42,
             start_ms: 1_700_000_000_000,
             step_ms: 1,
@@ -56,6 +77,17 @@ impl GeneratorConfig {
     pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
         if self.keys == 0 {
             return Err(("keys", "must be at least 1"));
+        }
+        if let KeyDistribution::Zipf { exponent } = self.key_distribution
+            && !(exponent.is_finite() && exponent >= 0.0)
+        {
+            return Err((
+                "key_distribution.exponent",
+                "must be a number of at least 0",
+            ));
+        }
+        if self.payload_bytes > 1 << 20 {
+            return Err(("payload_bytes", "must be at most 1048576"));
         }
         if self.events_per_step == 0 {
             return Err(("events_per_step", "must be at least 1"));
@@ -74,14 +106,24 @@ impl GeneratorConfig {
 pub struct Generator {
     config: GeneratorConfig,
     rng: StdRng,
+    zipf: Option<Zipf<f64>>,
+    padding: String,
     next: u64,
 }
 
 impl Generator {
     /// A generator at its first event.
     pub fn new(config: GeneratorConfig) -> Self {
+        let zipf = match config.key_distribution {
+            KeyDistribution::Uniform => None,
+            KeyDistribution::Zipf { exponent } => {
+                Zipf::new(f64::from(config.keys.max(1)), exponent).ok()
+            }
+        };
         Self {
             rng: StdRng::seed_from_u64(config.seed),
+            zipf,
+            padding: "x".repeat(config.payload_bytes),
             config,
             next: 0,
         }
@@ -108,7 +150,12 @@ impl Generator {
         } else {
             base - self.rng.random_range(0..=c.max_disorder_ms)
         };
-        let key = self.rng.random_range(0..c.keys);
+        let key = match &self.zipf {
+            Some(zipf) => (self.rng.sample(zipf) as u32)
+                .saturating_sub(1)
+                .min(c.keys - 1),
+            None => self.rng.random_range(0..c.keys),
+        };
         let amount = f64::from(self.rng.random_range(0..100_000u32)) / 100.0;
         let latency = self.rng.random::<f64>().powi(3) * 1000.0;
         out.clear();
@@ -116,9 +163,15 @@ impl Generator {
         let _ = std::io::Write::write_fmt(
             out,
             format_args!(
-                r#"{{"key":"user-{key}","ts":{ts},"amount":{amount},"latency_ms":{latency:.3}}}"#
+                r#"{{"key":"user-{key}","ts":{ts},"amount":{amount},"latency_ms":{latency:.3}"#
             ),
         );
+        if !self.padding.is_empty() {
+            out.extend_from_slice(br#","pad":""#);
+            out.extend_from_slice(self.padding.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b'}');
         true
     }
 
@@ -136,6 +189,26 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zipf_keys_are_skewed_and_padding_sizes_payloads() {
+        let config = GeneratorConfig {
+            events: 10_000,
+            keys: 100,
+            key_distribution: KeyDistribution::Zipf { exponent: 1.2 },
+            payload_bytes: 200,
+            ..Default::default()
+        };
+        config.validate().expect("valid");
+        let batch = Generator::new(config).next_batch(20_000).expect("events");
+        let mut hot = 0;
+        for row in 0..batch.len() {
+            let v: serde_json::Value = serde_json::from_slice(batch.payload(row)).expect("json");
+            assert_eq!(v["pad"].as_str().map(str::len), Some(200));
+            hot += usize::from(v["key"] == "user-0");
+        }
+        assert!(hot > 1_000, "user-0 is hot under Zipf: {hot} of 10000");
+    }
 
     #[test]
     fn is_deterministic_and_bounded() {

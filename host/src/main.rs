@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use eddy::config::{Config, SourceConfig};
-use eddy::generator::{Generator, GeneratorConfig};
+use eddy::generator::{Generator, GeneratorConfig, KeyDistribution};
 
 /// Eddy: windowed stream processing with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -54,6 +54,12 @@ enum Command {
         /// Largest out-of-orderness, ms.
         #[arg(long, default_value_t = 500)]
         max_disorder_ms: i64,
+        /// Draw keys from a Zipf distribution with this exponent instead of uniformly.
+        #[arg(long)]
+        zipf: Option<f64>,
+        /// Extra bytes of padding per event.
+        #[arg(long, default_value_t = 0)]
+        payload_bytes: usize,
     },
 }
 
@@ -99,14 +105,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             keys,
             seed,
             max_disorder_ms,
+            zipf,
+            payload_bytes,
         } => {
-            let mut generator = Generator::new(GeneratorConfig {
+            let config = GeneratorConfig {
                 events,
                 keys,
                 seed,
                 max_disorder_ms,
+                key_distribution: zipf.map_or(KeyDistribution::Uniform, |exponent| {
+                    KeyDistribution::Zipf { exponent }
+                }),
+                payload_bytes,
                 ..GeneratorConfig::default()
-            });
+            };
+            config
+                .validate()
+                .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+            let mut generator = Generator::new(config);
             let mut line = Vec::new();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             while generator.next_event(&mut line) {
