@@ -17,6 +17,7 @@ pub mod operator;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;
+pub mod plugin_test;
 pub mod source;
 pub mod stage;
 pub mod trigger;

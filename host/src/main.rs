@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         events: Option<u64>,
     },
+    /// Works with plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Writes generated sample events as JSON lines to standard output.
     Generate {
         /// Number of events.
@@ -60,6 +65,28 @@ enum Command {
         /// Extra bytes of padding per event.
         #[arg(long, default_value_t = 0)]
         payload_bytes: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Runs a plugin offline over JSON lines and prints what it produces: output events for a
+    /// map or filter; per-key results of tumbling windows for an aggregator.
+    Test {
+        /// The component (`.wasm`).
+        plugin: PathBuf,
+        /// JSON lines with `key` and `ts` (epoch ms) fields.
+        #[arg(long)]
+        input: PathBuf,
+        /// The plugin's configuration (JSON).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// For aggregators: JSON pointer of the field aggregated.
+        #[arg(long)]
+        field: Option<String>,
+        /// For aggregators: tumbling window size.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        window: std::time::Duration,
     },
 }
 
@@ -99,6 +126,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 generator.events = n;
             }
             report(eddy::pipeline::run(&config)?);
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::Test {
+                    plugin,
+                    input,
+                    config,
+                    field,
+                    window,
+                },
+        } => {
+            let test = eddy::plugin_test::PluginTest {
+                config: serde_json::from_str(&config).context("--config is not JSON")?,
+                field,
+                window,
+            };
+            let mut out = std::io::stdout().lock();
+            eddy::plugin_test::run(&plugin, &input, &test, &mut out)?;
         }
         Command::Generate {
             events,

@@ -112,9 +112,14 @@ pub fn side_record(reason: &str, extra: &[(&str, Value)], payload: &[u8]) -> Val
 pub struct MemoryBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl MemoryBuffer {
+    /// Takes the bytes written so far.
+    pub fn take_bytes(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Takes the lines written so far, parsed.
     pub fn take(&self) -> Vec<Value> {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let bytes = self.take_bytes();
         bytes
             .split(|&b| b == b'\n')
             .filter(|line| !line.is_empty())

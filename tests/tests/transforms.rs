@@ -125,3 +125,48 @@ aggregates:
         assert_eq!(r["spread"].as_f64(), Some(if odd { 12.0 } else { 8.0 }));
     }
 }
+
+#[test]
+fn plugin_test_runs_a_plugin_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.jsonl");
+    let lines: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"key":"k{}","ts":{},"v":{}}}"#, i % 2, i * 100, i))
+        .collect();
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let run = |plugin: &str, config: serde_json::Value, field: Option<&str>| {
+        let test = eddy::plugin_test::PluginTest {
+            config,
+            field: field.map(String::from),
+            window: std::time::Duration::from_secs(1),
+        };
+        let mut out = Vec::new();
+        eddy::plugin_test::run(&example(plugin), &input, &test, &mut out).expect("runs");
+        String::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+            .collect::<Vec<_>>()
+    };
+    let spread = run("spread", serde_json::json!({"scale": 10}), Some("/v"));
+    assert_eq!(spread.len(), 2);
+    assert_eq!(
+        (spread[0]["key"].as_str(), spread[0]["result"].as_f64()),
+        (Some("k0"), Some(80.0))
+    );
+    assert_eq!(
+        (spread[1]["key"].as_str(), spread[1]["result"].as_f64()),
+        (Some("k1"), Some(80.0))
+    );
+    let kept = run(
+        "threshold-filter",
+        serde_json::json!({"field": "/v", "min": 7}),
+        None,
+    );
+    assert_eq!(
+        kept.iter()
+            .map(|e| e["v"].as_i64().expect("v"))
+            .collect::<Vec<_>>(),
+        [7, 8, 9]
+    );
+}
