@@ -18,6 +18,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_test;
+pub mod registry;
 pub mod source;
 pub mod stage;
 pub mod trigger;

@@ -2,12 +2,14 @@
 
 mod aggregator;
 pub mod bindings;
+mod describe;
 mod error;
 mod runtime;
 mod state;
 mod transform;
 
 pub use aggregator::AggregatorPlugin;
+pub use describe::describe;
 pub use error::PluginError;
 pub use runtime::{Loaded, Runtime};
 pub use state::PluginState;

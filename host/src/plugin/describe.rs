@@ -1,0 +1,59 @@
+//! Asking a component what it is, without configuring it.
+
+use super::bindings::PluginInfo;
+use super::bindings::aggregator::AggregatorPre;
+use super::bindings::transform::TransformPre;
+use super::error::PluginError;
+use super::runtime::{Loaded, Runtime};
+
+/// Instantiates `loaded` once and calls `describe()` through whichever world it implements.
+/// Refuses components that implement neither world, or whose `describe()` traps or reports a
+/// kind that does not match its world.
+pub fn describe(runtime: &Runtime, loaded: &Loaded) -> Result<PluginInfo, PluginError> {
+    let mut store = runtime.store(&loaded.source);
+    let trap = |call| PluginError::trap(&loaded.source, call);
+    let (info, aggregator) = if let Ok(pre) = AggregatorPre::new(loaded.pre.clone()) {
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(PluginError::link(&loaded.source, None))?;
+        let info = bindings
+            .eddy_plugin_aggregate()
+            .call_describe(&mut store)
+            .map_err(trap("describe"))?;
+        (info, true)
+    } else {
+        let pre = TransformPre::new(loaded.pre.clone()).map_err(|e| PluginError::WrongWorld {
+            plugin: loaded.source.clone(),
+            world: "aggregator or transform",
+            message: format!("{e:#}"),
+        })?;
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(PluginError::link(&loaded.source, None))?;
+        let info = bindings
+            .eddy_plugin_transformer()
+            .call_describe(&mut store)
+            .map_err(trap("describe"))?;
+        (info, false)
+    };
+    let is_aggregator = info.kind == super::bindings::PluginKind::Aggregator;
+    if is_aggregator != aggregator {
+        return Err(PluginError::WrongWorld {
+            plugin: loaded.source.clone(),
+            world: if aggregator {
+                "aggregator"
+            } else {
+                "transform"
+            },
+            message: format!("describe() reports kind {:?}", info.kind),
+        });
+    }
+    if info.name.is_empty() || info.version.is_empty() {
+        return Err(PluginError::Failed {
+            plugin: loaded.source.clone(),
+            call: "describe",
+            message: "name and version must not be empty".into(),
+        });
+    }
+    Ok(info)
+}
