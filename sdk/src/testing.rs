@@ -36,3 +36,20 @@ pub fn accumulate<A: Aggregator>(config: &A::Config, values: &[f64]) -> A {
     }
     group
 }
+
+/// Fraction of `sorted.len()` by which `estimate` misses the rank of quantile `q` in `sorted`
+/// (ascending): 0 when some position of `estimate` among the values is `q * n`. For checking
+/// quantile sketches against exact data.
+pub fn rank_error(sorted: &[f64], q: f64, estimate: f64) -> f64 {
+    let n = sorted.len() as f64;
+    let below = sorted.partition_point(|v| *v < estimate) as f64;
+    let at_or_below = sorted.partition_point(|v| *v <= estimate) as f64;
+    let target = q * n;
+    if target < below {
+        (below - target) / n
+    } else if target > at_or_below {
+        (target - at_or_below) / n
+    } else {
+        0.0
+    }
+}

@@ -49,17 +49,4 @@ pub fn relative_error(got: f64, want: f64) -> f64 {
     }
 }
 
-/// Fraction of `sorted` by which `estimate` misses the rank of quantile `q`.
-pub fn rank_error(sorted: &[f64], q: f64, estimate: f64) -> f64 {
-    let n = sorted.len() as f64;
-    let below = sorted.partition_point(|v| *v < estimate) as f64;
-    let at_or_below = sorted.partition_point(|v| *v <= estimate) as f64;
-    let target = q * n;
-    if target < below {
-        (below - target) / n
-    } else if target > at_or_below {
-        (target - at_or_below) / n
-    } else {
-        0.0
-    }
-}
+pub use eddy_sdk::testing::rank_error;

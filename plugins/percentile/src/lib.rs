@@ -124,23 +124,8 @@ eddy_sdk::export_aggregator!(Percentile);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eddy_sdk::testing::{accumulate, finish, round_trip};
+    use eddy_sdk::testing::{accumulate, finish, rank_error, round_trip};
     use rand::{Rng, SeedableRng, rngs::StdRng};
-
-    /// Rank error of `estimate` for quantile `q` among sorted `values`, as a fraction of n.
-    fn rank_error(sorted: &[f64], q: f64, estimate: f64) -> f64 {
-        let below = sorted.partition_point(|v| *v < estimate) as f64;
-        let at_or_below = sorted.partition_point(|v| *v <= estimate) as f64;
-        let target = q * sorted.len() as f64;
-        let n = sorted.len() as f64;
-        if target < below {
-            (below - target) / n
-        } else if target > at_or_below {
-            (target - at_or_below) / n
-        } else {
-            0.0
-        }
-    }
 
     #[test]
     fn quantiles_within_stated_rank_error_after_merge_and_round_trip() {
