@@ -221,6 +221,8 @@ impl Operator {
         self.push_results(&mut results, Emit::OnTime, due)?;
         let early: Vec<u32> = if self.trigger.time_fires(now_ms) {
             self.groups.pending_unfired()
+        } else if !self.trigger.counts() {
+            Vec::new()
         } else {
             self.touched
                 .iter()

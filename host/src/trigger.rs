@@ -27,6 +27,11 @@ impl Trigger {
         }
     }
 
+    /// Whether the trigger fires early by count at all.
+    pub fn counts(&self) -> bool {
+        self.count.is_some()
+    }
+
     /// Whether a group with `pending` events since its last result fires early by count.
     pub fn count_fires(&self, pending: u64) -> bool {
         self.count.is_some_and(|count| pending >= count)

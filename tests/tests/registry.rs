@@ -126,3 +126,21 @@ fn a_hundred_malformed_uploads_are_refused_and_change_nothing() {
     );
     assert_eq!(registry.list().count(), 1);
 }
+
+#[test]
+fn the_runtime_compiles_a_rewritten_file_afresh() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("plugin.wasm");
+    let name = path.to_str().expect("utf-8 path");
+    std::fs::copy(example("spread"), &path).expect("copy");
+    let first =
+        eddy::plugin::describe(&runtime, &runtime.load(name).expect("loads")).expect("describes");
+    std::fs::copy(plugin_dir().join("sum.wasm"), &path).expect("copy");
+    let second =
+        eddy::plugin::describe(&runtime, &runtime.load(name).expect("loads")).expect("describes");
+    assert_eq!(
+        (first.name.as_str(), second.name.as_str()),
+        ("spread", "sum")
+    );
+}

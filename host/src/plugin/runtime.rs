@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasData, HasSelf, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
@@ -26,7 +27,7 @@ pub struct Runtime {
     memory_limit_bytes: usize,
     call_deadline_ticks: u64,
     plugin_dir: PathBuf,
-    cache: Mutex<HashMap<PathBuf, Loaded>>,
+    cache: Mutex<HashMap<[u8; 32], Loaded>>,
     _ticker: Ticker,
 }
 
@@ -75,28 +76,33 @@ impl Runtime {
         }
     }
 
-    /// Reads, compiles and links the plugin named `plugin`; a file already loaded by this
-    /// runtime is not compiled again.
+    /// Reads, compiles and links the plugin named `plugin`. Components are cached by the
+    /// SHA-256 of their bytes, so the same component is compiled once per runtime while a file
+    /// rewritten on disk is compiled afresh.
     pub fn load(&self, plugin: &str) -> Result<Loaded, PluginError> {
         let path = self.resolve(plugin);
-        let cache = |c: &Mutex<HashMap<PathBuf, Loaded>>| {
-            c.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&path)
-                .cloned()
-        };
-        if let Some(loaded) = cache(&self.cache) {
-            return Ok(loaded);
-        }
         let bytes = std::fs::read(&path).map_err(|source| PluginError::Read {
             path: path.clone(),
             source,
         })?;
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+            .cloned();
+        if let Some(loaded) = cached {
+            return Ok(Loaded {
+                source: plugin.to_string(),
+                pre: loaded.pre,
+            });
+        }
         let loaded = self.load_bytes(plugin, &bytes)?;
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path, loaded.clone());
+            .insert(digest, loaded.clone());
         Ok(loaded)
     }
 
