@@ -2,6 +2,7 @@
 
 use wasmtime::Store;
 
+use super::bindings::aggregator::exports::eddy::plugin::aggregate::Guest;
 use super::bindings::aggregator::{Aggregator, AggregatorPre};
 use super::bindings::{ByteColumn, PluginInfo, PluginKind};
 use super::error::{PluginError, describe_wit_error};
@@ -70,39 +71,35 @@ impl AggregatorPlugin {
         &self.outputs
     }
 
-    fn trap(&self, call: &'static str) -> impl FnOnce(wasmtime::Error) -> PluginError + use<> {
-        PluginError::trap(&self.info.name, call)
+    /// Calls an export with the call time limit set; a trap becomes [`PluginError::Trap`]
+    /// (the plugin name is only copied when there is an error).
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&Guest, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        self.store.set_epoch_deadline(self.deadline);
+        f(self.bindings.eddy_plugin_aggregate(), &mut self.store)
+            .map_err(|e| PluginError::trap(&self.info.name, call)(e))
     }
 
     /// Adds `values[i]` to group `slots[i]`.
     pub fn accumulate(&mut self, slots: &[u32], values: &[f64]) -> Result<(), PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("accumulate");
-        self.bindings
-            .eddy_plugin_aggregate()
-            .call_accumulate(&mut self.store, slots, values)
-            .map_err(trap)
+        self.call("accumulate", |api, store| {
+            api.call_accumulate(store, slots, values)
+        })
     }
 
     /// Merges group `sources[i]` into `targets[i]`.
     pub fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("merge");
-        self.bindings
-            .eddy_plugin_aggregate()
-            .call_merge(&mut self.store, targets, sources)
-            .map_err(trap)
+        self.call("merge", |api, store| {
+            api.call_merge(store, targets, sources)
+        })
     }
 
     /// Results of the groups, `outputs().len()` values per slot, row-major.
     pub fn finish(&mut self, slots: &[u32]) -> Result<Vec<f64>, PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("finish");
-        let values = self
-            .bindings
-            .eddy_plugin_aggregate()
-            .call_finish(&mut self.store, slots)
-            .map_err(trap)?;
+        let values = self.call("finish", |api, store| api.call_finish(store, slots))?;
         let expected = slots.len() * self.outputs.len();
         if values.len() != expected {
             return Err(PluginError::Failed {
@@ -116,23 +113,12 @@ impl AggregatorPlugin {
 
     /// Frees the groups.
     pub fn release(&mut self, slots: &[u32]) -> Result<(), PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("release");
-        self.bindings
-            .eddy_plugin_aggregate()
-            .call_release(&mut self.store, slots)
-            .map_err(trap)
+        self.call("release", |api, store| api.call_release(store, slots))
     }
 
     /// Serialises the groups' state.
     pub fn save(&mut self, slots: &[u32]) -> Result<ByteColumn, PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("save");
-        let column = self
-            .bindings
-            .eddy_plugin_aggregate()
-            .call_save(&mut self.store, slots)
-            .map_err(trap)?;
+        let column = self.call("save", |api, store| api.call_save(store, slots))?;
         if column.offsets.len() != slots.len() + 1 {
             return Err(PluginError::Failed {
                 plugin: self.info.name.clone(),
@@ -149,17 +135,13 @@ impl AggregatorPlugin {
 
     /// Replaces the groups with saved state.
     pub fn restore(&mut self, slots: &[u32], states: &ByteColumn) -> Result<(), PluginError> {
-        self.store.set_epoch_deadline(self.deadline);
-        let trap = self.trap("restore");
-        let plugin = self.info.name.clone();
-        self.bindings
-            .eddy_plugin_aggregate()
-            .call_restore(&mut self.store, slots, states)
-            .map_err(trap)?
-            .map_err(|e| PluginError::Failed {
-                plugin,
-                call: "restore",
-                message: describe_wit_error(&e),
-            })
+        self.call("restore", |api, store| {
+            api.call_restore(store, slots, states)
+        })?
+        .map_err(|e| PluginError::Failed {
+            plugin: self.info.name.clone(),
+            call: "restore",
+            message: describe_wit_error(&e),
+        })
     }
 }

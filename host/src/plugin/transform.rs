@@ -67,9 +67,9 @@ impl TransformPlugin {
             },
             timestamps: input.timestamps.clone(),
         };
-        let plugin = self.info.name.clone();
+        let plugin = self.info.name.as_str();
         let failed = |message: String| PluginError::Failed {
-            plugin: plugin.clone(),
+            plugin: plugin.to_string(),
             call: "process",
             message,
         };
@@ -77,7 +77,7 @@ impl TransformPlugin {
             .bindings
             .eddy_plugin_transformer()
             .call_process(&mut self.store, &batch)
-            .map_err(PluginError::trap(&plugin, "process"))?
+            .map_err(|e| PluginError::trap(plugin, "process")(e))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
             TransformOutput::Keep(indices) => {
