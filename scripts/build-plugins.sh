@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
+# Where cargo builds (CARGO_TARGET_DIR, or build.target-dir in .cargo/config.toml).
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 out="$target_dir/wasm32-wasip2/release"
 
 builtins=(count sum avg min max stddev percentile)

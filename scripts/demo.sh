@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs Eddy's demo: generated events through 10 s tumbling windows computed
-# by the built-in WebAssembly aggregators; results as JSON lines on stdout, late events on
-# stderr. No external services. Usage: scripts/demo.sh [--events N]
+# Sets up, builds and runs Eddy's demo: an embedded (in-process) Kafka cluster fed with generated
+# events, read by the pipeline of examples/demo.yaml (10 s tumbling windows computed by the
+# built-in WebAssembly aggregators), results read back from the result topic and printed as JSON
+# lines on stdout; late events and dead letters on stderr. No external services.
+# Usage: scripts/demo.sh [--events N] [--keys N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds the plugins, and runs every test of the workspace. Usage: scripts/test.sh
+# Sets up (apt packages, wasm target, the tansu test broker), builds the plugins, and runs every
+# test of the workspace. The Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/install-broker.sh
 scripts/build-plugins.sh >/dev/null
 cargo test --workspace

@@ -57,9 +57,9 @@ fn pipeline(config: &Config) -> Pipeline {
         config,
         Arc::clone(runtime),
         Outputs {
-            results,
-            late,
-            dead_letter,
+            results: results.into(),
+            late: late.into(),
+            dead_letter: dead_letter.into(),
         },
     )
     .expect("pipeline (build the plugins with scripts/build-plugins.sh)")

@@ -26,7 +26,13 @@ pub enum DecodeError {
     /// The event-time field is missing or not in the configured format.
     #[error("time field {0} is missing or not {1}")]
     Time(String, &'static str),
+    /// The event time comes from the record's timestamp and the record has none.
+    #[error("the record has no timestamp")]
+    NoRecordTimestamp,
 }
+
+/// The timestamp of a record that has none (`time_format: record_timestamp` refuses it).
+pub const NO_TIMESTAMP: i64 = i64::MIN;
 
 /// Events of a batch in columns, plus the rows that failed to decode.
 #[derive(Debug, Default)]
@@ -238,6 +244,9 @@ impl Decoder {
             .and_then(|f| f.key())
             .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
         let time = match self.time_format {
+            TimeFormat::RecordTimestamp if record_time == NO_TIMESTAMP => {
+                return Err(DecodeError::NoRecordTimestamp);
+            }
             TimeFormat::RecordTimestamp => record_time,
             format => self
                 .find(&top, &self.time)

@@ -13,6 +13,9 @@ pub struct RawBatch {
     pub offsets: Vec<u32>,
     /// One timestamp per record.
     pub timestamps: Vec<i64>,
+    /// The records' offsets in their source partition, one per record; empty when the source
+    /// has none (files, stdin, the generator).
+    pub source_offsets: Vec<i64>,
 }
 
 impl Default for RawBatch {
@@ -31,7 +34,24 @@ impl RawBatch {
             data: Vec::with_capacity(bytes),
             offsets,
             timestamps: Vec::with_capacity(rows),
+            source_offsets: Vec::new(),
         }
+    }
+
+    /// Appends a record read at `offset` of the source partition.
+    pub fn push_at(&mut self, payload: &[u8], timestamp: i64, offset: i64) {
+        self.push(payload, timestamp);
+        self.source_offsets.push(offset);
+    }
+
+    /// Where record `row` was read, when the source has offsets.
+    pub fn origin(&self, row: usize) -> Option<crate::sink::Origin> {
+        self.source_offsets
+            .get(row)
+            .map(|&offset| crate::sink::Origin {
+                partition: self.partition,
+                offset,
+            })
     }
 
     /// Appends a record.
@@ -67,6 +87,13 @@ impl RawBatch {
             return Err(format!(
                 "{} offsets for {} timestamps",
                 self.offsets.len(),
+                self.timestamps.len()
+            ));
+        }
+        if !self.source_offsets.is_empty() && self.source_offsets.len() != self.timestamps.len() {
+            return Err(format!(
+                "{} source offsets for {} records",
+                self.source_offsets.len(),
                 self.timestamps.len()
             ));
         }

@@ -109,6 +109,7 @@ pub struct Generator {
     zipf: Option<Zipf<f64>>,
     padding: String,
     next: u64,
+    last_key: u32,
 }
 
 impl Generator {
@@ -126,6 +127,7 @@ impl Generator {
             padding: "x".repeat(config.payload_bytes),
             config,
             next: 0,
+            last_key: 0,
         }
     }
 
@@ -156,6 +158,7 @@ impl Generator {
                 .min(c.keys - 1),
             None => self.rng.random_range(0..c.keys),
         };
+        self.last_key = key;
         let amount = f64::from(self.rng.random_range(0..100_000u32)) / 100.0;
         let latency = self.rng.random::<f64>().powi(3) * 1000.0;
         out.clear();
@@ -173,6 +176,11 @@ impl Generator {
         }
         out.push(b'}');
         true
+    }
+
+    /// The key of the event [`Generator::next_event`] wrote last.
+    pub fn last_key(&self) -> String {
+        format!("user-{}", self.last_key)
     }
 
     /// The next batch of up to `size` events, or `None` when done.

@@ -19,6 +19,9 @@ pub struct Group {
     pub fired: bool,
     /// Events added since its last result.
     pub pending: u64,
+    /// Lowest source offset of the events in it (`i64::MAX` when the source has none): the
+    /// source must be read again from here if this group's state were lost.
+    pub first_offset: i64,
 }
 
 /// Open groups by key and window, with small, reused slot numbers.
@@ -57,6 +60,7 @@ impl GroupTable {
             key: key.to_string(),
             fired: window.end <= watermark,
             pending: 0,
+            first_offset: i64::MAX,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -224,6 +228,16 @@ impl GroupTable {
     /// Makes slots available for new groups (after the plugins released them).
     pub fn free(&mut self, slots: impl IntoIterator<Item = u32>) {
         self.free.extend(slots);
+    }
+
+    /// Lowest source offset held by any open group (`i64::MAX` when none).
+    pub fn first_offset(&self) -> i64 {
+        self.groups
+            .iter()
+            .flatten()
+            .map(|g| g.first_offset)
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     /// Number of open groups.

@@ -3,22 +3,26 @@
 //!
 //! Modules follow the data: [`config`] → [`source`] → [`event`] → [`decode`] → [`watermark`] →
 //! [`window`] → [`groups`] → [`trigger`] → [`operator`] → [`aggregate`] (plugins in
-//! [`plugin`]) → [`output`], tied together by [`pipeline`].
+//! [`plugin`]) → [`output`] / [`sink`], tied together by [`pipeline`]; Kafka in and out in
+//! [`kafka`].
 
 #![deny(unsafe_code)]
 
 pub mod aggregate;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod event;
 pub mod generator;
 pub mod groups;
+pub mod kafka;
 pub mod operator;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_test;
 pub mod registry;
+pub mod sink;
 pub mod source;
 pub mod stage;
 pub mod trigger;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use eddy::config::{Config, SourceConfig};
+use eddy::config::{Config, KafkaConfig};
 use eddy::generator::{Generator, GeneratorConfig, KeyDistribution};
+use eddy::kafka::{Producer, StopFlag};
 
 /// Eddy: windowed stream processing with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -30,15 +31,18 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Runs the demo pipeline (examples/demo.yaml) on generated events: no files or services
-    /// needed besides the built plugins.
+    /// Runs the demo pipeline (examples/demo.yaml) on an embedded Kafka cluster fed with
+    /// generated events, printing results as they are produced: no services needed.
     Demo {
         /// The demo config.
         #[arg(long, short, default_value = "examples/demo.yaml")]
         config: PathBuf,
         /// Number of events to generate.
-        #[arg(long)]
-        events: Option<u64>,
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Number of keys.
+        #[arg(long, default_value_t = 5)]
+        keys: u32,
     },
     /// Works with plugins.
     Plugin {
@@ -65,6 +69,12 @@ enum Command {
         /// Extra bytes of padding per event.
         #[arg(long, default_value_t = 0)]
         payload_bytes: usize,
+        /// Produce to this Kafka topic instead of writing to standard output.
+        #[arg(long, requires = "brokers")]
+        topic: Option<String>,
+        /// Bootstrap servers for `--topic`.
+        #[arg(long)]
+        brokers: Option<String>,
     },
 }
 
@@ -120,12 +130,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Config::load(&path)?;
             println!("{}: ok", path.display());
         }
-        Command::Demo { config, events } => {
-            let mut config = Config::load(&config).context("loading the demo config")?;
-            if let (Some(n), SourceConfig::Generator(generator)) = (events, &mut config.source) {
-                generator.events = n;
-            }
-            report(eddy::pipeline::run(&config)?);
+        Command::Demo {
+            config,
+            events,
+            keys,
+        } => {
+            let config = Config::load(&config).context("loading the demo config")?;
+            let generator = GeneratorConfig {
+                events,
+                keys,
+                max_disorder_ms: 500,
+                late_every: 50_000,
+                ..GeneratorConfig::default()
+            };
+            generator
+                .validate()
+                .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+            let stop = StopFlag::on_signals()?;
+            let stats = eddy::demo::run(
+                &config,
+                generator,
+                &stop,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            )?;
+            report(stats);
         }
         Command::Plugin {
             command:
@@ -152,6 +181,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_disorder_ms,
             zipf,
             payload_bytes,
+            topic,
+            brokers,
         } => {
             let config = GeneratorConfig {
                 events,
@@ -168,6 +199,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .validate()
                 .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
             let mut generator = Generator::new(config);
+            if let (Some(topic), Some(brokers)) = (topic, brokers) {
+                let producer = Producer::new(&KafkaConfig::default(), &brokers)?;
+                let produced = eddy::kafka::produce(&mut generator, &producer, &topic)?;
+                tracing::info!(produced, %topic, "events produced");
+                return Ok(());
+            }
             let mut line = Vec::new();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             while generator.next_event(&mut line) {

@@ -100,11 +100,18 @@ impl Operator {
         self.groups.slot_capacity()
     }
 
+    /// Lowest source offset held by an open group (`i64::MAX` when none).
+    pub fn first_offset(&self) -> i64 {
+        self.groups.first_offset()
+    }
+
     /// Adds the events of a batch from `partition` at processing time `now_ms`, then emits.
+    /// `source_offsets` are the raw batch's record offsets (empty when the source has none).
     pub fn process(
         &mut self,
         partition: u32,
         batch: &DecodedBatch,
+        source_offsets: &[i64],
         now_ms: i64,
     ) -> Result<Output, PluginError> {
         let watermark = self.watermarks.current();
@@ -138,6 +145,9 @@ impl Operator {
                 self.rows.push(i as u32);
                 if let Some(group) = self.groups.get_mut(slot) {
                     group.pending += 1;
+                    if let Some(&offset) = source_offsets.get(batch.rows[i] as usize) {
+                        group.first_offset = group.first_offset.min(offset);
+                    }
                 }
             }
             if self.slots.len() == before {
@@ -204,6 +214,12 @@ impl Operator {
         };
         for slot in &mut self.slots {
             *slot = resolve(*slot);
+        }
+        for &(target, source) in &self.merges {
+            let first = self.groups.get(source).map_or(i64::MAX, |g| g.first_offset);
+            if let Some(group) = self.groups.get_mut(resolve(target)) {
+                group.first_offset = group.first_offset.min(first);
+            }
         }
         let (targets, sources): (Vec<u32>, Vec<u32>) = self.merges.iter().copied().unzip();
         self.aggregates.merge(&targets, &sources)?;

@@ -170,6 +170,7 @@ impl JsonLines {
         match config {
             SinkConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SinkConfig::File { path } => Self::file(path),
+            SinkConfig::Kafka { topic } => Err(not_lines(topic)),
         }
     }
 
@@ -179,6 +180,7 @@ impl JsonLines {
             SideOutputConfig::Stderr => Ok(Self::new(Box::new(io::stderr()))),
             SideOutputConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SideOutputConfig::File { path } => Self::file(path),
+            SideOutputConfig::Kafka { topic } => Err(not_lines(topic)),
         }
     }
 
@@ -203,6 +205,13 @@ impl JsonLines {
     }
 }
 
+fn not_lines(topic: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("Kafka topic `{topic}` is written by a producer, not as lines"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +224,7 @@ mod tests {
             key: "k".into(),
             fired: true,
             pending: 0,
+            first_offset: i64::MAX,
         }];
         let finished = Finished {
             columns: vec![

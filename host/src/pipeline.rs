@@ -1,20 +1,26 @@
 //! A pipeline: source → map/filter plugins → decode → window operator (watermarks, windows,
 //! triggers, aggregate plugins) → results, with late events and undecodable records sent to
 //! their side outputs.
+//!
+//! With a partitioned source (Kafka) every source partition has an operator of its own: its
+//! own watermark, windows and aggregate instances, so that a partition's state can move
+//! between replicas as a unit. Other sources feed one operator.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 use crate::aggregate::Aggregates;
-use crate::config::Config;
+use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
 use crate::decode::Decoder;
 use crate::event::RawBatch;
+use crate::kafka::{KafkaError, Producer};
 use crate::operator::{Operator, Output};
-use crate::output::{self, JsonLines};
+use crate::output::JsonLines;
 use crate::plugin::{PluginError, Runtime};
+use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
 use crate::source;
 use crate::stage::{StageOutcome, TransformStage};
 
@@ -24,9 +30,15 @@ pub enum PipelineError {
     /// A plugin could not be loaded or failed in a way that stops the pipeline (a trap).
     #[error(transparent)]
     Plugin(#[from] PluginError),
-    /// Reading the source or writing an output failed.
+    /// Reading the source failed.
     #[error("I/O: {0}")]
     Io(#[from] io::Error),
+    /// Writing an output failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
 }
 
 /// Counters of what the pipeline did.
@@ -51,32 +63,66 @@ pub struct Stats {
 /// Where a pipeline writes.
 pub struct Outputs {
     /// Window results.
-    pub results: JsonLines,
+    pub results: Writer,
     /// Events that arrived after their window closed.
-    pub late: JsonLines,
+    pub late: Writer,
     /// Records that could not be processed.
-    pub dead_letter: JsonLines,
+    pub dead_letter: Writer,
 }
 
 impl Outputs {
-    /// The outputs a config names.
-    pub fn from_config(config: &Config) -> io::Result<Self> {
+    /// The outputs a config names; Kafka topics are written through `producer`.
+    pub fn open(config: &Config, producer: Option<&Arc<Producer>>) -> Result<Self, SinkError> {
+        let kafka = |topic: &str| -> Result<Writer, SinkError> {
+            let producer = producer.ok_or(KafkaError::Client(format!(
+                "topic `{topic}` is an output but no producer was made"
+            )))?;
+            Ok(Writer::Kafka(KafkaTopic {
+                producer: Arc::clone(producer),
+                topic: topic.to_string(),
+            }))
+        };
+        let side = |config: &SideOutputConfig| -> Result<Writer, SinkError> {
+            match config {
+                SideOutputConfig::Kafka { topic } => kafka(topic),
+                other => Ok(JsonLines::for_side_output(other)?.into()),
+            }
+        };
         Ok(Self {
-            results: JsonLines::for_sink(&config.sink)?,
-            late: JsonLines::for_side_output(&config.late)?,
-            dead_letter: JsonLines::for_side_output(&config.dead_letter)?,
+            results: match &config.sink {
+                SinkConfig::Kafka { topic } => kafka(topic)?,
+                other => JsonLines::for_sink(other)?.into(),
+            },
+            late: side(&config.late)?,
+            dead_letter: side(&config.dead_letter)?,
         })
+    }
+
+    /// The outputs of a config without Kafka outputs.
+    pub fn from_config(config: &Config) -> Result<Self, SinkError> {
+        Self::open(config, None)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.results.flush()?;
+        self.late.flush()?;
+        self.dead_letter.flush()
     }
 }
 
 /// A running pipeline.
 pub struct Pipeline {
+    config: Config,
     runtime: Arc<Runtime>,
     transforms: Vec<TransformStage>,
     decoder: Decoder,
-    operator: Operator,
+    per_partition: bool,
+    operators: BTreeMap<u32, Operator>,
+    spare: Option<Operator>,
+    next_offsets: BTreeMap<u32, i64>,
     outputs: Outputs,
     stats: Stats,
+    scratch: Vec<u8>,
 }
 
 /// Processing time now, epoch ms.
@@ -106,14 +152,28 @@ impl Pipeline {
                 config.plugins.on_trap,
             )?);
         }
-        let aggregates = Aggregates::new(&runtime, &config.aggregates)?;
+        // Made now so that a plugin that cannot be loaded stops start-up.
+        let first = Operator::new(config, Aggregates::new(&runtime, &config.aggregates)?);
+        let per_partition = matches!(config.source, SourceConfig::Kafka { .. });
+        let mut operators = BTreeMap::new();
+        let mut spare = None;
+        if per_partition {
+            spare = Some(first);
+        } else {
+            operators.insert(0, first);
+        }
         Ok(Self {
+            config: config.clone(),
             runtime,
             transforms,
             decoder: Decoder::new(&config.decode, &config.aggregates),
-            operator: Operator::new(config, aggregates),
+            per_partition,
+            operators,
+            spare,
+            next_offsets: BTreeMap::new(),
             outputs,
             stats: Stats::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -122,19 +182,46 @@ impl Pipeline {
         self.stats
     }
 
-    /// The current watermark.
+    /// The lowest watermark of the operators (`i64::MIN` before any event).
     pub fn watermark(&self) -> i64 {
-        self.operator.watermark()
+        self.operators
+            .values()
+            .map(Operator::watermark)
+            .min()
+            .unwrap_or(i64::MIN)
     }
 
     /// Number of open groups (key × window).
     pub fn open_groups(&self) -> usize {
-        self.operator.open_groups()
+        self.operators.values().map(Operator::open_groups).sum()
     }
 
-    /// Size of the slot tables inside the plugins (highest slot used, plus one).
+    /// Size of the slot tables inside the plugins (highest slot used, plus one), summed over
+    /// the operators.
     pub fn slot_capacity(&self) -> usize {
-        self.operator.slot_capacity()
+        self.operators.values().map(Operator::slot_capacity).sum()
+    }
+
+    /// The partitions that have an operator.
+    pub fn partitions(&self) -> Vec<u32> {
+        self.operators.keys().copied().collect()
+    }
+
+    fn operator(&mut self, partition: u32) -> Result<&mut Operator, PipelineError> {
+        let key = if self.per_partition { partition } else { 0 };
+        match self.operators.entry(key) {
+            Entry::Occupied(entry) => Ok(entry.into_mut()),
+            Entry::Vacant(entry) => {
+                let operator = match self.spare.take() {
+                    Some(operator) => operator,
+                    None => Operator::new(
+                        &self.config,
+                        Aggregates::new(&self.runtime, &self.config.aggregates)?,
+                    ),
+                };
+                Ok(entry.insert(operator))
+            }
+        }
     }
 
     /// Processes one batch of records at the current processing time.
@@ -146,6 +233,9 @@ impl Pipeline {
     /// windows and aggregates, then writes what the batch made due.
     pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
         self.stats.records_in += batch.len() as u64;
+        if let Some(&last) = batch.source_offsets.last() {
+            self.next_offsets.insert(batch.partition, last + 1);
+        }
         let mut batch = batch;
         for transform in &mut self.transforms {
             let traps = transform.traps();
@@ -158,11 +248,16 @@ impl Pipeline {
                 }
                 StageOutcome::DeadLetter(reason) => {
                     tracing::warn!(%reason, records = batch.len(), "transform rejected a batch");
-                    let records: Vec<Value> = (0..batch.len())
-                        .map(|row| output::side_record(&reason, &[], batch.payload(row)))
+                    let records: Vec<SideRecord<'_>> = (0..batch.len())
+                        .map(|row| SideRecord {
+                            reason: &reason,
+                            late: None,
+                            payload: batch.payload(row),
+                            origin: batch.origin(row),
+                        })
                         .collect();
                     self.stats.dead_letters += records.len() as u64;
-                    self.outputs.dead_letter.write(&records)?;
+                    self.outputs.dead_letter.side(&records)?;
                     return Ok(());
                 }
             }
@@ -170,74 +265,120 @@ impl Pipeline {
 
         let decoded = self.decoder.decode(&batch);
         if !decoded.errors.is_empty() {
-            let records: Vec<Value> = decoded
+            let reasons: Vec<String> = decoded.errors.iter().map(|(_, e)| e.to_string()).collect();
+            let records: Vec<SideRecord<'_>> = decoded
                 .errors
                 .iter()
-                .map(|(row, error)| {
-                    output::side_record(&error.to_string(), &[], batch.payload(*row as usize))
+                .zip(&reasons)
+                .map(|((row, _), reason)| SideRecord {
+                    reason,
+                    late: None,
+                    payload: batch.payload(*row as usize),
+                    origin: batch.origin(*row as usize),
                 })
                 .collect();
             self.stats.dead_letters += records.len() as u64;
-            self.outputs.dead_letter.write(&records)?;
+            self.outputs.dead_letter.side(&records)?;
         }
         self.stats.events += decoded.times.len() as u64;
-        let out = self.operator.process(batch.partition, &decoded, now_ms)?;
+        let operator = self.operator(batch.partition)?;
+        let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms)?;
         if !out.late.is_empty() {
-            let records: Vec<Value> = out
+            let records: Vec<SideRecord<'_>> = out
                 .late
                 .iter()
                 .map(|late| {
-                    let extra = [
-                        ("watermark", Value::from(late.watermark)),
-                        ("event_time", Value::from(late.time)),
-                    ];
-                    output::side_record(
-                        "late",
-                        &extra,
-                        batch.payload(decoded.rows[late.event] as usize),
-                    )
+                    let row = decoded.rows[late.event] as usize;
+                    SideRecord {
+                        reason: "late",
+                        late: Some((late.watermark, late.time)),
+                        payload: batch.payload(row),
+                        origin: batch.origin(row),
+                    }
                 })
                 .collect();
             self.stats.late += records.len() as u64;
-            self.outputs.late.write(&records)?;
+            self.outputs.late.side(&records)?;
         }
         self.write(out)
     }
 
     /// Lets processing time pass without input (idle partitions, time triggers).
     pub fn tick_at(&mut self, now_ms: i64) -> Result<(), PipelineError> {
-        let out = self.operator.tick(now_ms)?;
-        self.write(out)
+        let mut outs = Vec::with_capacity(self.operators.len());
+        for operator in self.operators.values_mut() {
+            outs.push(operator.tick(now_ms)?);
+        }
+        for out in outs {
+            self.write(out)?;
+        }
+        Ok(())
     }
 
     fn write(&mut self, out: Output) -> Result<(), PipelineError> {
         if out.results.is_empty() {
             return Ok(());
         }
-        let mut lines = Vec::new();
-        for emitted in out.results {
-            let written =
-                output::write_results(&emitted.groups, &emitted.finished, emitted.emit, &mut lines);
+        for emitted in &out.results {
+            let written = self.outputs.results.results(emitted, &mut self.scratch)?;
             self.stats.results += written as u64;
         }
-        self.outputs.results.write_raw(&lines)?;
         self.outputs.results.flush()?;
         Ok(())
     }
 
+    /// For each partition read so far, the offset from which it must be read again to
+    /// rebuild what is not yet written: the lowest offset held by an open window, or the next
+    /// offset when every record read so far is accounted for. Valid to commit once the
+    /// outputs written so far are acknowledged.
+    pub fn resume_offsets(&self) -> Vec<(u32, i64)> {
+        self.next_offsets
+            .iter()
+            .map(|(&partition, &next)| {
+                let held = self
+                    .operators
+                    .get(&partition)
+                    .map_or(i64::MAX, Operator::first_offset);
+                (partition, next.min(held))
+            })
+            .collect()
+    }
+
+    /// The partition was taken away (a rebalance): drops its windows, which its next owner
+    /// rebuilds by reading again from [`Pipeline::resume_offsets`].
+    pub fn revoke(&mut self, partition: u32) {
+        if self.per_partition {
+            self.operators.remove(&partition);
+        }
+        self.next_offsets.remove(&partition);
+    }
+
     /// The input has ended: fires every open window and flushes the outputs.
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
-        let out = self.operator.close()?;
-        self.write(out)?;
-        self.outputs.results.flush()?;
-        self.outputs.late.flush()?;
-        self.outputs.dead_letter.flush()?;
+        let mut outs = Vec::with_capacity(self.operators.len());
+        for operator in self.operators.values_mut() {
+            outs.push(operator.close()?);
+        }
+        for out in outs {
+            self.write(out)?;
+        }
+        self.outputs.flush()?;
         Ok(self.stats)
+    }
+
+    /// Flushes the outputs (for Kafka, checks the delivery reports).
+    pub fn flush(&mut self) -> Result<(), PipelineError> {
+        self.outputs.flush()?;
+        Ok(())
     }
 }
 
-/// Runs the pipeline a config describes until its source ends.
+/// Runs the pipeline a config describes until its source ends (or, for a Kafka source, until
+/// it is stopped).
 pub fn run(config: &Config) -> Result<Stats, PipelineError> {
+    if matches!(config.source, SourceConfig::Kafka { .. }) || !config.kafka_topics().is_empty() {
+        return crate::kafka::run(config, &crate::kafka::StopFlag::on_signals()?);
+    }
     let outputs = Outputs::from_config(config)?;
     let mut pipeline = Pipeline::new(config, outputs)?;
     let mut source = source::open(&config.source)?;

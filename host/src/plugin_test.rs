@@ -75,9 +75,9 @@ pub fn run(
             })?;
             let (results, buffer) = JsonLines::memory();
             let outputs = Outputs {
-                results,
-                late: JsonLines::for_side_output(&config.late)?,
-                dead_letter: JsonLines::for_side_output(&config.dead_letter)?,
+                results: results.into(),
+                late: JsonLines::for_side_output(&config.late)?.into(),
+                dead_letter: JsonLines::for_side_output(&config.dead_letter)?.into(),
             };
             let mut pipeline = Pipeline::new(&config, outputs)?;
             let mut lines = open()?;

@@ -65,6 +65,12 @@ pub fn open(config: &SourceConfig) -> io::Result<Box<dyn Source>> {
             })?,
         ))),
         SourceConfig::Generator(config) => Box::new(Generator::new(config.clone())),
+        SourceConfig::Kafka { topic } => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("Kafka topic `{topic}` is read by the Kafka loop (eddy::kafka::run)"),
+            ));
+        }
     })
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod broker;
+
 /// The repository root.
 ///
 /// Read from `CARGO_MANIFEST_DIR` at run time (cargo sets it for test processes): cargo reuses

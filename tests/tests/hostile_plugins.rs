@@ -136,9 +136,9 @@ fn panicky_pipeline(
     let (late, _) = JsonLines::memory();
     let (dead_letter, dead_buffer) = JsonLines::memory();
     let outputs = eddy::pipeline::Outputs {
-        results,
-        late,
-        dead_letter,
+        results: results.into(),
+        late: late.into(),
+        dead_letter: dead_letter.into(),
     };
     let pipeline = eddy::pipeline::Pipeline::new(&config, outputs).expect("pipeline");
     (pipeline, results_buffer, dead_buffer)

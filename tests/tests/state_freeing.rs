@@ -30,9 +30,9 @@ fn run(window: WindowConfig, windows_per_key: usize) {
     let mut pipeline = Pipeline::new(
         &config,
         Outputs {
-            results,
-            late,
-            dead_letter,
+            results: results.into(),
+            late: late.into(),
+            dead_letter: dead_letter.into(),
         },
     )
     .expect("pipeline");

@@ -17,6 +17,12 @@ pub enum SourceConfig {
     },
     /// Generated sample events (see [`crate::generator`]).
     Generator(crate::generator::GeneratorConfig),
+    /// Records of a Kafka topic, read by a consumer in the group `kafka.group_id`; each
+    /// partition has its own watermark and windows.
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
 }
 
 /// How a record becomes an event.
@@ -68,6 +74,11 @@ pub enum SinkConfig {
         /// The file.
         path: PathBuf,
     },
+    /// One record per result on a Kafka topic, keyed by the result's key.
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
 }
 
 /// Where a side output (late events, dead letters) goes. Whatever the choice, every event sent
@@ -83,5 +94,11 @@ pub enum SideOutputConfig {
     File {
         /// The file.
         path: PathBuf,
+    },
+    /// The original record, unchanged, on a Kafka topic, with the reason in the header
+    /// `eddy.error` (and, for late events, `eddy.watermark` and `eddy.event_time`).
+    Kafka {
+        /// The topic.
+        topic: String,
     },
 }

@@ -9,12 +9,14 @@ use figment::providers::{Env, Format, Yaml};
 use serde::{Deserialize, Serialize};
 
 mod io;
+mod kafka;
 mod plugins;
 #[cfg(test)]
 mod tests;
 mod time;
 
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
+pub use kafka::{Compression, KafkaConfig, StartPosition, property_name, property_value};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Events per batch handed to plugins.
     pub batch_size: usize,
+    /// Kafka settings, used when the source, sink or a side output is a Kafka topic.
+    pub kafka: KafkaConfig,
 }
 
 impl Default for Config {
@@ -114,6 +118,7 @@ impl Default for Config {
             dead_letter: SideOutputConfig::Stderr,
             plugins: PluginsConfig::default(),
             batch_size: 1024,
+            kafka: KafkaConfig::default(),
         }
     }
 }
@@ -208,6 +213,7 @@ impl Config {
         if self.plugins.call_timeout.is_zero() {
             return Err(invalid("plugins.call_timeout", "must be more than 0"));
         }
+        self.validate_kafka()?;
         if let SourceConfig::Generator(generator) = &self.source {
             generator
                 .validate()
@@ -276,6 +282,91 @@ impl Config {
         }
         if interval.is_some_and(|i| i.as_millis() == 0) {
             return Err(invalid("trigger.interval", "must be at least 1ms"));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The Kafka topics the config names, with their keys.
+    pub fn kafka_topics(&self) -> Vec<(&'static str, &str)> {
+        let mut topics = Vec::new();
+        if let SourceConfig::Kafka { topic } = &self.source {
+            topics.push(("source.topic", topic.as_str()));
+        }
+        if let SinkConfig::Kafka { topic } = &self.sink {
+            topics.push(("sink.topic", topic.as_str()));
+        }
+        if let SideOutputConfig::Kafka { topic } = &self.late {
+            topics.push(("late.topic", topic.as_str()));
+        }
+        if let SideOutputConfig::Kafka { topic } = &self.dead_letter {
+            topics.push(("dead_letter.topic", topic.as_str()));
+        }
+        topics
+    }
+
+    fn validate_kafka(&self) -> Result<(), ConfigError> {
+        let topics = self.kafka_topics();
+        for (key, topic) in &topics {
+            if topic.is_empty()
+                || topic.len() > 249
+                || !topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(invalid(
+                    *key,
+                    format!(
+                        "`{topic}` is not a Kafka topic name (letters, digits, . _ -; at most 249)"
+                    ),
+                ));
+            }
+        }
+        if topics.is_empty() {
+            return Ok(());
+        }
+        let kafka = &self.kafka;
+        if kafka.brokers.trim().is_empty() {
+            return Err(invalid(
+                "kafka.brokers",
+                "name at least one broker, or `embedded`",
+            ));
+        }
+        if kafka.group_id.is_empty() {
+            return Err(invalid("kafka.group_id", "must not be empty"));
+        }
+        if kafka.commit_interval.as_millis() == 0 {
+            return Err(invalid("kafka.commit_interval", "must be at least 1ms"));
+        }
+        if kafka.delivery_timeout.as_millis() == 0 {
+            return Err(invalid("kafka.delivery_timeout", "must be at least 1ms"));
+        }
+        if kafka.batch_bytes == 0 || kafka.batch_bytes > 2_147_483_647 {
+            return Err(invalid(
+                "kafka.batch_bytes",
+                "must be between 1 and 2147483647",
+            ));
+        }
+        if kafka.embedded_partitions == 0 || kafka.embedded_partitions > 1024 {
+            return Err(invalid(
+                "kafka.embedded_partitions",
+                "must be between 1 and 1024",
+            ));
+        }
+        for (table, properties) in [
+            ("properties", &kafka.properties),
+            ("consumer_properties", &kafka.consumer_properties),
+            ("producer_properties", &kafka.producer_properties),
+        ] {
+            for (name, value) in properties {
+                if value.is_object() || value.is_array() || value.is_null() {
+                    return Err(invalid(
+                        format!("kafka.{table}.{name}"),
+                        "must be a string, number or boolean",
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -185,3 +185,162 @@ fn bad_values_name_their_key() {
         Ok(())
     });
 }
+
+const KAFKA: &str = r#"
+source: { type: kafka, topic: clicks }
+sink: { type: kafka, topic: click-counts }
+late: { type: kafka, topic: clicks.late }
+dead_letter: { type: kafka, topic: clicks_dead }
+kafka:
+  brokers: "k1:9092,k2:9092"
+  group_id: analytics
+  start: latest
+  commit_interval: 2s
+  linger: 20ms
+  batch_bytes: 65536
+  compression: zstd
+  delivery_timeout: 10s
+  retry_backoff: 250ms
+  embedded_partitions: 8
+  properties: { security.protocol: SASL_SSL, socket.keepalive.enable: true }
+  consumer_properties: { fetch.min.bytes: 1024 }
+  producer_properties: { message.max.bytes: 2000000 }
+"#;
+
+#[test]
+fn every_kafka_key_is_read() {
+    Jail::expect_with(|_| {
+        let c = Config::from_yaml(KAFKA).expect("valid");
+        assert_eq!(
+            c.source,
+            SourceConfig::Kafka {
+                topic: "clicks".into()
+            }
+        );
+        assert_eq!(
+            c.kafka_topics(),
+            vec![
+                ("source.topic", "clicks"),
+                ("sink.topic", "click-counts"),
+                ("late.topic", "clicks.late"),
+                ("dead_letter.topic", "clicks_dead"),
+            ]
+        );
+        let k = &c.kafka;
+        assert_eq!(k.brokers, "k1:9092,k2:9092");
+        assert_eq!(k.group_id, "analytics");
+        assert_eq!(k.start, StartPosition::Latest);
+        assert_eq!(k.commit_interval, Duration::from_secs(2));
+        assert_eq!(k.linger, Duration::from_millis(20));
+        assert_eq!(k.batch_bytes, 65536);
+        assert_eq!(k.compression, Compression::Zstd);
+        assert_eq!(k.delivery_timeout, Duration::from_secs(10));
+        assert_eq!(k.retry_backoff, Duration::from_millis(250));
+        assert_eq!(k.embedded_partitions, 8);
+        assert_eq!(
+            property_value(&k.properties["security.protocol"]),
+            "SASL_SSL"
+        );
+        assert_eq!(
+            property_value(&k.properties["socket.keepalive.enable"]),
+            "true"
+        );
+        assert_eq!(
+            property_value(&k.consumer_properties["fetch.min.bytes"]),
+            "1024"
+        );
+        assert_eq!(
+            property_value(&k.producer_properties["message.max.bytes"]),
+            "2000000"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_config_round_trips() {
+    Jail::expect_with(|_| {
+        for yaml in [GOOD, KAFKA] {
+            let config = Config::from_yaml(yaml).expect("valid");
+            let again: Config = Figment::from(figment::providers::Serialized::defaults(&config))
+                .extract()
+                .expect("reads back");
+            assert_eq!(
+                serde_json::to_value(&again).expect("json"),
+                serde_json::to_value(&config).expect("json")
+            );
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn environment_overrides_kafka_keys() {
+    Jail::expect_with(|jail| {
+        jail.create_file("eddy.yaml", KAFKA)?;
+        jail.set_env("EDDY_KAFKA__BROKERS", "other:9093");
+        jail.set_env("EDDY_KAFKA__START", "earliest");
+        jail.set_env("EDDY_KAFKA__PROPERTIES__SASL_USERNAME", "eddy");
+        jail.set_env("EDDY_KAFKA__PROPERTIES__SOCKET_TIMEOUT_MS", "5000");
+        jail.set_env("EDDY_SINK__TOPIC", "elsewhere");
+        let c = Config::load(Path::new("eddy.yaml")).expect("valid");
+        assert_eq!(c.kafka.brokers, "other:9093");
+        assert_eq!(c.kafka.start, StartPosition::Earliest);
+        assert_eq!(
+            c.sink,
+            SinkConfig::Kafka {
+                topic: "elsewhere".into()
+            }
+        );
+        let client = crate::kafka::client_config(&c.kafka, "b:1", crate::kafka::Role::Producer);
+        assert_eq!(client.get("sasl.username"), Some("eddy"));
+        assert_eq!(client.get("socket.timeout.ms"), Some("5000"));
+        assert_eq!(client.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(client.get("compression.type"), Some("zstd"));
+        assert_eq!(client.get("enable.idempotence"), Some("true"));
+        assert_eq!(client.get("message.max.bytes"), Some("2000000"));
+        assert_eq!(client.get("fetch.min.bytes"), None, "consumer-only");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_kafka_values_name_their_key() {
+    Jail::expect_with(|_| {
+        let with = |extra: &str| format!("source: {{ type: kafka, topic: in }}\n{extra}");
+        let cases = [
+            (
+                with("kafka: { compression: brotli }\n"),
+                "kafka.compression",
+            ),
+            (with("kafka: { start: middle }\n"), "kafka.start"),
+            (with("kafka: { group_id: '' }\n"), "kafka.group_id"),
+            (with("kafka: { brokers: ' ' }\n"), "kafka.brokers"),
+            (
+                with("kafka: { commit_interval: 0s }\n"),
+                "kafka.commit_interval",
+            ),
+            (with("kafka: { batch_bytes: 0 }\n"), "kafka.batch_bytes"),
+            (with("kafka: { linger: later }\n"), "kafka.linger"),
+            (
+                with("kafka: { properties: { a.b: { c: 1 } } }\n"),
+                "kafka.properties.a.b",
+            ),
+            (with("kafka: { topic: x }\n"), "kafka.topic"),
+            (
+                "source: { type: kafka, topic: 'bad topic' }\n".into(),
+                "source.topic",
+            ),
+            ("sink: { type: kafka, topic: '' }\n".into(), "sink.topic"),
+            ("late: { type: kafka }\n".into(), "topic"),
+        ];
+        for (yaml, key) in cases {
+            let message = error_of(&yaml);
+            assert!(
+                message.contains(key),
+                "{yaml:?} gave {message:?}, which does not name {key}"
+            );
+        }
+        Ok(())
+    });
+}

@@ -91,15 +91,37 @@ impl TransformPlugin {
                     }
                     previous = Some(row);
                     kept.push(input.payload(row), input.timestamps[row]);
+                    if let Some(&offset) = input.source_offsets.get(row) {
+                        kept.source_offsets.push(offset);
+                    }
                 }
                 Ok(kept)
             }
             TransformOutput::Rows(rows) => {
+                let mut source_offsets = Vec::new();
+                if !input.source_offsets.is_empty() {
+                    if rows.origin.len() != rows.events.timestamps.len() {
+                        return Err(failed(format!(
+                            "{} origins for {} output rows",
+                            rows.origin.len(),
+                            rows.events.timestamps.len()
+                        )));
+                    }
+                    for &origin in &rows.origin {
+                        match input.source_offsets.get(origin as usize) {
+                            Some(&offset) => source_offsets.push(offset),
+                            None => {
+                                return Err(failed(format!("origin {origin} is out of range")));
+                            }
+                        }
+                    }
+                }
                 let out = RawBatch {
                     partition: input.partition,
                     data: rows.events.payloads.data,
                     offsets: rows.events.payloads.offsets,
                     timestamps: rows.events.timestamps,
+                    source_offsets,
                 };
                 out.check()
                     .map_err(|m| failed(format!("output batch: {m}")))?;

@@ -96,9 +96,9 @@ impl Engine {
         let (late_out, late) = JsonLines::memory();
         let (dead_out, _) = JsonLines::memory();
         let outputs = Outputs {
-            results: results_out,
-            late: late_out,
-            dead_letter: dead_out,
+            results: results_out.into(),
+            late: late_out.into(),
+            dead_letter: dead_out.into(),
         };
         let pipeline = Pipeline::with_runtime(&config, runtime(), outputs).expect("pipeline");
         Self {

@@ -1,0 +1,40 @@
+//! Kafka in and out: a group consumer whose partitions each feed their own window operator,
+//! an idempotent producer for results and side outputs, and an embedded (in-process) cluster
+//! for the demo.
+
+mod client;
+mod consumer;
+mod embedded;
+mod generate;
+mod producer;
+mod run;
+mod stop;
+mod tail;
+
+pub use client::{Role, client_config};
+pub use consumer::{GroupConsumer, PartitionChange};
+pub use embedded::Embedded;
+pub use generate::produce;
+pub use producer::{Deliveries, Producer, Record};
+pub use run::{KafkaRun, run, run_with};
+pub use stop::StopFlag;
+pub use tail::{Tail, TailRecord};
+
+/// What went wrong talking to Kafka.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    /// A client could not be made or a request failed.
+    #[error("kafka: {0}")]
+    Client(String),
+    /// Records could not be delivered (after librdkafka's retries with backoff).
+    #[error("kafka: {failed} record(s) could not be delivered: {error}")]
+    Delivery {
+        /// How many failed so far.
+        failed: u64,
+        /// The first error.
+        error: String,
+    },
+    /// Committing progress failed.
+    #[error("kafka: committing offsets: {0}")]
+    Commit(String),
+}

@@ -1,0 +1,233 @@
+//! The producer of results and side outputs: idempotent, batched, compressed, and every
+//! delivery report checked. A record librdkafka could not deliver within
+//! `kafka.delivery_timeout` (retries with backoff included) is a failure that stops the
+//! pipeline; it is never dropped quietly.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rdkafka::ClientContext;
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+
+use super::KafkaError;
+use super::client::{Role, client_config};
+use crate::config::KafkaConfig;
+
+/// What the delivery reports said so far.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+    latency: Mutex<Option<Histogram<u64>>>,
+}
+
+impl Deliveries {
+    /// Records acknowledged by the brokers.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Records that could not be delivered.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// The first delivery error, if any.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes the latencies (µs) from result emitted to result acknowledged recorded so far.
+    pub fn take_latency(&self) -> Option<Histogram<u64>> {
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn record_latency(&self, micros: u64) {
+        let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        if latency.is_none() {
+            // Three significant digits from 1 µs to one hour.
+            *latency = Histogram::new_with_bounds(1, 3_600_000_000, 3).ok();
+        }
+        if let Some(histogram) = latency.as_mut() {
+            let _ = histogram.record(micros.clamp(1, 3_600_000_000));
+        }
+    }
+}
+
+/// Checks every delivery report.
+pub struct DeliveryContext {
+    deliveries: Arc<Deliveries>,
+    epoch: Instant,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    /// Microseconds from the producer's creation to when the record was emitted, plus one;
+    /// 0 for records whose latency is not measured.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, emitted: usize) {
+        match result {
+            Ok(_) => {
+                self.deliveries.delivered.fetch_add(1, Ordering::Relaxed);
+                if emitted > 0 {
+                    let now = self.epoch.elapsed().as_micros() as u64;
+                    self.deliveries
+                        .record_latency(now.saturating_sub(emitted as u64 - 1));
+                }
+            }
+            Err((error, _)) => {
+                self.deliveries.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self
+                    .deliveries
+                    .first_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if first.is_none() {
+                    tracing::error!(%error, "a record could not be delivered");
+                    *first = Some(error.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// A record to produce.
+pub struct Record<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition, or `None` for the partitioner to choose by key.
+    pub partition: Option<i32>,
+    /// The key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Headers, name and value.
+    pub headers: &'a [(&'a str, String)],
+    /// Whether to measure its latency from now to its acknowledgement.
+    pub measure: bool,
+}
+
+/// The shared producer.
+pub struct Producer {
+    inner: ThreadedProducer<DeliveryContext>,
+    deliveries: Arc<Deliveries>,
+    epoch: Instant,
+    flush_timeout: Duration,
+}
+
+impl Producer {
+    /// A producer for `kafka` on `brokers`.
+    pub fn new(kafka: &KafkaConfig, brokers: &str) -> Result<Self, KafkaError> {
+        let deliveries = Arc::new(Deliveries::default());
+        let epoch = Instant::now();
+        let context = DeliveryContext {
+            deliveries: Arc::clone(&deliveries),
+            epoch,
+        };
+        let config = client_config(kafka, brokers, Role::Producer);
+        let inner = ThreadedProducer::from_config_and_context(&config, context)
+            .map_err(|e| KafkaError::Client(format!("creating the producer: {e}")))?;
+        Ok(Self {
+            inner,
+            deliveries,
+            epoch,
+            flush_timeout: kafka.delivery_timeout + Duration::from_secs(5),
+        })
+    }
+
+    /// What the delivery reports said so far.
+    pub fn deliveries(&self) -> &Arc<Deliveries> {
+        &self.deliveries
+    }
+
+    /// Fails when any record could not be delivered.
+    pub fn check(&self) -> Result<(), KafkaError> {
+        match self.deliveries.first_error() {
+            Some(error) => Err(KafkaError::Delivery {
+                failed: self.deliveries.failed(),
+                error,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues a record; waits while librdkafka's queue is full (backpressure).
+    pub fn send(&self, record: &Record<'_>) -> Result<(), KafkaError> {
+        self.check()?;
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (name, value) in record.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let opaque = if record.measure {
+            self.epoch.elapsed().as_micros() as usize + 1
+        } else {
+            0
+        };
+        let mut base: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(record.topic, opaque)
+                .payload(record.payload)
+                .headers(headers);
+        if let Some(key) = record.key {
+            base = base.key(key);
+        }
+        if let Some(partition) = record.partition {
+            base = base.partition(partition);
+        }
+        let started = Instant::now();
+        loop {
+            match self.inner.send(base) {
+                Ok(()) => return Ok(()),
+                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    if started.elapsed() > self.flush_timeout {
+                        return Err(KafkaError::Delivery {
+                            failed: 0,
+                            error: "the producer queue stayed full".into(),
+                        });
+                    }
+                    self.check()?;
+                    std::thread::sleep(Duration::from_millis(1));
+                    base = back;
+                }
+                Err((error, _)) => {
+                    return Err(KafkaError::Delivery {
+                        failed: 0,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits until every queued record is acknowledged, then checks the delivery reports.
+    pub fn flush(&self) -> Result<(), KafkaError> {
+        self.inner
+            .flush(self.flush_timeout)
+            .map_err(|e| KafkaError::Delivery {
+                failed: self.deliveries.failed(),
+                error: format!("flush: {e}"),
+            })?;
+        self.check()
+    }
+
+    /// Records queued and not yet acknowledged.
+    pub fn in_flight(&self) -> i32 {
+        self.inner.in_flight_count()
+    }
+}

@@ -1,0 +1,250 @@
+//! The Kafka pipeline loop: poll a batch from the group consumer, split it by partition,
+//! process each partition's records, publish resume offsets, and periodically flush the
+//! producer and commit them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::CommitMode;
+
+use super::KafkaError;
+use super::consumer::{GroupConsumer, PartitionChange};
+use super::embedded::Embedded;
+use super::producer::Producer;
+use super::stop::StopFlag;
+use crate::config::{Config, SourceConfig};
+use crate::decode::NO_TIMESTAMP;
+use crate::event::RawBatch;
+use crate::pipeline::{Outputs, Pipeline, PipelineError, Stats, now_ms};
+use crate::source;
+
+/// How long one poll waits for the first record of a batch.
+const POLL_WAIT: Duration = Duration::from_millis(50);
+/// How often processing time is let pass when records keep coming.
+const TICK_EVERY: Duration = Duration::from_millis(100);
+/// How often progress is logged.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A pipeline reading a Kafka topic, one poll round at a time.
+pub struct KafkaRun {
+    consumer: GroupConsumer,
+    producer: Option<Arc<Producer>>,
+    pipeline: Pipeline,
+    batch_size: usize,
+    commit_interval: Duration,
+    last_commit: Instant,
+    last_tick: Instant,
+    last_log: Instant,
+    poll_errors: u64,
+}
+
+fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>, KafkaError> {
+    let writes_kafka = config
+        .kafka_topics()
+        .iter()
+        .any(|(key, _)| *key != "source.topic");
+    if writes_kafka {
+        Ok(Some(Arc::new(Producer::new(&config.kafka, brokers)?)))
+    } else {
+        Ok(None)
+    }
+}
+
+impl KafkaRun {
+    /// Loads the plugins, connects to `brokers` and subscribes to the source topic.
+    pub fn start(config: &Config, brokers: &str) -> Result<Self, PipelineError> {
+        let SourceConfig::Kafka { topic } = &config.source else {
+            return Err(KafkaError::Client("the source is not a Kafka topic".into()).into());
+        };
+        let producer = producer_for(config, brokers)?;
+        let outputs = Outputs::open(config, producer.as_ref())?;
+        let pipeline = Pipeline::new(config, outputs)?;
+        let consumer = GroupConsumer::new(&config.kafka, brokers, topic, producer.clone())?;
+        let now = Instant::now();
+        Ok(Self {
+            consumer,
+            producer,
+            pipeline,
+            batch_size: config.batch_size,
+            commit_interval: config.kafka.commit_interval,
+            last_commit: now,
+            last_tick: now,
+            last_log: now,
+            poll_errors: 0,
+        })
+    }
+
+    /// What the pipeline has done so far.
+    pub fn stats(&self) -> Stats {
+        self.pipeline.stats()
+    }
+
+    /// The producer of results and side outputs, when any goes to Kafka.
+    pub fn producer(&self) -> Option<&Arc<Producer>> {
+        self.producer.as_ref()
+    }
+
+    /// Errors the consumer reported while polling (logged; librdkafka recovers from them).
+    pub fn poll_errors(&self) -> u64 {
+        self.poll_errors
+    }
+
+    /// The pipeline (open groups, watermarks).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// One round: reads up to `batch_size` records (waiting briefly for the first), processes
+    /// them by partition, lets processing time pass, and commits when due. Returns the number
+    /// of records read.
+    pub fn round(&mut self) -> Result<usize, PipelineError> {
+        if let Some(producer) = &self.producer {
+            producer.check()?;
+        }
+        let mut batches: BTreeMap<u32, RawBatch> = BTreeMap::new();
+        let mut read = 0;
+        let mut wait = POLL_WAIT;
+        while read < self.batch_size {
+            let generation = self.consumer.generation();
+            let polled = self.consumer.poll(wait);
+            if self.consumer.generation() != generation {
+                for change in self.consumer.take_changes() {
+                    if let PartitionChange::Revoked(partitions) = change {
+                        for partition in partitions {
+                            batches.remove(&partition);
+                            self.pipeline.revoke(partition);
+                        }
+                    }
+                }
+            }
+            match polled {
+                None => break,
+                Some(Err(error)) => {
+                    self.poll_errors += 1;
+                    tracing::warn!(%error, "consumer error");
+                    break;
+                }
+                Some(Ok(message)) => {
+                    let Ok(partition) = u32::try_from(message.partition()) else {
+                        continue;
+                    };
+                    let timestamp = message.timestamp().to_millis().unwrap_or(NO_TIMESTAMP);
+                    batches
+                        .entry(partition)
+                        .or_insert_with(|| {
+                            let mut batch = RawBatch::with_capacity(self.batch_size, 0);
+                            batch.partition = partition;
+                            batch
+                        })
+                        .push_at(
+                            message.payload().unwrap_or_default(),
+                            timestamp,
+                            message.offset(),
+                        );
+                    read += 1;
+                    wait = Duration::ZERO;
+                }
+            }
+        }
+        let now = now_ms();
+        for (_, batch) in batches {
+            self.pipeline.process_at(batch, now)?;
+        }
+        if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
+            self.pipeline.tick_at(now)?;
+            self.last_tick = Instant::now();
+        }
+        self.consumer
+            .set_resume_offsets(&self.pipeline.resume_offsets());
+        if self.last_commit.elapsed() >= self.commit_interval {
+            self.commit(CommitMode::Async)?;
+        }
+        if self.last_log.elapsed() >= LOG_EVERY {
+            self.last_log = Instant::now();
+            let stats = self.pipeline.stats();
+            tracing::info!(
+                records = stats.records_in,
+                results = stats.results,
+                late = stats.late,
+                dead_letters = stats.dead_letters,
+                open_groups = self.pipeline.open_groups(),
+                "progress"
+            );
+        }
+        Ok(read)
+    }
+
+    /// Waits for every result written so far to be acknowledged, then commits the resume
+    /// offsets.
+    pub fn commit(&mut self, mode: CommitMode) -> Result<(), PipelineError> {
+        if let Some(producer) = &self.producer {
+            producer.flush()?;
+        }
+        self.pipeline.flush()?;
+        self.consumer.commit(mode)?;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Stops: flushes and commits progress. With `fire_open_windows`, every open window is
+    /// fired first, as at the end of a bounded input (the demo); otherwise open windows are
+    /// left to be rebuilt from the committed offsets by the next run.
+    pub fn shutdown(mut self, fire_open_windows: bool) -> Result<Stats, PipelineError> {
+        if fire_open_windows {
+            self.pipeline.finish()?;
+        }
+        self.consumer
+            .set_resume_offsets(&self.pipeline.resume_offsets());
+        self.commit(CommitMode::Sync)?;
+        Ok(self.pipeline.stats())
+    }
+}
+
+/// Runs a pipeline with Kafka in it until `stop` is set (Kafka source) or the source ends.
+pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
+    let embedded = if config.kafka.is_embedded() {
+        let embedded = Embedded::start()?;
+        for (_, topic) in config.kafka_topics() {
+            embedded.create_topic(topic, config.kafka.embedded_partitions)?;
+        }
+        Some(embedded)
+    } else {
+        None
+    };
+    let brokers = embedded
+        .as_ref()
+        .map_or_else(|| config.kafka.brokers.clone(), Embedded::bootstrap_servers);
+    run_with(config, &brokers, stop)
+}
+
+/// Like [`run`], on the given bootstrap servers.
+pub fn run_with(config: &Config, brokers: &str, stop: &StopFlag) -> Result<Stats, PipelineError> {
+    if !matches!(config.source, SourceConfig::Kafka { .. }) {
+        return run_bounded(config, brokers);
+    }
+    let mut run = KafkaRun::start(config, brokers)?;
+    tracing::info!(brokers, "pipeline started");
+    while !stop.is_set() {
+        run.round()?;
+    }
+    tracing::info!("stopping: committing progress");
+    run.shutdown(false)
+}
+
+/// A bounded source (file, stdin, generator) with Kafka outputs.
+fn run_bounded(config: &Config, brokers: &str) -> Result<Stats, PipelineError> {
+    let producer = producer_for(config, brokers)?;
+    let outputs = Outputs::open(config, producer.as_ref())?;
+    let mut pipeline = Pipeline::new(config, outputs)?;
+    let mut source = source::open(&config.source)?;
+    while let Some(batch) = source.next_batch(config.batch_size)? {
+        pipeline.process(batch)?;
+    }
+    let stats = pipeline.finish()?;
+    if let Some(producer) = &producer {
+        producer.flush()?;
+    }
+    Ok(stats)
+}

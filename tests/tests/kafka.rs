@@ -1,0 +1,373 @@
+//! `eddy run` between Kafka topics, on a real broker process (tansu) and on librdkafka's
+//! in-process mock cluster: a known dataset on a 4-partition topic, with records that cannot
+//! be decoded and events that arrive late; the result, late and dead-letter topics are read
+//! back and compared with a reference computed here, exactly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eddy::kafka::{Embedded, Producer, Record, Tail, TailRecord};
+use eddy_tests::broker::Tansu;
+use eddy_tests::{plugin_dir, repo_root};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+/// A result: key, window start and end, emit, count, sum, min, max.
+type Row = (String, i64, i64, String, i64, i64, i64, i64);
+
+const PARTITIONS: u32 = 4;
+const EVENTS_PER_PARTITION: i64 = 5_000;
+const WINDOW_MS: i64 = 5_000;
+const BASE_MS: i64 = 1_700_000_000_000;
+
+/// What was produced, and what Eddy must write.
+struct Dataset {
+    /// (partition, payload) in production order.
+    records: Vec<(i32, Vec<u8>)>,
+    /// (key, window_start) → count, sum, min, max.
+    windows: BTreeMap<(String, i64), (i64, i64, i64, i64)>,
+    late: Vec<Vec<u8>>,
+    junk: Vec<Vec<u8>>,
+}
+
+fn dataset() -> Dataset {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut data = Dataset {
+        records: Vec::new(),
+        windows: BTreeMap::new(),
+        late: Vec::new(),
+        junk: Vec::new(),
+    };
+    for p in 0..PARTITIONS as i32 {
+        for i in 0..EVENTS_PER_PARTITION {
+            if i > 10 && i % 997 == 0 {
+                let junk = if i % 2 == 0 {
+                    format!("not json {p}-{i}").into_bytes()
+                } else {
+                    format!(r#"{{"key":"p{p}-no-time","n":{i}}}"#).into_bytes()
+                };
+                data.junk.push(junk.clone());
+                data.records.push((p, junk));
+                continue;
+            }
+            let key = format!("p{p}-k{}", rng.random_range(0..25));
+            let amount: i64 = rng.random_range(1..100);
+            // Late by a minute, long after the watermark passed (at most 256 records, 5 s of
+            // event time, are read in one batch): late whatever the batching.
+            let late = i >= 2_000 && i % 700 == 0;
+            let ts = if late {
+                BASE_MS + i * 20 - 60_000
+            } else {
+                BASE_MS + i * 20 - rng.random_range(0..=400)
+            };
+            let payload = format!(r#"{{"key":"{key}","ts":{ts},"amount":{amount}}}"#).into_bytes();
+            if late {
+                data.late.push(payload.clone());
+            } else {
+                let start = ts - ts.rem_euclid(WINDOW_MS);
+                let w = data
+                    .windows
+                    .entry((key, start))
+                    .or_insert((0, 0, i64::MAX, i64::MIN));
+                w.0 += 1;
+                w.1 += amount;
+                w.2 = w.2.min(amount);
+                w.3 = w.3.max(amount);
+            }
+            data.records.push((p, payload));
+        }
+        // Far ahead: closes every window of the partition (its own window stays open).
+        let flush = format!(
+            r#"{{"key":"flush","ts":{},"amount":0}}"#,
+            BASE_MS + 10_000_000
+        );
+        data.records.push((p, flush.into_bytes()));
+    }
+    data
+}
+
+const CONFIG: &str = r#"
+source: { type: kafka, topic: events }
+decode: { key: /key, time: /ts }
+watermark: { out_of_orderness: 500ms }
+window: { type: tumbling, size: 5s }
+aggregates:
+  - { name: count, plugin: count }
+  - { name: sum, plugin: sum, field: /amount }
+  - { name: min, plugin: min, field: /amount }
+  - { name: max, plugin: max, field: /amount }
+sink: { type: kafka, topic: results }
+late: { type: kafka, topic: late }
+dead_letter: { type: kafka, topic: dead }
+batch_size: 256
+kafka:
+  brokers: set-by-the-environment
+  group_id: eddy-test
+  commit_interval: 1s
+"#;
+
+const TOPICS: [&str; 4] = ["events", "results", "late", "dead"];
+
+fn eddy_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("eddy"))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test --workspace` builds it",
+        path.display()
+    );
+    path
+}
+
+struct Eddy(Child);
+
+impl Eddy {
+    fn run(config: &Path, brokers: &str) -> Self {
+        let child = Command::new(eddy_binary())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("EDDY_KAFKA__BROKERS", brokers)
+            .env("EDDY_PLUGINS__DIR", plugin_dir())
+            .env("EDDY_LOG", "warn")
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("eddy starts");
+        Self(child)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "eddy did not stop within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Eddy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn produce(brokers: &str, data: &Dataset) {
+    let producer =
+        Producer::new(&eddy::config::KafkaConfig::default(), brokers).expect("test producer");
+    for (partition, payload) in &data.records {
+        producer
+            .send(&Record {
+                topic: "events",
+                partition: Some(*partition),
+                key: None,
+                payload,
+                headers: &[],
+                measure: false,
+            })
+            .expect("queued");
+    }
+    producer.flush().expect("all test records acknowledged");
+}
+
+/// Reads the output topics until `results` results arrived (plus a quiet second, to see
+/// duplicates), or a minute passed.
+fn read_outputs(brokers: &str, results: usize) -> BTreeMap<String, Vec<TailRecord>> {
+    let tail = Tail::new(
+        brokers,
+        &[
+            ("results", PARTITIONS),
+            ("late", PARTITIONS),
+            ("dead", PARTITIONS),
+        ],
+    )
+    .expect("reader");
+    let mut by_topic: BTreeMap<String, Vec<TailRecord>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = None;
+    while Instant::now() < deadline {
+        match tail.next(Duration::from_millis(200)) {
+            Some(record) => {
+                let record = record.expect("read");
+                by_topic
+                    .entry(record.topic.clone())
+                    .or_default()
+                    .push(record);
+                quiet_since = None;
+            }
+            None => {
+                let have = by_topic.get("results").map_or(0, Vec::len);
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if have >= results && since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
+            }
+        }
+    }
+    by_topic
+}
+
+fn check(brokers: &str, create_topic: impl Fn(&str, u32)) {
+    for topic in TOPICS {
+        create_topic(topic, PARTITIONS);
+    }
+    let data = dataset();
+    produce(brokers, &data);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kafka.yaml");
+    std::fs::write(&config, CONFIG).expect("config written");
+    let eddy = Eddy::run(&config, brokers);
+    let outputs = read_outputs(brokers, data.windows.len());
+    let status = eddy.stop();
+    assert!(status.success(), "eddy exits 0 on SIGTERM, got {status}");
+
+    let empty = Vec::new();
+    let results = outputs.get("results").unwrap_or(&empty);
+    let mut got: Vec<Row> = results
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.payload).expect("result is JSON");
+            assert_eq!(
+                r.key.as_deref(),
+                v["key"].as_str().map(str::as_bytes),
+                "keyed by key"
+            );
+            let int = |name: &str| v[name].as_i64().unwrap_or_else(|| panic!("{name} in {v}"));
+            (
+                v["key"].as_str().expect("key").to_string(),
+                int("window_start"),
+                int("window_end"),
+                v["emit"].as_str().expect("emit").to_string(),
+                int("count"),
+                int("sum"),
+                int("min"),
+                int("max"),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<Row> = data
+        .windows
+        .iter()
+        .map(|((key, start), &(count, sum, min, max))| {
+            (
+                key.clone(),
+                *start,
+                start + WINDOW_MS,
+                "on_time".to_string(),
+                count,
+                sum,
+                min,
+                max,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "one result per window, no duplicates"
+    );
+    assert_eq!(got, want);
+
+    let payloads = |topic: &str| -> Vec<Vec<u8>> {
+        let mut p: Vec<Vec<u8>> = outputs
+            .get(topic)
+            .unwrap_or(&empty)
+            .iter()
+            .map(|r| r.payload.clone())
+            .collect();
+        p.sort();
+        p
+    };
+    let mut late = data.late.clone();
+    late.sort();
+    assert_eq!(
+        payloads("late"),
+        late,
+        "the late topic holds exactly the late events"
+    );
+    let mut junk = data.junk.clone();
+    junk.sort();
+    assert_eq!(
+        payloads("dead"),
+        junk,
+        "the dead-letter topic holds exactly the junk"
+    );
+    for record in outputs.get("dead").unwrap_or(&empty) {
+        assert!(
+            record.header("eddy.error").is_some_and(|e| !e.is_empty()),
+            "dead letters carry the error"
+        );
+        assert!(record.header("eddy.offset").is_some());
+    }
+    for record in outputs.get("late").unwrap_or(&empty) {
+        assert_eq!(record.header("eddy.error"), Some("late"));
+        assert!(record.header("eddy.watermark").is_some());
+    }
+}
+
+#[test]
+fn eddy_run_on_a_real_broker() {
+    let broker = Tansu::start();
+    check(&broker.bootstrap_servers(), |topic, partitions| {
+        broker.create_topic(topic, partitions);
+    });
+}
+
+#[test]
+fn eddy_run_on_the_mock_cluster() {
+    let cluster = Embedded::start().expect("mock cluster");
+    check(&cluster.bootstrap_servers(), |topic, partitions| {
+        cluster.create_topic(topic, partitions).expect("topic");
+    });
+}
+
+#[test]
+fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        "{\"key\":\"a\",\"ts\":1000,\"amount\":1}\n{\"key\":\"b\",\"ts\":2000,\"amount\":2}\n",
+    )
+    .expect("input");
+    // Nothing listens on this port: librdkafka keeps reconnecting with backoff until the
+    // delivery timeout, then reports every result as failed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let brokers = format!("127.0.0.1:{port}");
+    let mut config = eddy::config::Config::from_yaml(
+        "sink: { type: kafka, topic: results }\n\
+         kafka: { delivery_timeout: 2s, retry_backoff: 50ms }\n",
+    )
+    .expect("config");
+    config.source = eddy::config::SourceConfig::File { path: input };
+    config.plugins.dir = plugin_dir();
+    let started = Instant::now();
+    let error = eddy::kafka::run_with(&config, &brokers, &eddy::kafka::StopFlag::default())
+        .expect_err("an undeliverable result fails the run");
+    let message = error.to_string();
+    assert!(
+        message.contains("could not be delivered"),
+        "the error says what happened: {message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "surfaced after the delivery timeout"
+    );
+}
