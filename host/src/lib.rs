@@ -21,6 +21,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod plugin_test;
+pub mod progress;
 pub mod registry;
 pub mod sink;
 pub mod source;

@@ -57,6 +57,19 @@ pub struct Operator {
     rows: Vec<u32>,
     merges: Vec<(u32, u32)>,
     touched: Vec<u32>,
+    replay: Option<Replay>,
+    replayed: u64,
+}
+
+/// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
+/// its watermark was `watermark`. Records before `read_to` whose windows all end at or before
+/// `watermark` were already accounted for (in a result or the late output) and are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replay {
+    /// First source offset the previous owner had not read.
+    pub read_to: i64,
+    /// The previous owner's watermark.
+    pub watermark: i64,
 }
 
 fn millis(d: std::time::Duration) -> i64 {
@@ -82,7 +95,20 @@ impl Operator {
             rows: Vec::new(),
             merges: Vec::new(),
             touched: Vec::new(),
+            replay: None,
+            replayed: 0,
         }
+    }
+
+    /// Continues where a previous owner of the source left off (see [`Replay`]).
+    pub fn resume(&mut self, replay: Replay) {
+        self.watermarks.resume(replay.watermark);
+        self.replay = Some(replay);
+    }
+
+    /// Records skipped because a previous owner had already accounted for them.
+    pub fn replayed(&self) -> u64 {
+        self.replayed
     }
 
     /// The current watermark.
@@ -122,9 +148,20 @@ impl Operator {
         self.touched.clear();
         let mut output = Output::default();
         for (i, (&time, key)) in batch.times.iter().zip(&batch.keys).enumerate() {
-            self.watermarks.observe(partition, time);
             self.windows.clear();
             self.assigner.assign(time, &mut self.windows);
+            if let Some(replay) = self.replay {
+                match source_offsets.get(batch.rows[i] as usize) {
+                    Some(&offset) if offset < replay.read_to => {
+                        if self.windows.iter().all(|w| w.end <= replay.watermark) {
+                            self.replayed += 1;
+                            continue;
+                        }
+                    }
+                    _ => self.replay = None,
+                }
+            }
+            self.watermarks.observe(partition, time);
             let before = self.slots.len();
             for &window in &self.windows {
                 let slot = if self.assigner.is_merging() {

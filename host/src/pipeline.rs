@@ -17,9 +17,10 @@ use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
 use crate::decode::Decoder;
 use crate::event::RawBatch;
 use crate::kafka::{KafkaError, Producer};
-use crate::operator::{Operator, Output};
+use crate::operator::{Operator, Output, Replay};
 use crate::output::JsonLines;
 use crate::plugin::{PluginError, Runtime};
+use crate::progress::Progress;
 use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
 use crate::source;
 use crate::stage::{StageOutcome, TransformStage};
@@ -58,6 +59,9 @@ pub struct Stats {
     pub results: u64,
     /// Traps of transform plugins (each retried once on a fresh instance).
     pub plugin_traps: u64,
+    /// Records skipped because a previous owner of their partition had already accounted for
+    /// them (see [`crate::progress`]).
+    pub replayed: u64,
 }
 
 /// Where a pipeline writes.
@@ -282,7 +286,9 @@ impl Pipeline {
         }
         self.stats.events += decoded.times.len() as u64;
         let operator = self.operator(batch.partition)?;
+        let replayed = operator.replayed();
         let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms)?;
+        self.stats.replayed += operator.replayed() - replayed;
         if !out.late.is_empty() {
             let records: Vec<SideRecord<'_>> = out
                 .late
@@ -327,25 +333,39 @@ impl Pipeline {
         Ok(())
     }
 
-    /// For each partition read so far, the offset from which it must be read again to
-    /// rebuild what is not yet written: the lowest offset held by an open window, or the next
-    /// offset when every record read so far is accounted for. Valid to commit once the
-    /// outputs written so far are acknowledged.
-    pub fn resume_offsets(&self) -> Vec<(u32, i64)> {
+    /// For each partition read so far, its [`Progress`]: the offset from which it must be
+    /// read again to rebuild what is not yet written (the lowest offset held by an open
+    /// window, or the next offset when every record read so far is accounted for), how far it
+    /// was read, and its watermark. Valid to commit once the outputs written so far are
+    /// acknowledged.
+    pub fn progress(&self) -> Vec<Progress> {
         self.next_offsets
             .iter()
             .map(|(&partition, &next)| {
-                let held = self
-                    .operators
-                    .get(&partition)
-                    .map_or(i64::MAX, Operator::first_offset);
-                (partition, next.min(held))
+                let operator = self.operators.get(&partition);
+                let held = operator.map_or(i64::MAX, Operator::first_offset);
+                Progress {
+                    partition,
+                    offset: next.min(held),
+                    read_to: next,
+                    watermark: operator.map_or(i64::MIN, Operator::watermark),
+                }
             })
             .collect()
     }
 
+    /// The partition was given to this pipeline with the progress a previous owner
+    /// committed: its operator starts from that watermark and skips what was accounted for.
+    pub fn resume(&mut self, partition: u32, replay: Replay) -> Result<(), PipelineError> {
+        if self.per_partition {
+            self.operators.remove(&partition);
+        }
+        self.operator(partition)?.resume(replay);
+        Ok(())
+    }
+
     /// The partition was taken away (a rebalance): drops its windows, which its next owner
-    /// rebuilds by reading again from [`Pipeline::resume_offsets`].
+    /// rebuilds by reading again from its committed [`Progress`].
     pub fn revoke(&mut self, partition: u32) {
         if self.per_partition {
             self.operators.remove(&partition);

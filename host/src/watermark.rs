@@ -96,6 +96,12 @@ impl Watermarks {
         self.current
     }
 
+    /// Starts from `watermark` (the one a previous owner of the source reached): the
+    /// watermark never goes below it.
+    pub fn resume(&mut self, watermark: i64) {
+        self.current = self.current.max(watermark);
+    }
+
     /// Moves the watermark to the end of time: the input has ended.
     pub fn close(&mut self) -> i64 {
         self.current = i64::MAX;

@@ -20,12 +20,23 @@ use super::KafkaError;
 use super::client::{Role, client_config};
 use super::producer::Producer;
 use crate::config::{KafkaConfig, StartPosition};
+use crate::operator::Replay;
+use crate::progress::Progress;
+
+/// How long reading the group's committed offsets may take.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A change of the partitions this consumer owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionChange {
-    /// Partitions given to this consumer.
-    Assigned(Vec<u32>),
+    /// Partitions given to this consumer, and which of them continue from the progress the
+    /// group committed (all of them, unless `kafka.start` replays them from elsewhere).
+    Assigned {
+        /// The partitions.
+        partitions: Vec<u32>,
+        /// Those that continue from the committed progress.
+        resume: Vec<u32>,
+    },
     /// Partitions taken away (their progress is committed before they go).
     Revoked(Vec<u32>),
 }
@@ -41,7 +52,7 @@ pub struct GroupContext {
     producer: Option<Arc<Producer>>,
     changes: Mutex<Vec<PartitionChange>>,
     generation: AtomicU64,
-    resume: Mutex<BTreeMap<u32, i64>>,
+    progress: Mutex<BTreeMap<u32, Progress>>,
     started: Mutex<BTreeSet<u32>>,
 }
 
@@ -60,14 +71,15 @@ impl GroupContext {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The commit list for `partitions` from the resume offsets the loop published.
+    /// The commit list for `partitions` from the progress the loop published.
     fn commit_list(&self, partitions: Option<&[u32]>) -> TopicPartitionList {
-        let resume = lock(&self.resume);
+        let progress = lock(&self.progress);
         let mut tpl = TopicPartitionList::new();
-        for (&partition, &offset) in resume.iter() {
+        for (&partition, p) in progress.iter() {
             if partitions.is_none_or(|ps| ps.contains(&partition)) {
-                let _ =
-                    tpl.add_partition_offset(&self.topic, partition as i32, Offset::Offset(offset));
+                let mut element = tpl.add_partition(&self.topic, partition as i32);
+                let _ = element.set_offset(Offset::Offset(p.offset));
+                element.set_metadata(p.metadata());
             }
         }
         tpl
@@ -95,7 +107,7 @@ impl ConsumerContext for GroupContext {
                 tracing::error!(%error, "results not acknowledged; revoked partitions are not committed");
             }
         }
-        lock(&self.resume).retain(|p, _| !partitions.contains(p));
+        lock(&self.progress).retain(|p, _| !partitions.contains(p));
         self.record(PartitionChange::Revoked(partitions));
     }
 
@@ -141,7 +153,16 @@ impl ConsumerContext for GroupContext {
                 }
             }
         }
-        self.record(PartitionChange::Assigned(partitions));
+        let resume = if offset.is_some() {
+            partitions
+                .iter()
+                .copied()
+                .filter(|p| !first_time.contains(p))
+                .collect()
+        } else {
+            partitions.clone()
+        };
+        self.record(PartitionChange::Assigned { partitions, resume });
     }
 }
 
@@ -166,7 +187,7 @@ impl GroupConsumer {
             producer,
             changes: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
-            resume: Mutex::new(BTreeMap::new()),
+            progress: Mutex::new(BTreeMap::new()),
             started: Mutex::new(BTreeSet::new()),
         };
         let config = client_config(kafka, brokers, Role::Consumer);
@@ -198,18 +219,40 @@ impl GroupConsumer {
         std::mem::take(&mut *lock(&self.consumer.context().changes))
     }
 
-    /// Publishes the offsets from which each partition must be re-read; committed
-    /// periodically and when partitions are revoked.
-    pub fn set_resume_offsets(&self, offsets: &[(u32, i64)]) {
-        let mut resume = lock(&self.consumer.context().resume);
-        for &(partition, offset) in offsets {
-            resume.insert(partition, offset);
+    /// Publishes each partition's progress; committed periodically and when partitions are
+    /// revoked.
+    pub fn set_progress(&self, progress: &[Progress]) {
+        let mut published = lock(&self.consumer.context().progress);
+        for p in progress {
+            published.insert(p.partition, *p);
         }
+    }
+
+    /// The progress the group committed for `partitions`, where it was written by Eddy.
+    pub fn committed(&self, partitions: &[u32]) -> Result<Vec<(u32, Replay)>, KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        for &partition in partitions {
+            tpl.add_partition(&self.topic, partition as i32);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, COMMITTED_TIMEOUT)
+            .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
+        tracing::debug!(committed = ?committed, "committed offsets of assigned partitions");
+        Ok(committed
+            .elements_for_topic(&self.topic)
+            .iter()
+            .filter_map(|e| {
+                let partition = u32::try_from(e.partition()).ok()?;
+                Some((partition, Progress::parse_metadata(e.metadata())?))
+            })
+            .collect())
     }
 
     /// Commits the published resume offsets. The caller has flushed the producer.
     pub fn commit(&self, mode: CommitMode) -> Result<(), KafkaError> {
         let tpl = self.consumer.context().commit_list(None);
+        tracing::debug!(offsets = ?tpl, "committing");
         if tpl.count() == 0 {
             return Ok(());
         }

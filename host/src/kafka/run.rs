@@ -111,10 +111,22 @@ impl KafkaRun {
             let polled = self.consumer.poll(wait);
             if self.consumer.generation() != generation {
                 for change in self.consumer.take_changes() {
-                    if let PartitionChange::Revoked(partitions) = change {
-                        for partition in partitions {
-                            batches.remove(&partition);
-                            self.pipeline.revoke(partition);
+                    match change {
+                        PartitionChange::Revoked(partitions) => {
+                            for partition in partitions {
+                                batches.remove(&partition);
+                                self.pipeline.revoke(partition);
+                            }
+                        }
+                        PartitionChange::Assigned { resume, .. } => {
+                            for (partition, replay) in self.consumer.committed(&resume)? {
+                                tracing::info!(
+                                    partition,
+                                    ?replay,
+                                    "continuing from committed progress"
+                                );
+                                self.pipeline.resume(partition, replay)?;
+                            }
                         }
                     }
                 }
@@ -156,8 +168,7 @@ impl KafkaRun {
             self.pipeline.tick_at(now)?;
             self.last_tick = Instant::now();
         }
-        self.consumer
-            .set_resume_offsets(&self.pipeline.resume_offsets());
+        self.consumer.set_progress(&self.pipeline.progress());
         if self.last_commit.elapsed() >= self.commit_interval {
             self.commit(CommitMode::Async)?;
         }
@@ -195,8 +206,7 @@ impl KafkaRun {
         if fire_open_windows {
             self.pipeline.finish()?;
         }
-        self.consumer
-            .set_resume_offsets(&self.pipeline.resume_offsets());
+        self.consumer.set_progress(&self.pipeline.progress());
         self.commit(CommitMode::Sync)?;
         Ok(self.pipeline.stats())
     }
