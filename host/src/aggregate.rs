@@ -16,6 +16,15 @@ pub struct Finished {
     pub columns: Vec<(String, Vec<String>, Vec<f64>)>,
 }
 
+/// Saved state of one aggregate for a list of groups.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedColumn {
+    /// Concatenated states.
+    pub data: Vec<u8>,
+    /// `groups + 1` offsets into `data`.
+    pub offsets: Vec<u32>,
+}
+
 /// All aggregates of a pipeline.
 pub struct Aggregates {
     named: Vec<Named>,
@@ -83,6 +92,45 @@ impl Aggregates {
             columns.push((named.name.clone(), named.plugin.outputs().to_vec(), values));
         }
         Ok(Finished { columns })
+    }
+
+    /// Each aggregate's identity for saved state: `<result name>/<plugin name>/<state format>`.
+    /// State saved under one identity is only restored under the same one.
+    pub fn state_formats(&self) -> Vec<String> {
+        self.named
+            .iter()
+            .map(|n| {
+                let info = n.plugin.info();
+                format!("{}/{}/{}", n.name, info.name, info.state_format)
+            })
+            .collect()
+    }
+
+    /// The state of the groups in `slots`, per aggregate: the bytes of slot `i` are
+    /// `data[offsets[i]..offsets[i + 1]]`.
+    pub fn save(&mut self, slots: &[u32]) -> Result<Vec<SavedColumn>, PluginError> {
+        let mut saved = Vec::with_capacity(self.named.len());
+        for named in &mut self.named {
+            let column = named.plugin.save(slots)?;
+            saved.push(SavedColumn {
+                data: column.data,
+                offsets: column.offsets,
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Puts saved state into the groups in `slots` (one column per aggregate, as
+    /// [`Aggregates::save`] made them).
+    pub fn restore(&mut self, slots: &[u32], saved: &[SavedColumn]) -> Result<(), PluginError> {
+        for (named, column) in self.named.iter_mut().zip(saved) {
+            let column = crate::plugin::ByteColumn {
+                data: column.data.clone(),
+                offsets: column.offsets.clone(),
+            };
+            named.plugin.restore(slots, &column)?;
+        }
+        Ok(())
     }
 
     /// Frees the groups in `slots` in every plugin.

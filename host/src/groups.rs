@@ -230,6 +230,32 @@ impl GroupTable {
         self.free.extend(slots);
     }
 
+    /// Slots of every open group, each key's windows in the order they were opened (restoring
+    /// them in this order keeps which session a merge keeps, and so floating-point results,
+    /// the same).
+    pub fn open_slots(&self) -> Vec<u32> {
+        self.keys
+            .values()
+            .flat_map(|windows| windows.iter().map(|&(_, slot)| slot))
+            .collect()
+    }
+
+    /// Opens a group restored from a snapshot, with its fired flag, pending count and first
+    /// offset, and returns its slot.
+    pub fn restore(&mut self, group: Group) -> u32 {
+        // A fired group is inserted as if the watermark were at its end (not due again).
+        let watermark = if group.fired {
+            group.window.end
+        } else {
+            i64::MIN
+        };
+        let slot = self.insert(&group.key, group.window, watermark);
+        if let Some(restored) = self.get_mut(slot) {
+            *restored = group;
+        }
+        slot
+    }
+
     /// Lowest source offset held by any open group (`i64::MAX` when none).
     pub fn first_offset(&self) -> i64 {
         self.groups

@@ -24,6 +24,7 @@ pub mod plugin_test;
 pub mod progress;
 pub mod registry;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 pub mod stage;
 pub mod trigger;

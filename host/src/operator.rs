@@ -10,6 +10,7 @@ use crate::decode::DecodedBatch;
 use crate::groups::{Group, GroupTable};
 use crate::output::Emit;
 use crate::plugin::PluginError;
+use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
 use crate::trigger::Trigger;
 use crate::watermark::{WatermarkSettings, Watermarks};
 use crate::window::{Assigner, Window};
@@ -104,6 +105,60 @@ impl Operator {
     pub fn resume(&mut self, replay: Replay) {
         self.watermarks.resume(replay.watermark);
         self.replay = Some(replay);
+    }
+
+    /// The operator's state: watermark, open groups and their aggregate state.
+    pub fn snapshot(&mut self) -> Result<OperatorSnapshot, PluginError> {
+        let slots = self.groups.open_slots();
+        let groups = slots
+            .iter()
+            .filter_map(|&slot| self.groups.get(slot).map(SavedGroup::of))
+            .collect();
+        Ok(OperatorSnapshot {
+            watermark: self.watermarks.current(),
+            max_seen: self.watermarks.max_seen(),
+            formats: self.aggregates.state_formats(),
+            groups,
+            states: self.aggregates.save(&slots)?,
+        })
+    }
+
+    /// Restores a snapshot into this operator, which has no groups yet, at processing time
+    /// `now_ms`.
+    pub fn restore(
+        &mut self,
+        snapshot: &OperatorSnapshot,
+        now_ms: i64,
+    ) -> Result<(), RestoreError> {
+        let current = self.aggregates.state_formats();
+        if snapshot.formats != current {
+            return Err(RestoreError::Formats {
+                saved: snapshot.formats.clone(),
+                current,
+            });
+        }
+        let n = snapshot.groups.len();
+        if snapshot.states.len() != current.len()
+            || snapshot.states.iter().any(|c| c.offsets.len() != n + 1)
+        {
+            return Err(RestoreError::Inconsistent(format!(
+                "{n} groups but state columns of other lengths"
+            )));
+        }
+        if !self.groups.is_empty() {
+            return Err(RestoreError::Inconsistent(
+                "restoring into an operator that has groups".into(),
+            ));
+        }
+        let slots: Vec<u32> = snapshot
+            .groups
+            .iter()
+            .map(|saved| self.groups.restore(saved.group()))
+            .collect();
+        self.aggregates.restore(&slots, &snapshot.states)?;
+        self.watermarks.resume(snapshot.watermark);
+        self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
+        Ok(())
     }
 
     /// Records skipped because a previous owner had already accounted for them.

@@ -22,6 +22,7 @@ use crate::output::JsonLines;
 use crate::plugin::{PluginError, Runtime};
 use crate::progress::Progress;
 use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
+use crate::snapshot::{OperatorSnapshot, RestoreError};
 use crate::source;
 use crate::stage::{StageOutcome, TransformStage};
 
@@ -40,6 +41,9 @@ pub enum PipelineError {
     /// Kafka failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// Saved state could not be restored.
+    #[error("restoring state: {0}")]
+    Restore(#[from] RestoreError),
 }
 
 /// Counters of what the pipeline did.
@@ -361,6 +365,29 @@ impl Pipeline {
             self.operators.remove(&partition);
         }
         self.operator(partition)?.resume(replay);
+        Ok(())
+    }
+
+    /// The state of every operator, by partition (0 for unpartitioned sources).
+    pub fn snapshot(&mut self) -> Result<Vec<(u32, OperatorSnapshot)>, PipelineError> {
+        let mut snapshots = Vec::with_capacity(self.operators.len());
+        for (&partition, operator) in &mut self.operators {
+            snapshots.push((partition, operator.snapshot()?));
+        }
+        Ok(snapshots)
+    }
+
+    /// Replaces the operator of `partition` (0 for unpartitioned sources) with one restored
+    /// from `snapshot` at processing time `now_ms`.
+    pub fn restore(
+        &mut self,
+        partition: u32,
+        snapshot: &OperatorSnapshot,
+        now_ms: i64,
+    ) -> Result<(), PipelineError> {
+        let key = if self.per_partition { partition } else { 0 };
+        self.operators.remove(&key);
+        self.operator(partition)?.restore(snapshot, now_ms)?;
         Ok(())
     }
 

@@ -102,6 +102,23 @@ impl Watermarks {
         self.current = self.current.max(watermark);
     }
 
+    /// The largest event time seen per partition (for snapshots).
+    pub fn max_seen(&self) -> Vec<(u32, i64)> {
+        self.partitions
+            .iter()
+            .filter_map(|(&p, state)| state.max_seen.map(|m| (p, m)))
+            .collect()
+    }
+
+    /// Restores the largest event times seen per partition (from a snapshot); they count as
+    /// active until the idle timeout says otherwise.
+    pub fn restore_max_seen(&mut self, max_seen: &[(u32, i64)], now_ms: i64) {
+        for &(partition, max) in max_seen {
+            self.touch(partition, now_ms);
+            self.observe(partition, max);
+        }
+    }
+
     /// Moves the watermark to the end of time: the input has ended.
     pub fn close(&mut self) -> i64 {
         self.current = i64::MAX;

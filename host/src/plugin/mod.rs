@@ -9,6 +9,7 @@ mod state;
 mod transform;
 
 pub use aggregator::AggregatorPlugin;
+pub use bindings::ByteColumn;
 pub use describe::describe;
 pub use error::PluginError;
 pub use runtime::{Loaded, Runtime};
