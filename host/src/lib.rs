@@ -27,6 +27,7 @@ pub mod sink;
 pub mod snapshot;
 pub mod source;
 pub mod stage;
+pub mod state;
 pub mod trigger;
 pub mod watermark;
 pub mod window;

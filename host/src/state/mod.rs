@@ -1,0 +1,86 @@
+//! Checkpoints: everything a pipeline needs to continue after a crash or a hand-over — each
+//! partition's operator snapshot and the source offset it belongs to, and the plugin versions
+//! that made the state — written atomically under increasing ids by a state backend, in memory
+//! or in RocksDB.
+
+mod memory;
+mod rocks;
+
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryState;
+pub use rocks::RocksState;
+
+use crate::snapshot::OperatorSnapshot;
+
+/// One partition's state in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// Source partition (0 for unpartitioned sources).
+    pub partition: u32,
+    /// The first source offset not reflected in `snapshot`: reading resumes here.
+    pub offset: i64,
+    /// The operator's state.
+    pub snapshot: OperatorSnapshot,
+}
+
+/// A checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Increasing id.
+    pub id: u64,
+    /// When it was taken, epoch ms.
+    pub created_ms: i64,
+    /// The plugin versions whose state it holds (content hashes).
+    pub plugins: Vec<String>,
+    /// Per partition.
+    pub partitions: Vec<PartitionState>,
+}
+
+/// What writing a checkpoint cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes of state written.
+    pub bytes: u64,
+}
+
+/// Why state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state directory cannot be used; it is left as it is.
+    #[error("state directory {dir}: {message}")]
+    Open {
+        /// The directory.
+        dir: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading or writing failed.
+    #[error("state store: {0}")]
+    Store(String),
+    /// A checkpoint could not be encoded.
+    #[error("encoding a checkpoint: {0}")]
+    Encode(String),
+    /// A checkpoint id did not increase.
+    #[error("checkpoint id {id} is not above the latest, {latest}")]
+    Order {
+        /// The id given.
+        id: u64,
+        /// The latest id written.
+        latest: u64,
+    },
+}
+
+/// Where checkpoints are kept.
+pub trait StateBackend: Send {
+    /// Writes `checkpoint` atomically: afterwards it is the latest, or (on error) nothing
+    /// changed. Older checkpoints beyond the number kept are removed.
+    fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError>;
+
+    /// The latest complete checkpoint. A latest one that is corrupt or incomplete is skipped,
+    /// loudly, for the one before it.
+    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError>;
+
+    /// Ids of the checkpoints kept, oldest first.
+    fn ids(&self) -> Result<Vec<u64>, StateError>;
+}

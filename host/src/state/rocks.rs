@@ -1,0 +1,231 @@
+//! Checkpoints in RocksDB. Each checkpoint is one write batch (synced): one record per
+//! partition under `p/<id>/<partition>` and, last, its manifest under `m/<id>` with the
+//! SHA-256 of the partition records. Old checkpoints are removed with a range delete. A
+//! checkpoint whose manifest is missing, whose records are missing or whose digest does not
+//! match is skipped (logged as an error) for the one before it.
+
+use std::path::Path;
+
+use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Checkpoint, PartitionState, StateBackend, StateError, Written};
+
+/// The manifest of a checkpoint.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    id: u64,
+    created_ms: i64,
+    plugins: Vec<String>,
+    partitions: Vec<u32>,
+    digest: Vec<u8>,
+}
+
+/// Checkpoints in a RocksDB database.
+pub struct RocksState {
+    db: DB,
+    keep: usize,
+}
+
+fn manifest_key(id: u64) -> Vec<u8> {
+    format!("m/{id:020}").into_bytes()
+}
+
+fn partition_key(id: u64, partition: u32) -> Vec<u8> {
+    format!("p/{id:020}/{partition:010}").into_bytes()
+}
+
+fn store(error: rocksdb::Error) -> StateError {
+    StateError::Store(error.to_string())
+}
+
+impl RocksState {
+    /// Opens (or creates) the database in `dir`, keeping the last `keep` checkpoints. A
+    /// directory that cannot be opened is an error naming it; nothing is removed.
+    pub fn open(dir: &Path, keep: usize) -> Result<Self, StateError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let db = DB::open(&options, dir).map_err(|e| StateError::Open {
+            dir: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            db,
+            keep: keep.max(1),
+        })
+    }
+
+    fn read(&self, id: u64) -> Result<Checkpoint, String> {
+        let manifest = self
+            .db
+            .get(manifest_key(id))
+            .map_err(|e| e.to_string())?
+            .ok_or("no manifest")?;
+        let manifest: Manifest =
+            postcard::from_bytes(&manifest).map_err(|e| format!("manifest: {e}"))?;
+        let mut digest = Sha256::new();
+        let mut partitions = Vec::with_capacity(manifest.partitions.len());
+        for &partition in &manifest.partitions {
+            let bytes = self
+                .db
+                .get(partition_key(id, partition))
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("partition {partition} is missing"))?;
+            digest.update(&bytes);
+            let state: PartitionState =
+                postcard::from_bytes(&bytes).map_err(|e| format!("partition {partition}: {e}"))?;
+            partitions.push(state);
+        }
+        if digest.finalize().as_slice() != manifest.digest.as_slice() {
+            return Err("digest mismatch".into());
+        }
+        Ok(Checkpoint {
+            id: manifest.id,
+            created_ms: manifest.created_ms,
+            plugins: manifest.plugins,
+            partitions,
+        })
+    }
+}
+
+impl StateBackend for RocksState {
+    fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError> {
+        let id = checkpoint.id;
+        if let Some(&latest) = self.ids()?.last()
+            && id <= latest
+        {
+            return Err(StateError::Order { id, latest });
+        }
+        let mut batch = WriteBatch::default();
+        let mut digest = Sha256::new();
+        let mut bytes = 0u64;
+        for state in &checkpoint.partitions {
+            let encoded =
+                postcard::to_allocvec(state).map_err(|e| StateError::Encode(e.to_string()))?;
+            digest.update(&encoded);
+            bytes += encoded.len() as u64;
+            batch.put(partition_key(id, state.partition), encoded);
+        }
+        let manifest = Manifest {
+            id,
+            created_ms: checkpoint.created_ms,
+            plugins: checkpoint.plugins.clone(),
+            partitions: checkpoint.partitions.iter().map(|p| p.partition).collect(),
+            digest: digest.finalize().to_vec(),
+        };
+        let encoded =
+            postcard::to_allocvec(&manifest).map_err(|e| StateError::Encode(e.to_string()))?;
+        batch.put(manifest_key(id), encoded);
+        let ids = self.ids()?;
+        let drop = (ids.len() + 1).saturating_sub(self.keep);
+        for &old in ids.iter().take(drop) {
+            batch.delete(manifest_key(old));
+            batch.delete_range(partition_key(old, 0), partition_key(old + 1, 0));
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options).map_err(store)?;
+        Ok(Written { bytes })
+    }
+
+    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
+        for &id in self.ids()?.iter().rev() {
+            match self.read(id) {
+                Ok(checkpoint) => return Ok(Some(checkpoint)),
+                Err(reason) => {
+                    tracing::error!(id, %reason, "checkpoint unusable; falling back to the one before");
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn ids(&self) -> Result<Vec<u64>, StateError> {
+        let mut ids = Vec::new();
+        for item in self
+            .db
+            .iterator(IteratorMode::From(b"m/", Direction::Forward))
+        {
+            let (key, _) = item.map_err(store)?;
+            let Some(id) = key.strip_prefix(b"m/") else {
+                break;
+            };
+            if let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok()) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::OperatorSnapshot;
+
+    fn checkpoint(id: u64) -> Checkpoint {
+        Checkpoint {
+            id,
+            created_ms: 1_000 + id as i64,
+            plugins: vec![format!("sum@{id}")],
+            partitions: (0..3)
+                .map(|partition| PartitionState {
+                    partition,
+                    offset: id as i64 * 100 + i64::from(partition),
+                    snapshot: OperatorSnapshot {
+                        watermark: id as i64,
+                        max_seen: vec![(partition, id as i64 + 5)],
+                        formats: vec!["n/count/1".into()],
+                        groups: Vec::new(),
+                        states: Vec::new(),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_n_and_reads_the_latest() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut state = RocksState::open(dir.path(), 2).expect("open");
+        assert_eq!(state.latest().expect("read"), None);
+        for id in 1..=4 {
+            state.write(&checkpoint(id)).expect("write");
+        }
+        assert_eq!(state.ids().expect("ids"), vec![3, 4]);
+        assert!(matches!(
+            state.write(&checkpoint(4)),
+            Err(StateError::Order { .. })
+        ));
+        drop(state);
+        let mut state = RocksState::open(dir.path(), 2).expect("reopen");
+        assert_eq!(state.latest().expect("read"), Some(checkpoint(4)));
+    }
+
+    #[test]
+    fn a_corrupt_or_incomplete_latest_falls_back_to_the_one_before() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut state = RocksState::open(dir.path(), 3).expect("open");
+        for id in 1..=3 {
+            state.write(&checkpoint(id)).expect("write");
+        }
+        // Garbage in one partition record of checkpoint 3: the digest no longer matches.
+        state.db.put(partition_key(3, 1), b"garbage").expect("put");
+        assert_eq!(state.latest().expect("read"), Some(checkpoint(2)));
+        // A missing partition record of checkpoint 2: incomplete.
+        state.db.delete(partition_key(2, 0)).expect("delete");
+        assert_eq!(state.latest().expect("read"), Some(checkpoint(1)));
+    }
+
+    #[test]
+    fn an_unusable_directory_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"precious").expect("file");
+        let error = RocksState::open(&file, 2).err().expect("refused");
+        assert!(error.to_string().contains("not-a-dir"), "{error}");
+        assert_eq!(std::fs::read(&file).expect("still there"), b"precious");
+    }
+}
