@@ -168,22 +168,24 @@ impl Producer {
     /// Queues a record; waits while librdkafka's queue is full (backpressure).
     pub fn send(&self, record: &Record<'_>) -> Result<(), KafkaError> {
         self.check()?;
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (name, value) in record.headers {
-            headers = headers.insert(Header {
-                key: name,
-                value: Some(value.as_bytes()),
-            });
-        }
         let opaque = if record.measure {
             self.epoch.elapsed().as_micros() as usize + 1
         } else {
             0
         };
         let mut base: BaseRecord<'_, [u8], [u8], usize> =
-            BaseRecord::with_opaque_to(record.topic, opaque)
-                .payload(record.payload)
-                .headers(headers);
+            BaseRecord::with_opaque_to(record.topic, opaque).payload(record.payload);
+        if !record.headers.is_empty() {
+            // Results carry none: no header allocation on their path.
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (name, value) in record.headers {
+                headers = headers.insert(Header {
+                    key: name,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            base = base.headers(headers);
+        }
         if let Some(key) = record.key {
             base = base.key(key);
         }

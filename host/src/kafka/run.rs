@@ -166,9 +166,13 @@ impl KafkaRun {
         }
         if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
             self.pipeline.tick_at(now)?;
+            // Progress scans every open group, so it is published with the tick, not per
+            // round. A revoke in between commits the last published progress: older, but
+            // consistent (offset, read position and watermark taken together), so the next
+            // owner re-reads a little more and writes nothing partial.
+            self.consumer.set_progress(&self.pipeline.progress());
             self.last_tick = Instant::now();
         }
-        self.consumer.set_progress(&self.pipeline.progress());
         if self.last_commit.elapsed() >= self.commit_interval {
             self.commit(CommitMode::Async)?;
         }
@@ -194,6 +198,7 @@ impl KafkaRun {
             producer.flush()?;
         }
         self.pipeline.flush()?;
+        self.consumer.set_progress(&self.pipeline.progress());
         self.consumer.commit(mode)?;
         self.last_commit = Instant::now();
         Ok(())
@@ -206,7 +211,6 @@ impl KafkaRun {
         if fire_open_windows {
             self.pipeline.finish()?;
         }
-        self.consumer.set_progress(&self.pipeline.progress());
         self.commit(CommitMode::Sync)?;
         Ok(self.pipeline.stats())
     }
