@@ -15,6 +15,7 @@ pub mod demo;
 pub mod event;
 pub mod generator;
 pub mod groups;
+pub mod health;
 pub mod kafka;
 pub mod operator;
 pub mod output;

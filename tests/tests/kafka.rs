@@ -127,15 +127,34 @@ fn eddy_binary() -> PathBuf {
     path
 }
 
-struct Eddy(Child);
+struct Eddy(Child, u16);
+
+/// Status line of `GET path` on the loopback port, if it answers.
+fn http_status(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: eddy\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.lines().next().map(str::to_string)
+}
 
 impl Eddy {
     fn run(config: &Path, brokers: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
         let child = Command::new(eddy_binary())
             .args(["run", "--config"])
             .arg(config)
             .env("EDDY_KAFKA__BROKERS", brokers)
             .env("EDDY_PLUGINS__DIR", plugin_dir())
+            .env("EDDY_HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "EDDY_LOG",
                 std::env::var("TEST_EDDY_LOG").unwrap_or_else(|_| "warn".into()),
@@ -144,7 +163,21 @@ impl Eddy {
             .stdin(Stdio::null())
             .spawn()
             .expect("eddy starts");
-        Self(child)
+        Self(child, port)
+    }
+
+    /// Waits until `/health/ready` answers 200 (partitions assigned). On the mock cluster a
+    /// run that follows another is assigned partitions only after ~45 s (its coordinator
+    /// appears to wait out the departed member's session).
+    fn wait_ready(&self) {
+        let started = Instant::now();
+        while http_status(self.1, "/health/ready").as_deref() != Some("HTTP/1.1 200 OK") {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "eddy did not become ready within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// SIGTERM, then the exit status.
@@ -264,12 +297,14 @@ fn check(brokers: &str, create_topic: impl Fn(&str, u32), restart: bool) {
     produce(brokers, &strip(first));
     if restart {
         let eddy = Eddy::run(&config, brokers);
+        eddy.wait_ready();
         wait_until_quiet(brokers);
         let status = eddy.stop();
         assert!(status.success(), "eddy exits 0 on SIGTERM, got {status}");
         produce(brokers, &strip(second));
     }
     let eddy = Eddy::run(&config, brokers);
+    eddy.wait_ready();
     let outputs = read_outputs(brokers, data.windows.len());
     let status = eddy.stop();
     assert!(status.success(), "eddy exits 0 on SIGTERM, got {status}");
@@ -408,8 +443,20 @@ fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
     config.source = eddy::config::SourceConfig::File { path: input };
     config.plugins.dir = plugin_dir();
     let started = Instant::now();
-    let error = eddy::kafka::run_with(&config, &brokers, &eddy::kafka::StopFlag::default())
-        .expect_err("an undeliverable result fails the run");
+    let health = std::sync::Arc::new(eddy::health::Health::default());
+    let error = eddy::kafka::run_with(
+        &config,
+        &brokers,
+        &eddy::kafka::StopFlag::default(),
+        &health,
+    )
+    .expect_err("an undeliverable result fails the run");
+    assert!(!health.is_ready(), "readiness goes false");
+    assert!(
+        health.reason().contains("could not be delivered"),
+        "readiness says why: {}",
+        health.reason()
+    );
     let message = error.to_string();
     assert!(
         message.contains("could not be delivered"),

@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Yaml};
 use serde::{Deserialize, Serialize};
 
+mod http;
 mod io;
 mod kafka;
 mod plugins;
@@ -15,6 +16,7 @@ mod plugins;
 mod tests;
 mod time;
 
+pub use http::HttpConfig;
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, StartPosition, property_name, property_value};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
@@ -95,6 +97,8 @@ pub struct Config {
     pub batch_size: usize,
     /// Kafka settings, used when the source, sink or a side output is a Kafka topic.
     pub kafka: KafkaConfig,
+    /// The HTTP endpoint (health probes).
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -119,6 +123,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             batch_size: 1024,
             kafka: KafkaConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }

@@ -205,6 +205,7 @@ kafka:
   properties: { security.protocol: SASL_SSL, socket.keepalive.enable: true }
   consumer_properties: { fetch.min.bytes: 1024 }
   producer_properties: { message.max.bytes: 2000000 }
+http: { listen: "0.0.0.0:9090" }
 "#;
 
 #[test]
@@ -237,6 +238,7 @@ fn every_kafka_key_is_read() {
         assert_eq!(k.delivery_timeout, Duration::from_secs(10));
         assert_eq!(k.retry_backoff, Duration::from_millis(250));
         assert_eq!(k.embedded_partitions, 8);
+        assert_eq!(c.http.listen, Some("0.0.0.0:9090".parse().expect("addr")));
         assert_eq!(
             property_value(&k.properties["security.protocol"]),
             "SASL_SSL"
@@ -333,6 +335,7 @@ fn bad_kafka_values_name_their_key() {
             ),
             ("sink: { type: kafka, topic: '' }\n".into(), "sink.topic"),
             ("late: { type: kafka }\n".into(), "topic"),
+            ("http: { listen: nowhere }\n".into(), "http.listen"),
         ];
         for (yaml, key) in cases {
             let message = error_of(&yaml);

@@ -17,6 +17,7 @@ use super::stop::StopFlag;
 use crate::config::{Config, SourceConfig};
 use crate::decode::NO_TIMESTAMP;
 use crate::event::RawBatch;
+use crate::health::{self, Health};
 use crate::pipeline::{Outputs, Pipeline, PipelineError, Stats, now_ms};
 use crate::source;
 
@@ -38,6 +39,7 @@ pub struct KafkaRun {
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
+    health: Arc<Health>,
 }
 
 fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>, KafkaError> {
@@ -55,6 +57,18 @@ fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>,
 impl KafkaRun {
     /// Loads the plugins, connects to `brokers` and subscribes to the source topic.
     pub fn start(config: &Config, brokers: &str) -> Result<Self, PipelineError> {
+        Self::start_with_health(config, brokers, Arc::default())
+    }
+
+    /// Like [`KafkaRun::start`], reporting readiness to `health`: ready once partitions are
+    /// assigned, not ready (with the error) once a round fails, e.g. results cannot be
+    /// delivered.
+    pub fn start_with_health(
+        config: &Config,
+        brokers: &str,
+        health: Arc<Health>,
+    ) -> Result<Self, PipelineError> {
+        health.set_unready("waiting for partitions");
         let SourceConfig::Kafka { topic } = &config.source else {
             return Err(KafkaError::Client("the source is not a Kafka topic".into()).into());
         };
@@ -73,6 +87,7 @@ impl KafkaRun {
             last_tick: now,
             last_log: now,
             poll_errors: 0,
+            health,
         })
     }
 
@@ -96,10 +111,23 @@ impl KafkaRun {
         &self.pipeline
     }
 
+    /// Readiness of this run.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
     /// One round: reads up to `batch_size` records (waiting briefly for the first), processes
     /// them by partition, lets processing time pass, and commits when due. Returns the number
-    /// of records read.
+    /// of records read. A failure makes the run not ready, with the error as the reason.
     pub fn round(&mut self) -> Result<usize, PipelineError> {
+        let result = self.poll_and_process();
+        if let Err(error) = &result {
+            self.health.set_unready(error.to_string());
+        }
+        result
+    }
+
+    fn poll_and_process(&mut self) -> Result<usize, PipelineError> {
         if let Some(producer) = &self.producer {
             producer.check()?;
         }
@@ -118,7 +146,10 @@ impl KafkaRun {
                                 self.pipeline.revoke(partition);
                             }
                         }
-                        PartitionChange::Assigned { resume, .. } => {
+                        PartitionChange::Assigned { partitions, resume } => {
+                            if !partitions.is_empty() {
+                                self.health.set_ready();
+                            }
                             for (partition, replay) in self.consumer.committed(&resume)? {
                                 tracing::info!(
                                     partition,
@@ -230,15 +261,29 @@ pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
     let brokers = embedded
         .as_ref()
         .map_or_else(|| config.kafka.brokers.clone(), Embedded::bootstrap_servers);
-    run_with(config, &brokers, stop)
+    let health = Arc::new(Health::default());
+    if let Some(listen) = config.http.listen {
+        health::serve(listen, Arc::clone(&health))?;
+    }
+    run_with(config, &brokers, stop, &health)
 }
 
-/// Like [`run`], on the given bootstrap servers.
-pub fn run_with(config: &Config, brokers: &str, stop: &StopFlag) -> Result<Stats, PipelineError> {
+/// Like [`run`], on the given bootstrap servers, reporting readiness to `health`.
+pub fn run_with(
+    config: &Config,
+    brokers: &str,
+    stop: &StopFlag,
+    health: &Arc<Health>,
+) -> Result<Stats, PipelineError> {
     if !matches!(config.source, SourceConfig::Kafka { .. }) {
-        return run_bounded(config, brokers);
+        health.set_ready();
+        let result = run_bounded(config, brokers);
+        if let Err(error) = &result {
+            health.set_unready(error.to_string());
+        }
+        return result;
     }
-    let mut run = KafkaRun::start(config, brokers)?;
+    let mut run = KafkaRun::start_with_health(config, brokers, Arc::clone(health))?;
     tracing::info!(brokers, "pipeline started");
     while !stop.is_set() {
         run.round()?;
