@@ -106,6 +106,17 @@ impl Aggregates {
             .collect()
     }
 
+    /// Each aggregate's plugin version: `<result name>=<plugin name>@<version>`.
+    pub fn versions(&self) -> Vec<String> {
+        self.named
+            .iter()
+            .map(|n| {
+                let info = n.plugin.info();
+                format!("{}={}@{}", n.name, info.name, info.version)
+            })
+            .collect()
+    }
+
     /// The state of the groups in `slots`, per aggregate: the bytes of slot `i` are
     /// `data[offsets[i]..offsets[i + 1]]`.
     pub fn save(&mut self, slots: &[u32]) -> Result<Vec<SavedColumn>, PluginError> {

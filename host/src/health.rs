@@ -1,6 +1,7 @@
 //! Liveness and readiness, and the HTTP endpoint that reports them: `/health/live` answers 200
 //! while the process runs; `/health/ready` answers 200 once the pipeline takes input (Kafka
 //! partitions assigned) and 503, with the reason, before that and when a sink fails.
+//! `/metrics` answers the Prometheus text exposition.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,8 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
+
+use crate::metrics::Metrics;
 
 /// Whether the pipeline is ready, and why not.
 #[derive(Debug)]
@@ -69,16 +73,35 @@ async fn ready(State(health): State<Arc<Health>>) -> (StatusCode, String) {
     }
 }
 
-/// The health routes.
-pub fn router(health: Arc<Health>) -> Router {
+async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
+
+/// The health and metrics routes.
+pub fn router(health: Arc<Health>, registry: Arc<Metrics>) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .with_state(health)
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics))
+                .with_state(registry),
+        )
 }
 
 /// Serves [`router`] on `listen` from a thread of its own; returns the bound address.
-pub fn serve(listen: SocketAddr, health: Arc<Health>) -> io::Result<SocketAddr> {
+pub fn serve(
+    listen: SocketAddr,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+) -> io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
@@ -91,7 +114,7 @@ pub fn serve(listen: SocketAddr, health: Arc<Health>) -> io::Result<SocketAddr> 
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        if let Err(error) = axum::serve(listener, router(health)).await {
+                        if let Err(error) = axum::serve(listener, router(health, metrics)).await {
                             tracing::error!(%error, "the HTTP endpoint stopped");
                         }
                     }
@@ -99,7 +122,7 @@ pub fn serve(listen: SocketAddr, health: Arc<Health>) -> io::Result<SocketAddr> 
                 }
             });
         })?;
-    tracing::info!(%address, "serving /health/live and /health/ready");
+    tracing::info!(%address, "serving /health/live, /health/ready and /metrics");
     Ok(address)
 }
 
@@ -125,8 +148,13 @@ mod tests {
     #[test]
     fn probes_answer_over_http() {
         let health = Arc::new(Health::default());
-        let address =
-            serve("127.0.0.1:0".parse().expect("addr"), Arc::clone(&health)).expect("serve");
+        let metrics = Arc::new(Metrics::new());
+        let address = serve(
+            "127.0.0.1:0".parse().expect("addr"),
+            Arc::clone(&health),
+            Arc::clone(&metrics),
+        )
+        .expect("serve");
         assert!(get(address, "/health/live").starts_with("HTTP/1.1 200"));
         let response = get(address, "/health/ready");
         assert!(response.starts_with("HTTP/1.1 503"), "{response}");
@@ -136,5 +164,9 @@ mod tests {
         health.set_unready("sink: broker down");
         let response = get(address, "/health/ready");
         assert!(response.starts_with("HTTP/1.1 503") && response.contains("broker down"));
+        metrics.checkpoint.id.set(3);
+        let response = get(address, "/metrics");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("eddy_checkpoint_id 3"), "{response}");
     }
 }

@@ -161,6 +161,11 @@ impl Operator {
         Ok(())
     }
 
+    /// The aggregates' plugin versions.
+    pub fn plugin_versions(&self) -> Vec<String> {
+        self.aggregates.versions()
+    }
+
     /// Records skipped because a previous owner had already accounted for them.
     pub fn replayed(&self) -> u64 {
         self.replayed

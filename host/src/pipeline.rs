@@ -25,6 +25,7 @@ use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
 use crate::snapshot::{OperatorSnapshot, RestoreError};
 use crate::source;
 use crate::stage::{StageOutcome, TransformStage};
+use crate::state::{PartitionState, StateError};
 
 /// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,9 @@ pub enum PipelineError {
     /// Saved state could not be restored.
     #[error("restoring state: {0}")]
     Restore(#[from] RestoreError),
+    /// Checkpoints could not be written or read.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// Counters of what the pipeline did.
@@ -389,6 +393,45 @@ impl Pipeline {
         self.operators.remove(&key);
         self.operator(partition)?.restore(snapshot, now_ms)?;
         Ok(())
+    }
+
+    /// Each partition's state with the offset reading continues from, for a checkpoint.
+    /// Valid once the outputs written so far are acknowledged.
+    pub fn checkpoint_states(&mut self) -> Result<Vec<PartitionState>, PipelineError> {
+        let mut states = Vec::with_capacity(self.next_offsets.len());
+        for (&partition, &offset) in &self.next_offsets {
+            let key = if self.per_partition { partition } else { 0 };
+            if let Some(operator) = self.operators.get_mut(&key) {
+                states.push(PartitionState {
+                    partition,
+                    offset,
+                    snapshot: operator.snapshot()?,
+                });
+            }
+        }
+        Ok(states)
+    }
+
+    /// Continues `state.partition` from a checkpoint at processing time `now_ms`: its
+    /// operator restored, reading from `state.offset`.
+    pub fn restore_partition(
+        &mut self,
+        state: &PartitionState,
+        now_ms: i64,
+    ) -> Result<(), PipelineError> {
+        self.restore(state.partition, &state.snapshot, now_ms)?;
+        self.next_offsets.insert(state.partition, state.offset);
+        Ok(())
+    }
+
+    /// The aggregate plugin versions, as recorded in checkpoints.
+    pub fn plugin_versions(&self) -> Vec<String> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(Operator::plugin_versions)
+            .unwrap_or_default()
     }
 
     /// The partition was taken away (a rebalance): drops its windows, which its next owner

@@ -449,6 +449,7 @@ fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
         &brokers,
         &eddy::kafka::StopFlag::default(),
         &health,
+        &std::sync::Arc::new(eddy::metrics::Metrics::new()),
     )
     .expect_err("an undeliverable result fails the run");
     assert!(!health.is_ready(), "readiness goes false");

@@ -12,6 +12,7 @@ mod http;
 mod io;
 mod kafka;
 mod plugins;
+mod state;
 #[cfg(test)]
 mod tests;
 mod time;
@@ -20,6 +21,7 @@ pub use http::HttpConfig;
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, StartPosition, property_name, property_value};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
+pub use state::{BackendKind, Delivery, StateConfig};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
 
 /// Why a configuration was refused.
@@ -99,6 +101,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// The HTTP endpoint (health probes).
     pub http: HttpConfig,
+    /// Checkpoints and the delivery guarantee.
+    pub state: StateConfig,
 }
 
 impl Default for Config {
@@ -124,6 +128,7 @@ impl Default for Config {
             batch_size: 1024,
             kafka: KafkaConfig::default(),
             http: HttpConfig::default(),
+            state: StateConfig::default(),
         }
     }
 }
@@ -219,6 +224,7 @@ impl Config {
             return Err(invalid("plugins.call_timeout", "must be more than 0"));
         }
         self.validate_kafka()?;
+        self.validate_state()?;
         if let SourceConfig::Generator(generator) = &self.source {
             generator
                 .validate()
@@ -374,6 +380,49 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_state(&self) -> Result<(), ConfigError> {
+        let state = &self.state;
+        if state.checkpoint_interval.as_millis() == 0 {
+            return Err(invalid("state.checkpoint_interval", "must be at least 1ms"));
+        }
+        if state.keep == 0 || state.keep > 100 {
+            return Err(invalid("state.keep", "must be between 1 and 100"));
+        }
+        if state.shutdown_timeout.as_millis() == 0 {
+            return Err(invalid("state.shutdown_timeout", "must be at least 1ms"));
+        }
+        if state.backend == BackendKind::Rocksdb && state.dir.as_os_str().is_empty() {
+            return Err(invalid("state.dir", "name a directory for RocksDB"));
+        }
+        if state.delivery == Delivery::ExactlyOnce {
+            let topics = self.kafka_topics();
+            if !topics.iter().any(|(key, _)| *key == "source.topic")
+                || !topics.iter().any(|(key, _)| *key == "sink.topic")
+            {
+                return Err(invalid(
+                    "state.delivery",
+                    "exactly_once needs a Kafka source and a Kafka sink",
+                ));
+            }
+            if let Some(id) = &state.transactional_id
+                && id.trim().is_empty()
+            {
+                return Err(invalid("state.transactional_id", "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Kafka transactional id for exactly-once delivery.
+    pub fn transactional_id(&self) -> String {
+        self.state.transactional_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "eddy".into());
+            format!("{}-{host}", self.kafka.group_id)
+        })
     }
 }
 

@@ -1,8 +1,10 @@
 //! The group consumer of the source topic. Rebalances are handled in librdkafka's callback on
 //! the polling thread: before partitions are revoked, every result written so far is
-//! acknowledged (producer flush) and their resume offsets are committed; the changes are then
-//! handed to the pipeline loop, which drops the revoked partitions' windows and any of their
-//! records it had read but not processed.
+//! acknowledged (producer flush) and their resume offsets are committed (at-least-once), or
+//! the open transaction is aborted (exactly-once); the loop then drops the revoked
+//! partitions' windows and any of their records it had read but not processed. When
+//! partitions are assigned, each is given where it continues (see [`crate::recovery`]): a
+//! local checkpoint is loaded here and the partition assigned at the checkpoint's offset.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +13,8 @@ use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance,
+    RebalanceProtocol,
 };
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -19,9 +22,10 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use super::KafkaError;
 use super::client::{Role, client_config};
 use super::producer::Producer;
-use crate::config::{KafkaConfig, StartPosition};
-use crate::operator::Replay;
-use crate::progress::Progress;
+use crate::config::{Delivery, KafkaConfig, StartPosition};
+use crate::progress::{Committed, Progress};
+use crate::recovery::{Resume, candidates, fallback};
+use crate::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,16 +33,12 @@ const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
 /// A change of the partitions this consumer owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionChange {
-    /// Partitions given to this consumer, and which of them continue from the progress the
-    /// group committed (all of them, unless `kafka.start` replays them from elsewhere).
-    Assigned {
-        /// The partitions.
-        partitions: Vec<u32>,
-        /// Those that continue from the committed progress.
-        resume: Vec<u32>,
-    },
+    /// Partitions given to this consumer, and how each continues.
+    Assigned(Vec<(u32, Resume)>),
     /// Partitions taken away (their progress is committed before they go).
     Revoked(Vec<u32>),
+    /// Where assigned partitions continue could not be found out; the pipeline stops.
+    Failed(String),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -54,6 +54,9 @@ pub struct GroupContext {
     generation: AtomicU64,
     progress: Mutex<BTreeMap<u32, Progress>>,
     started: Mutex<BTreeSet<u32>>,
+    delivery: Delivery,
+    store: Arc<Mutex<CheckpointStore>>,
+    checkpoint: Mutex<Option<u64>>,
 }
 
 impl ClientContext for GroupContext {}
@@ -74,12 +77,13 @@ impl GroupContext {
     /// The commit list for `partitions` from the progress the loop published.
     fn commit_list(&self, partitions: Option<&[u32]>) -> TopicPartitionList {
         let progress = lock(&self.progress);
+        let checkpoint = *lock(&self.checkpoint);
         let mut tpl = TopicPartitionList::new();
         for (&partition, p) in progress.iter() {
             if partitions.is_none_or(|ps| ps.contains(&partition)) {
                 let mut element = tpl.add_partition(&self.topic, partition as i32);
                 let _ = element.set_offset(Offset::Offset(p.offset));
-                element.set_metadata(p.metadata());
+                element.set_metadata(p.metadata(checkpoint));
             }
         }
         tpl
@@ -93,6 +97,18 @@ impl ConsumerContext for GroupContext {
         };
         let partitions = self.partitions(tpl);
         tracing::info!(?partitions, "partitions revoked");
+        if self.delivery == Delivery::ExactlyOnce {
+            // What was written since the last checkpoint is discarded; the partitions'
+            // next owner continues from the last committed transaction.
+            if let Some(producer) = &self.producer
+                && let Err(error) = producer.abort_transaction()
+            {
+                tracing::error!(%error, "aborting the transaction of revoked partitions");
+            }
+            lock(&self.progress).clear();
+            self.record(PartitionChange::Revoked(partitions));
+            return;
+        }
         let flushed = self.producer.as_ref().map_or(Ok(()), |p| p.flush());
         match flushed {
             Ok(()) => {
@@ -125,45 +141,148 @@ impl ConsumerContext for GroupContext {
                 .filter(|&p| started.insert(p))
                 .collect()
         };
-        let offset = match self.start {
+        let start = match self.start {
             StartPosition::Committed => None,
             StartPosition::Earliest => Some(Offset::Beginning),
             StartPosition::Latest => Some(Offset::End),
         };
-        if let Some(offset) = offset
-            && !first_time.is_empty()
-        {
-            if matches!(
-                consumer.rebalance_protocol(),
-                RebalanceProtocol::Cooperative
-            ) {
-                tracing::warn!("kafka.start is applied with the eager rebalance protocol only");
-            } else {
-                let mut assignment = TopicPartitionList::new();
-                for &p in &partitions {
-                    let at = if first_time.contains(&p) {
-                        offset
-                    } else {
-                        Offset::Stored
-                    };
-                    let _ = assignment.add_partition_offset(&self.topic, p as i32, at);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        if cooperative && (start.is_some() || !lock(&self.store).index().is_empty()) {
+            tracing::warn!(
+                "kafka.start and restoring checkpoints need the eager rebalance protocol; partitions continue from the committed progress"
+            );
+        }
+        let (fresh, continuing): (Vec<u32>, Vec<u32>) = partitions
+            .iter()
+            .partition(|p| start.is_some() && first_time.contains(p) && !cooperative);
+        let committed = match committed_progress(consumer, &self.topic, &continuing) {
+            Ok(committed) => committed,
+            Err(error) => {
+                self.record(PartitionChange::Failed(error.to_string()));
+                return;
+            }
+        };
+        let mut resumes = Vec::with_capacity(partitions.len());
+        let mut assignment = TopicPartitionList::new();
+        let mut explicit = false;
+        for &partition in &fresh {
+            let offset = start.unwrap_or(Offset::Stored);
+            let _ = assignment.add_partition_offset(&self.topic, partition as i32, offset);
+            resumes.push((partition, Resume::Fresh));
+            explicit = true;
+        }
+        let restored = if cooperative {
+            BTreeMap::new()
+        } else {
+            match self.load_checkpoints(&continuing, &committed) {
+                Ok(restored) => restored,
+                Err(error) => {
+                    self.record(PartitionChange::Failed(error));
+                    return;
                 }
-                if let Err(error) = consumer.assign(&assignment) {
-                    tracing::error!(%error, "could not apply kafka.start");
+            }
+        };
+        let mut restored = restored;
+        for &partition in &continuing {
+            let resume = match restored.remove(&partition) {
+                Some(state) => {
+                    let _ = assignment.add_partition_offset(
+                        &self.topic,
+                        partition as i32,
+                        Offset::Offset(state.offset),
+                    );
+                    explicit = true;
+                    Resume::Restore(Box::new(state))
+                }
+                None => {
+                    let _ = assignment.add_partition_offset(
+                        &self.topic,
+                        partition as i32,
+                        Offset::Stored,
+                    );
+                    fallback(committed.get(&partition))
+                }
+            };
+            resumes.push((partition, resume));
+        }
+        if explicit && let Err(error) = consumer.assign(&assignment) {
+            self.record(PartitionChange::Failed(format!(
+                "assigning partitions at their start offsets: {error}"
+            )));
+            return;
+        }
+        self.record(PartitionChange::Assigned(resumes));
+    }
+}
+
+impl GroupContext {
+    /// For each of `partitions` that a usable local checkpoint holds, its state. Unusable
+    /// checkpoints are logged and skipped for the next candidate.
+    fn load_checkpoints(
+        &self,
+        partitions: &[u32],
+        committed: &BTreeMap<u32, Committed>,
+    ) -> Result<BTreeMap<u32, PartitionState>, String> {
+        let mut store = lock(&self.store);
+        let mut loaded: BTreeMap<u64, Option<BTreeMap<u32, PartitionState>>> = BTreeMap::new();
+        let mut restored = BTreeMap::new();
+        for &partition in partitions {
+            let ids = candidates(
+                self.delivery,
+                partition,
+                committed.get(&partition),
+                store.index(),
+            );
+            for id in ids {
+                if let std::collections::btree_map::Entry::Vacant(entry) = loaded.entry(id) {
+                    entry.insert(store.load(id, partitions).map_err(|e| e.to_string())?);
+                }
+                if let Some(Some(states)) = loaded.get_mut(&id)
+                    && let Some(state) = states.remove(&partition)
+                {
+                    tracing::info!(
+                        partition,
+                        checkpoint = id,
+                        offset = state.offset,
+                        "restoring from checkpoint"
+                    );
+                    restored.insert(partition, state);
+                    break;
                 }
             }
         }
-        let resume = if offset.is_some() {
-            partitions
-                .iter()
-                .copied()
-                .filter(|p| !first_time.contains(p))
-                .collect()
-        } else {
-            partitions.clone()
-        };
-        self.record(PartitionChange::Assigned { partitions, resume });
+        Ok(restored)
     }
+}
+
+/// The progress the group committed for `partitions`, where Eddy wrote it.
+fn committed_progress(
+    consumer: &BaseConsumer<GroupContext>,
+    topic: &str,
+    partitions: &[u32],
+) -> Result<BTreeMap<u32, Committed>, KafkaError> {
+    if partitions.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut tpl = TopicPartitionList::new();
+    for &partition in partitions {
+        tpl.add_partition(topic, partition as i32);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, COMMITTED_TIMEOUT)
+        .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
+    tracing::debug!(committed = ?committed, "committed offsets of assigned partitions");
+    Ok(committed
+        .elements_for_topic(topic)
+        .iter()
+        .filter_map(|e| {
+            let partition = u32::try_from(e.partition()).ok()?;
+            Some((partition, Progress::parse_metadata(e.metadata())?))
+        })
+        .collect())
 }
 
 /// The source topic's consumer in the group `kafka.group_id`.
@@ -180,7 +299,10 @@ impl GroupConsumer {
         brokers: &str,
         topic: &str,
         producer: Option<Arc<Producer>>,
+        delivery: Delivery,
+        store: Arc<Mutex<CheckpointStore>>,
     ) -> Result<Self, KafkaError> {
+        let checkpoint = Mutex::new(lock(&store).latest_id());
         let context = GroupContext {
             topic: topic.to_string(),
             start: kafka.start,
@@ -189,6 +311,9 @@ impl GroupConsumer {
             generation: AtomicU64::new(0),
             progress: Mutex::new(BTreeMap::new()),
             started: Mutex::new(BTreeSet::new()),
+            delivery,
+            store,
+            checkpoint,
         };
         let config = client_config(kafka, brokers, Role::Consumer);
         let consumer = BaseConsumer::from_config_and_context(&config, context)
@@ -228,25 +353,21 @@ impl GroupConsumer {
         }
     }
 
-    /// The progress the group committed for `partitions`, where it was written by Eddy.
-    pub fn committed(&self, partitions: &[u32]) -> Result<Vec<(u32, Replay)>, KafkaError> {
-        let mut tpl = TopicPartitionList::new();
-        for &partition in partitions {
-            tpl.add_partition(&self.topic, partition as i32);
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(tpl, COMMITTED_TIMEOUT)
-            .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
-        tracing::debug!(committed = ?committed, "committed offsets of assigned partitions");
-        Ok(committed
-            .elements_for_topic(&self.topic)
-            .iter()
-            .filter_map(|e| {
-                let partition = u32::try_from(e.partition()).ok()?;
-                Some((partition, Progress::parse_metadata(e.metadata())?))
-            })
-            .collect())
+    /// Records the latest checkpoint: commits name it in their metadata.
+    pub fn set_checkpoint(&self, id: u64) {
+        *lock(&self.consumer.context().checkpoint) = Some(id);
+    }
+
+    /// The published progress of every partition, as offsets to commit (with metadata).
+    pub fn progress_offsets(&self) -> TopicPartitionList {
+        self.consumer.context().commit_list(None)
+    }
+
+    /// The consumer group's metadata, for committing offsets in a transaction.
+    pub fn group_metadata(&self) -> Result<ConsumerGroupMetadata, KafkaError> {
+        self.consumer
+            .group_metadata()
+            .ok_or_else(|| KafkaError::Client("no consumer group metadata".into()))
     }
 
     /// Commits the published resume offsets. The caller has flushed the producer.

@@ -2,6 +2,7 @@
 //! an idempotent producer for results and side outputs, and an embedded (in-process) cluster
 //! for the demo.
 
+mod checkpoint;
 mod client;
 mod consumer;
 mod embedded;
@@ -34,6 +35,9 @@ pub enum KafkaError {
         /// The first error.
         error: String,
     },
+    /// A transaction could not be begun, committed or aborted (exactly-once).
+    #[error("kafka: transaction: {0}")]
+    Transaction(String),
     /// Committing progress failed.
     #[error("kafka: committing offsets: {0}")]
     Commit(String),

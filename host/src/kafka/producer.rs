@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use rdkafka::ClientContext;
 use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 
 use super::KafkaError;
 use super::client::{Role, client_config};
@@ -89,6 +90,14 @@ impl ProducerContext for DeliveryContext {
                         .record_latency(now.saturating_sub(emitted as u64 - 1));
                 }
             }
+            Err((
+                RdError::MessageProduction(
+                    RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight,
+                ),
+                _,
+            )) => {
+                // An aborted transaction's records: discarded on purpose.
+            }
             Err((error, _)) => {
                 self.deliveries.failed.fetch_add(1, Ordering::Relaxed);
                 let mut first = self
@@ -103,6 +112,10 @@ impl ProducerContext for DeliveryContext {
             }
         }
     }
+}
+
+fn transaction(what: &str, error: &RdError) -> KafkaError {
+    KafkaError::Transaction(format!("{what}: {error}"))
 }
 
 /// A record to produce.
@@ -132,13 +145,41 @@ pub struct Producer {
 impl Producer {
     /// A producer for `kafka` on `brokers`.
     pub fn new(kafka: &KafkaConfig, brokers: &str) -> Result<Self, KafkaError> {
+        Self::with_config(kafka, client_config(kafka, brokers, Role::Producer))
+    }
+
+    /// A transactional producer (`transactional_id`), its transactions initialised: a
+    /// previous producer with the same id is fenced and its open transaction aborted.
+    /// `timeout` bounds a transaction (`transaction.timeout.ms`).
+    pub fn transactional(
+        kafka: &KafkaConfig,
+        brokers: &str,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let mut config = client_config(kafka, brokers, Role::Producer);
+        config
+            .set("transactional.id", transactional_id)
+            .set("transaction.timeout.ms", timeout.as_millis().to_string());
+        let producer = Self::with_config(kafka, config)?;
+        producer
+            .inner
+            .init_transactions(producer.flush_timeout)
+            .map_err(|e| transaction("initialising transactions", &e))?;
+        producer
+            .inner
+            .begin_transaction()
+            .map_err(|e| transaction("beginning a transaction", &e))?;
+        Ok(producer)
+    }
+
+    fn with_config(kafka: &KafkaConfig, config: ClientConfig) -> Result<Self, KafkaError> {
         let deliveries = Arc::new(Deliveries::default());
         let epoch = Instant::now();
         let context = DeliveryContext {
             deliveries: Arc::clone(&deliveries),
             epoch,
         };
-        let config = client_config(kafka, brokers, Role::Producer);
         let inner = ThreadedProducer::from_config_and_context(&config, context)
             .map_err(|e| KafkaError::Client(format!("creating the producer: {e}")))?;
         Ok(Self {
@@ -226,6 +267,35 @@ impl Producer {
                 error: format!("flush: {e}"),
             })?;
         self.check()
+    }
+
+    /// Commits the open transaction with `offsets` of the consumer `group` in it, and begins
+    /// the next.
+    pub fn commit_transaction(
+        &self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), KafkaError> {
+        self.inner
+            .send_offsets_to_transaction(offsets, group, self.flush_timeout)
+            .map_err(|e| transaction("adding offsets to the transaction", &e))?;
+        self.inner
+            .commit_transaction(self.flush_timeout)
+            .map_err(|e| transaction("committing the transaction", &e))?;
+        self.check()?;
+        self.inner
+            .begin_transaction()
+            .map_err(|e| transaction("beginning a transaction", &e))
+    }
+
+    /// Aborts the open transaction (its records are discarded) and begins the next.
+    pub fn abort_transaction(&self) -> Result<(), KafkaError> {
+        self.inner
+            .abort_transaction(self.flush_timeout)
+            .map_err(|e| transaction("aborting the transaction", &e))?;
+        self.inner
+            .begin_transaction()
+            .map_err(|e| transaction("beginning a transaction", &e))
     }
 
     /// Records queued and not yet acknowledged.

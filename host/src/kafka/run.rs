@@ -1,9 +1,9 @@
 //! The Kafka pipeline loop: poll a batch from the group consumer, split it by partition,
-//! process each partition's records, publish resume offsets, and periodically flush the
-//! producer and commit them.
+//! process each partition's records, publish resume offsets, periodically flush the producer
+//! and commit them, and take checkpoints (see [`super::checkpoint`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::Message;
@@ -14,12 +14,15 @@ use super::consumer::{GroupConsumer, PartitionChange};
 use super::embedded::Embedded;
 use super::producer::Producer;
 use super::stop::StopFlag;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, Delivery, SourceConfig};
 use crate::decode::NO_TIMESTAMP;
 use crate::event::RawBatch;
 use crate::health::{self, Health};
+use crate::metrics::Metrics;
 use crate::pipeline::{Outputs, Pipeline, PipelineError, Stats, now_ms};
+use crate::recovery::Resume;
 use crate::source;
+use crate::state::{self, CheckpointStore};
 
 /// How long one poll waits for the first record of a batch.
 const POLL_WAIT: Duration = Duration::from_millis(50);
@@ -30,12 +33,17 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A pipeline reading a Kafka topic, one poll round at a time.
 pub struct KafkaRun {
-    consumer: GroupConsumer,
-    producer: Option<Arc<Producer>>,
-    pipeline: Pipeline,
+    pub(super) consumer: GroupConsumer,
+    pub(super) producer: Option<Arc<Producer>>,
+    pub(super) pipeline: Pipeline,
+    pub(super) store: Arc<Mutex<CheckpointStore>>,
+    pub(super) delivery: Delivery,
+    pub(super) metrics: Arc<Metrics>,
     batch_size: usize,
     commit_interval: Duration,
-    last_commit: Instant,
+    checkpoint_interval: Duration,
+    pub(super) last_commit: Instant,
+    pub(super) last_checkpoint: Instant,
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
@@ -47,43 +55,66 @@ fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>,
         .kafka_topics()
         .iter()
         .any(|(key, _)| *key != "source.topic");
-    if writes_kafka {
-        Ok(Some(Arc::new(Producer::new(&config.kafka, brokers)?)))
-    } else {
-        Ok(None)
+    if !writes_kafka {
+        return Ok(None);
     }
+    let producer = match config.state.delivery {
+        Delivery::AtLeastOnce => Producer::new(&config.kafka, brokers)?,
+        Delivery::ExactlyOnce => {
+            let id = config.transactional_id();
+            tracing::info!(transactional_id = %id, "exactly-once: transactional producer");
+            let timeout = (config.state.checkpoint_interval * 3).max(Duration::from_secs(60));
+            Producer::transactional(&config.kafka, brokers, &id, timeout)?
+        }
+    };
+    Ok(Some(Arc::new(producer)))
 }
 
 impl KafkaRun {
     /// Loads the plugins, connects to `brokers` and subscribes to the source topic.
     pub fn start(config: &Config, brokers: &str) -> Result<Self, PipelineError> {
-        Self::start_with_health(config, brokers, Arc::default())
+        Self::start_with(config, brokers, Arc::default(), Arc::default())
     }
 
-    /// Like [`KafkaRun::start`], reporting readiness to `health`: ready once partitions are
-    /// assigned, not ready (with the error) once a round fails, e.g. results cannot be
-    /// delivered.
-    pub fn start_with_health(
+    /// Like [`KafkaRun::start`], reporting readiness to `health` (ready once partitions are
+    /// assigned, not ready with the error once a round fails, e.g. results cannot be
+    /// delivered) and checkpoints to `metrics`. The state directory is opened first: one
+    /// that cannot be used stops the start, named.
+    pub fn start_with(
         config: &Config,
         brokers: &str,
         health: Arc<Health>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, PipelineError> {
         health.set_unready("waiting for partitions");
         let SourceConfig::Kafka { topic } = &config.source else {
             return Err(KafkaError::Client("the source is not a Kafka topic".into()).into());
         };
+        let store = Arc::new(Mutex::new(state::open(&config.state)?));
         let producer = producer_for(config, brokers)?;
         let outputs = Outputs::open(config, producer.as_ref())?;
         let pipeline = Pipeline::new(config, outputs)?;
-        let consumer = GroupConsumer::new(&config.kafka, brokers, topic, producer.clone())?;
+        let consumer = GroupConsumer::new(
+            &config.kafka,
+            brokers,
+            topic,
+            producer.clone(),
+            config.state.delivery,
+            Arc::clone(&store),
+        )?;
         let now = Instant::now();
         Ok(Self {
             consumer,
             producer,
             pipeline,
+            store,
+            delivery: config.state.delivery,
+            metrics,
             batch_size: config.batch_size,
             commit_interval: config.kafka.commit_interval,
+            checkpoint_interval: config.state.checkpoint_interval,
             last_commit: now,
+            last_checkpoint: now,
             last_tick: now,
             last_log: now,
             poll_errors: 0,
@@ -116,6 +147,11 @@ impl KafkaRun {
         &self.health
     }
 
+    /// The metrics of this run.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// One round: reads up to `batch_size` records (waiting briefly for the first), processes
     /// them by partition, lets processing time pass, and commits when due. Returns the number
     /// of records read. A failure makes the run not ready, with the error as the reason.
@@ -139,27 +175,13 @@ impl KafkaRun {
             let polled = self.consumer.poll(wait);
             if self.consumer.generation() != generation {
                 for change in self.consumer.take_changes() {
-                    match change {
-                        PartitionChange::Revoked(partitions) => {
-                            for partition in partitions {
-                                batches.remove(&partition);
-                                self.pipeline.revoke(partition);
-                            }
-                        }
-                        PartitionChange::Assigned { partitions, resume } => {
-                            if !partitions.is_empty() {
-                                self.health.set_ready();
-                            }
-                            for (partition, replay) in self.consumer.committed(&resume)? {
-                                tracing::info!(
-                                    partition,
-                                    ?replay,
-                                    "continuing from committed progress"
-                                );
-                                self.pipeline.resume(partition, replay)?;
-                            }
-                        }
-                    }
+                    apply(
+                        &mut self.pipeline,
+                        &self.health,
+                        &self.metrics,
+                        change,
+                        &mut batches,
+                    )?;
                 }
             }
             match polled {
@@ -204,7 +226,11 @@ impl KafkaRun {
             self.consumer.set_progress(&self.pipeline.progress());
             self.last_tick = Instant::now();
         }
-        if self.last_commit.elapsed() >= self.commit_interval {
+        if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
+            self.checkpoint()?;
+        } else if self.delivery == Delivery::AtLeastOnce
+            && self.last_commit.elapsed() >= self.commit_interval
+        {
             self.commit(CommitMode::Async)?;
         }
         if self.last_log.elapsed() >= LOG_EVERY {
@@ -223,8 +249,13 @@ impl KafkaRun {
     }
 
     /// Waits for every result written so far to be acknowledged, then commits the resume
-    /// offsets.
+    /// offsets (at-least-once). With exactly-once, takes a checkpoint, which commits them in
+    /// its transaction.
     pub fn commit(&mut self, mode: CommitMode) -> Result<(), PipelineError> {
+        if self.delivery == Delivery::ExactlyOnce {
+            self.checkpoint()?;
+            return Ok(());
+        }
         if let Some(producer) = &self.producer {
             producer.flush()?;
         }
@@ -235,16 +266,60 @@ impl KafkaRun {
         Ok(())
     }
 
-    /// Stops: flushes and commits progress. With `fire_open_windows`, every open window is
-    /// fired first, as at the end of a bounded input (the demo); otherwise open windows are
-    /// left to be rebuilt from the committed offsets by the next run.
+    /// Stops: takes a checkpoint and commits progress. With `fire_open_windows`, every open
+    /// window is fired first, as at the end of a bounded input (the demo); otherwise open
+    /// windows are in the checkpoint (and can be rebuilt from the committed offsets).
     pub fn shutdown(mut self, fire_open_windows: bool) -> Result<Stats, PipelineError> {
         if fire_open_windows {
             self.pipeline.finish()?;
         }
-        self.commit(CommitMode::Sync)?;
+        self.checkpoint()?;
+        if self.delivery == Delivery::AtLeastOnce {
+            self.commit(CommitMode::Sync)?;
+        }
         Ok(self.pipeline.stats())
     }
+}
+
+/// Applies a change of the partitions owned: revoked partitions' windows and unprocessed
+/// records dropped; assigned partitions restored, resumed or started.
+fn apply(
+    pipeline: &mut Pipeline,
+    health: &Health,
+    metrics: &Metrics,
+    change: PartitionChange,
+    batches: &mut BTreeMap<u32, RawBatch>,
+) -> Result<(), PipelineError> {
+    match change {
+        PartitionChange::Revoked(partitions) => {
+            for partition in partitions {
+                batches.remove(&partition);
+                pipeline.revoke(partition);
+            }
+        }
+        PartitionChange::Assigned(resumes) => {
+            if !resumes.is_empty() {
+                health.set_ready();
+            }
+            let now = now_ms();
+            for (partition, resume) in resumes {
+                match resume {
+                    Resume::Fresh => {}
+                    Resume::Replay(replay) => {
+                        tracing::info!(partition, ?replay, "continuing from committed progress");
+                        metrics.checkpoint.replayed.inc();
+                        pipeline.resume(partition, replay)?;
+                    }
+                    Resume::Restore(state) => {
+                        metrics.checkpoint.restored.inc();
+                        pipeline.restore_partition(&state, now)?;
+                    }
+                }
+            }
+        }
+        PartitionChange::Failed(error) => return Err(KafkaError::Client(error).into()),
+    }
+    Ok(())
 }
 
 /// Runs a pipeline with Kafka in it until `stop` is set (Kafka source) or the source ends.
@@ -262,18 +337,22 @@ pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
         .as_ref()
         .map_or_else(|| config.kafka.brokers.clone(), Embedded::bootstrap_servers);
     let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::new());
     if let Some(listen) = config.http.listen {
-        health::serve(listen, Arc::clone(&health))?;
+        health::serve(listen, Arc::clone(&health), Arc::clone(&metrics))?;
     }
-    run_with(config, &brokers, stop, &health)
+    stop.exit_after(config.state.shutdown_timeout)?;
+    run_with(config, &brokers, stop, &health, &metrics)
 }
 
-/// Like [`run`], on the given bootstrap servers, reporting readiness to `health`.
+/// Like [`run`], on the given bootstrap servers, reporting readiness to `health` and
+/// checkpoints to `metrics`.
 pub fn run_with(
     config: &Config,
     brokers: &str,
     stop: &StopFlag,
     health: &Arc<Health>,
+    metrics: &Arc<Metrics>,
 ) -> Result<Stats, PipelineError> {
     if !matches!(config.source, SourceConfig::Kafka { .. }) {
         health.set_ready();
@@ -283,12 +362,12 @@ pub fn run_with(
         }
         return result;
     }
-    let mut run = KafkaRun::start_with_health(config, brokers, Arc::clone(health))?;
+    let mut run = KafkaRun::start_with(config, brokers, Arc::clone(health), Arc::clone(metrics))?;
     tracing::info!(brokers, "pipeline started");
     while !stop.is_set() {
         run.round()?;
     }
-    tracing::info!("stopping: committing progress");
+    tracing::info!("stopping: checkpoint and commit");
     run.shutdown(false)
 }
 

@@ -3,6 +3,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Set to stop; cheap to clone and check.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,26 @@ impl StopFlag {
     /// Asks to stop.
     pub fn stop(&self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Once stopping is asked for, gives the process `timeout` to stop by itself; after
+    /// that it exits with status 1 (a stop that hangs, e.g. on an unreachable broker).
+    pub fn exit_after(&self, timeout: Duration) -> io::Result<()> {
+        let flag = self.clone();
+        std::thread::Builder::new()
+            .name("eddy-shutdown".into())
+            .spawn(move || {
+                while !flag.is_set() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                std::thread::sleep(timeout);
+                tracing::error!(
+                    ?timeout,
+                    "stopping took longer than state.shutdown_timeout; exiting"
+                );
+                std::process::exit(1);
+            })?;
+        Ok(())
     }
 
     /// Whether stopping was asked for.

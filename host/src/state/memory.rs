@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Checkpoint, StateBackend, StateError, Written};
+use super::{Checkpoint, CheckpointInfo, StateBackend, StateError, Written};
 
 /// The last `keep` checkpoints, in memory.
 #[derive(Debug)]
@@ -42,12 +42,16 @@ impl StateBackend for MemoryState {
         Ok(Written { bytes })
     }
 
-    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
-        Ok(self.checkpoints.back().cloned())
+    fn read(&mut self, id: u64) -> Result<Checkpoint, StateError> {
+        self.checkpoints
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or(StateError::Missing(id))
     }
 
-    fn ids(&self) -> Result<Vec<u64>, StateError> {
-        Ok(self.checkpoints.iter().map(|c| c.id).collect())
+    fn index(&self) -> Result<Vec<CheckpointInfo>, StateError> {
+        Ok(self.checkpoints.iter().map(Checkpoint::info).collect())
     }
 }
 

@@ -5,11 +5,13 @@
 
 mod memory;
 mod rocks;
+mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryState;
 pub use rocks::RocksState;
+pub use store::{CheckpointStore, open};
 
 use crate::snapshot::OperatorSnapshot;
 
@@ -37,6 +39,45 @@ pub struct Checkpoint {
     pub partitions: Vec<PartitionState>,
 }
 
+impl Checkpoint {
+    /// What its manifest says.
+    pub fn info(&self) -> CheckpointInfo {
+        CheckpointInfo {
+            id: self.id,
+            created_ms: self.created_ms,
+            plugins: self.plugins.clone(),
+            offsets: self
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.offset))
+                .collect(),
+        }
+    }
+}
+
+/// A checkpoint's manifest: what it holds, without the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// Its id.
+    pub id: u64,
+    /// When it was taken, epoch ms.
+    pub created_ms: i64,
+    /// The plugin versions whose state it holds.
+    pub plugins: Vec<String>,
+    /// Per partition held, the offset reading resumes from.
+    pub offsets: Vec<(u32, i64)>,
+}
+
+impl CheckpointInfo {
+    /// The resume offset of `partition`, when the checkpoint holds it.
+    pub fn offset(&self, partition: u32) -> Option<i64> {
+        self.offsets
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, o)| *o)
+    }
+}
+
 /// What writing a checkpoint cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
@@ -61,6 +102,17 @@ pub enum StateError {
     /// A checkpoint could not be encoded.
     #[error("encoding a checkpoint: {0}")]
     Encode(String),
+    /// A checkpoint is incomplete or its digest does not match.
+    #[error("checkpoint {id} is unusable: {reason}")]
+    Corrupt {
+        /// Its id.
+        id: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No checkpoint has this id.
+    #[error("no checkpoint {0}")]
+    Missing(u64),
     /// A checkpoint id did not increase.
     #[error("checkpoint id {id} is not above the latest, {latest}")]
     Order {
@@ -77,10 +129,29 @@ pub trait StateBackend: Send {
     /// changed. Older checkpoints beyond the number kept are removed.
     fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError>;
 
+    /// The checkpoint `id`, checked whole.
+    fn read(&mut self, id: u64) -> Result<Checkpoint, StateError>;
+
+    /// The manifests of the checkpoints kept, oldest first (their state is not checked).
+    fn index(&self) -> Result<Vec<CheckpointInfo>, StateError>;
+
     /// The latest complete checkpoint. A latest one that is corrupt or incomplete is skipped,
     /// loudly, for the one before it.
-    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError>;
+    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
+        for info in self.index()?.iter().rev() {
+            match self.read(info.id) {
+                Ok(checkpoint) => return Ok(Some(checkpoint)),
+                Err(error @ StateError::Corrupt { .. }) => {
+                    tracing::error!(%error, "falling back to the checkpoint before");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
+    }
 
     /// Ids of the checkpoints kept, oldest first.
-    fn ids(&self) -> Result<Vec<u64>, StateError>;
+    fn ids(&self) -> Result<Vec<u64>, StateError> {
+        Ok(self.index()?.iter().map(|i| i.id).collect())
+    }
 }

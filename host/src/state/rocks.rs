@@ -10,15 +10,12 @@ use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Checkpoint, PartitionState, StateBackend, StateError, Written};
+use super::{Checkpoint, CheckpointInfo, PartitionState, StateBackend, StateError, Written};
 
 /// The manifest of a checkpoint.
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
-    id: u64,
-    created_ms: i64,
-    plugins: Vec<String>,
-    partitions: Vec<u32>,
+    info: CheckpointInfo,
     digest: Vec<u8>,
 }
 
@@ -57,17 +54,38 @@ impl RocksState {
         })
     }
 
-    fn read(&self, id: u64) -> Result<Checkpoint, String> {
+    /// Ids of every manifest key, readable or not, oldest first.
+    fn stored_ids(&self) -> Result<Vec<u64>, StateError> {
+        let mut ids = Vec::new();
+        for item in self
+            .db
+            .iterator(IteratorMode::From(b"m/", Direction::Forward))
+        {
+            let (key, _) = item.map_err(store)?;
+            let Some(id) = key.strip_prefix(b"m/") else {
+                break;
+            };
+            if let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok()) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn manifest(&self, id: u64) -> Result<Manifest, String> {
         let manifest = self
             .db
             .get(manifest_key(id))
             .map_err(|e| e.to_string())?
             .ok_or("no manifest")?;
-        let manifest: Manifest =
-            postcard::from_bytes(&manifest).map_err(|e| format!("manifest: {e}"))?;
+        postcard::from_bytes(&manifest).map_err(|e| format!("manifest: {e}"))
+    }
+
+    fn read_checked(&self, id: u64) -> Result<Checkpoint, String> {
+        let manifest = self.manifest(id)?;
         let mut digest = Sha256::new();
-        let mut partitions = Vec::with_capacity(manifest.partitions.len());
-        for &partition in &manifest.partitions {
+        let mut partitions = Vec::with_capacity(manifest.info.offsets.len());
+        for &(partition, _) in &manifest.info.offsets {
             let bytes = self
                 .db
                 .get(partition_key(id, partition))
@@ -81,10 +99,11 @@ impl RocksState {
         if digest.finalize().as_slice() != manifest.digest.as_slice() {
             return Err("digest mismatch".into());
         }
+        let info = manifest.info;
         Ok(Checkpoint {
-            id: manifest.id,
-            created_ms: manifest.created_ms,
-            plugins: manifest.plugins,
+            id: info.id,
+            created_ms: info.created_ms,
+            plugins: info.plugins,
             partitions,
         })
     }
@@ -93,7 +112,8 @@ impl RocksState {
 impl StateBackend for RocksState {
     fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError> {
         let id = checkpoint.id;
-        if let Some(&latest) = self.ids()?.last()
+        let ids = self.stored_ids()?;
+        if let Some(&latest) = ids.last()
             && id <= latest
         {
             return Err(StateError::Order { id, latest });
@@ -109,16 +129,12 @@ impl StateBackend for RocksState {
             batch.put(partition_key(id, state.partition), encoded);
         }
         let manifest = Manifest {
-            id,
-            created_ms: checkpoint.created_ms,
-            plugins: checkpoint.plugins.clone(),
-            partitions: checkpoint.partitions.iter().map(|p| p.partition).collect(),
+            info: checkpoint.info(),
             digest: digest.finalize().to_vec(),
         };
         let encoded =
             postcard::to_allocvec(&manifest).map_err(|e| StateError::Encode(e.to_string()))?;
         batch.put(manifest_key(id), encoded);
-        let ids = self.ids()?;
         let drop = (ids.len() + 1).saturating_sub(self.keep);
         for &old in ids.iter().take(drop) {
             batch.delete(manifest_key(old));
@@ -130,33 +146,20 @@ impl StateBackend for RocksState {
         Ok(Written { bytes })
     }
 
-    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
-        for &id in self.ids()?.iter().rev() {
-            match self.read(id) {
-                Ok(checkpoint) => return Ok(Some(checkpoint)),
-                Err(reason) => {
-                    tracing::error!(id, %reason, "checkpoint unusable; falling back to the one before");
-                }
-            }
-        }
-        Ok(None)
+    fn read(&mut self, id: u64) -> Result<Checkpoint, StateError> {
+        self.read_checked(id)
+            .map_err(|reason| StateError::Corrupt { id, reason })
     }
 
-    fn ids(&self) -> Result<Vec<u64>, StateError> {
-        let mut ids = Vec::new();
-        for item in self
-            .db
-            .iterator(IteratorMode::From(b"m/", Direction::Forward))
-        {
-            let (key, _) = item.map_err(store)?;
-            let Some(id) = key.strip_prefix(b"m/") else {
-                break;
-            };
-            if let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok()) {
-                ids.push(id);
+    fn index(&self) -> Result<Vec<CheckpointInfo>, StateError> {
+        let mut index = Vec::new();
+        for id in self.stored_ids()? {
+            match self.manifest(id) {
+                Ok(manifest) => index.push(manifest.info),
+                Err(reason) => tracing::error!(id, %reason, "checkpoint manifest unusable"),
             }
         }
-        Ok(ids)
+        Ok(index)
     }
 }
 

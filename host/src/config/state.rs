@@ -1,0 +1,70 @@
+//! Where checkpoints go, how often they are taken, and the delivery guarantee they back.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The store of checkpoints.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// In the process: a restart rebuilds open windows by reading the source again from the
+    /// committed progress.
+    #[default]
+    Memory,
+    /// RocksDB in `state.dir`: a restart restores open windows from the latest checkpoint.
+    Rocksdb,
+}
+
+/// What a consumer of the outputs may rely on.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Nothing is lost; after a crash, results written since the last checkpoint may be
+    /// written again.
+    #[default]
+    AtLeastOnce,
+    /// Results, side outputs and source offsets are committed in one Kafka transaction per
+    /// checkpoint: a `read_committed` reader sees each exactly once, a checkpoint interval
+    /// late.
+    ExactlyOnce,
+}
+
+/// State and checkpoint settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// Where checkpoints are kept.
+    pub backend: BackendKind,
+    /// The RocksDB directory (`backend: rocksdb`); created when missing, never wiped.
+    pub dir: PathBuf,
+    /// How often a checkpoint is taken.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// How many checkpoints are kept (the latest may be unusable after a crash of the disk).
+    pub keep: usize,
+    /// Delivery guarantee.
+    pub delivery: Delivery,
+    /// Kafka transactional id (`delivery: exactly_once`): stable per replica, so that a
+    /// restarted replica fences its predecessor. Default `<kafka.group_id>-<HOSTNAME>`.
+    pub transactional_id: Option<String>,
+    /// How long a stop (SIGTERM, SIGINT) may take: stop reading, checkpoint, commit. After
+    /// that the process exits with an error.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Memory,
+            dir: PathBuf::from("eddy-state"),
+            checkpoint_interval: Duration::from_secs(10),
+            keep: 3,
+            delivery: Delivery::AtLeastOnce,
+            transactional_id: None,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
