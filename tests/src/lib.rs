@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 pub mod broker;
+pub mod dataset;
+pub mod process;
+pub mod topics;
 
 /// The repository root.
 ///

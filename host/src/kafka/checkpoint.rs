@@ -12,17 +12,20 @@ use crate::config::Delivery;
 use crate::pipeline::{PipelineError, now_ms};
 
 impl KafkaRun {
-    /// Takes a checkpoint now; returns its id. A failure is counted and stops the pipeline
-    /// (nothing is committed past what is safely written).
-    pub fn checkpoint(&mut self) -> Result<u64, PipelineError> {
+    /// Takes a checkpoint now; returns its id, or `None` when no partition has been read
+    /// (before the first assignment; an empty checkpoint would push out useful ones). A
+    /// failure is counted and stops the pipeline (nothing is committed past what is safely
+    /// written).
+    pub fn checkpoint(&mut self) -> Result<Option<u64>, PipelineError> {
         let started = Instant::now();
         let result = self.write_checkpoint();
         let metrics = &self.metrics.checkpoint;
         match &result {
-            Ok(id) => {
+            Ok(Some(id)) => {
                 metrics.duration.observe(started.elapsed().as_secs_f64());
                 tracing::debug!(checkpoint = id, took = ?started.elapsed(), "checkpoint");
             }
+            Ok(None) => {}
             Err(error) => {
                 metrics.failed.inc();
                 tracing::error!(%error, "checkpoint failed");
@@ -32,7 +35,7 @@ impl KafkaRun {
         result
     }
 
-    fn write_checkpoint(&mut self) -> Result<u64, PipelineError> {
+    fn write_checkpoint(&mut self) -> Result<Option<u64>, PipelineError> {
         if self.delivery == Delivery::AtLeastOnce
             && let Some(producer) = &self.producer
         {
@@ -40,6 +43,9 @@ impl KafkaRun {
         }
         self.pipeline.flush()?;
         let states = self.pipeline.checkpoint_states()?;
+        if states.is_empty() {
+            return Ok(None);
+        }
         let groups: usize = states.iter().map(|s| s.snapshot.groups.len()).sum();
         let plugins = self.pipeline.plugin_versions();
         let (id, written) = self
@@ -73,6 +79,6 @@ impl KafkaRun {
             .groups
             .set(i64::try_from(groups).unwrap_or(i64::MAX));
         metrics.written.inc();
-        Ok(id)
+        Ok(Some(id))
     }
 }

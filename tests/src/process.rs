@@ -1,0 +1,136 @@
+//! The `eddy` binary run as a subprocess, the way it is deployed: `eddy run --config`, with
+//! brokers, plugin folder and HTTP port from `EDDY_` environment overrides.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{plugin_dir, repo_root};
+
+/// The `eddy` binary cargo built next to the test binary.
+pub fn eddy_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("eddy"))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test --workspace` builds it",
+        path.display()
+    );
+    path
+}
+
+/// Status line of `GET path` on the loopback port, if it answers.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: eddy\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// A running `eddy run`; killed when dropped.
+pub struct Eddy {
+    child: Child,
+    port: u16,
+}
+
+impl Eddy {
+    /// Starts `eddy run --config config` on `brokers`, with extra environment `env`.
+    pub fn run(config: &Path, brokers: &str, env: &[(&str, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut command = Command::new(eddy_binary());
+        command
+            .args(["run", "--config"])
+            .arg(config)
+            .env("EDDY_KAFKA__BROKERS", brokers)
+            .env("EDDY_PLUGINS__DIR", plugin_dir())
+            .env("EDDY_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "EDDY_LOG",
+                std::env::var("TEST_EDDY_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .current_dir(repo_root())
+            .stdin(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("eddy starts");
+        Self { child, port }
+    }
+
+    /// The HTTP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits until `/health/ready` answers 200 (partitions assigned), at most `limit`.
+    pub fn wait_ready(&mut self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            let status = http_get(self.port, "/health/ready");
+            if status.is_some_and(|s| s.starts_with("HTTP/1.1 200")) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("eddy exited before it was ready: {status}");
+            }
+            assert!(
+                started.elapsed() < limit,
+                "eddy did not become ready within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The value of metric `name` on `/metrics`.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = http_get(self.port, "/metrics")?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// SIGTERM, then the exit status (within 30 s).
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "eddy did not stop within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to checkpoint, commit or leave the group.
+    pub fn crash(mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status();
+    }
+}
+
+impl Drop for Eddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,125 @@
+//! Producing the test input and reading Eddy's output topics back.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use eddy::config::KafkaConfig;
+use eddy::kafka::{Producer, Record, Tail, TailRecord};
+
+use crate::dataset::PARTITIONS;
+
+/// A producer for test input. With `one_per_batch`, every record is a record batch of its
+/// own: tansu 0.6, fetching from an offset inside a stored batch, skips to the next batch,
+/// and a restarted Eddy fetches from arbitrary offsets.
+pub fn input_producer(brokers: &str, one_per_batch: bool) -> Producer {
+    let mut kafka = KafkaConfig::default();
+    if one_per_batch {
+        kafka.linger = Duration::ZERO;
+        kafka
+            .producer_properties
+            .insert("batch.num.messages".into(), 1.into());
+    }
+    Producer::new(&kafka, brokers).expect("test producer")
+}
+
+/// Creates `topics` (name, partitions) on `brokers` through the admin API.
+pub fn create_topics(brokers: &str, topics: &[(&str, u32)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, n)| NewTopic::new(name, *n as i32, TopicReplication::Fixed(1)))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let results = runtime.block_on(admin.create_topics(&new, &AdminOptions::new()));
+    for result in results.expect("create topics") {
+        if let Err((topic, error)) = result {
+            panic!("creating topic {topic}: {error}");
+        }
+    }
+}
+
+/// Sends `records` to `events` and waits for every acknowledgement.
+pub fn produce_with(producer: &Producer, records: &[(i32, Vec<u8>)]) {
+    for (partition, payload) in records {
+        producer
+            .send(&Record {
+                topic: "events",
+                partition: Some(*partition),
+                key: None,
+                payload,
+                headers: &[],
+                measure: false,
+            })
+            .expect("queued");
+    }
+    producer.flush().expect("all test records acknowledged");
+}
+
+/// Sends `records` to `events`.
+pub fn produce(brokers: &str, records: &[(i32, Vec<u8>)]) {
+    produce_with(&input_producer(brokers, false), records);
+}
+
+/// Reads the output topics (`read_committed`) until `results` results arrived and then
+/// `quiet` passed without a record (to see duplicates), or `limit` passed.
+pub fn read_outputs(
+    brokers: &str,
+    results: usize,
+    quiet: Duration,
+    limit: Duration,
+) -> BTreeMap<String, Vec<TailRecord>> {
+    let tail = Tail::new(
+        brokers,
+        &[
+            ("results", PARTITIONS),
+            ("late", PARTITIONS),
+            ("dead", PARTITIONS),
+        ],
+    )
+    .expect("reader");
+    let mut by_topic: BTreeMap<String, Vec<TailRecord>> = BTreeMap::new();
+    let deadline = Instant::now() + limit;
+    let mut quiet_since = None;
+    while Instant::now() < deadline {
+        match tail.next(Duration::from_millis(200)) {
+            Some(record) => {
+                let record = record.expect("read");
+                by_topic
+                    .entry(record.topic.clone())
+                    .or_default()
+                    .push(record);
+                quiet_since = None;
+            }
+            None => {
+                let have = by_topic.get("results").map_or(0, Vec::len);
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if have >= results && since.elapsed() > quiet {
+                    break;
+                }
+            }
+        }
+    }
+    by_topic
+}
+
+/// Waits until the result topic has been quiet for two seconds (the run caught up).
+pub fn wait_until_quiet(brokers: &str) {
+    let tail = Tail::new(brokers, &[("results", PARTITIONS)]).expect("reader");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Instant::now();
+    let mut seen = 0;
+    while Instant::now() < deadline && (seen == 0 || last.elapsed() < Duration::from_secs(2)) {
+        if tail.next(Duration::from_millis(200)).is_some() {
+            seen += 1;
+            last = Instant::now();
+        }
+    }
+}
