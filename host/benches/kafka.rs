@@ -8,13 +8,15 @@
 //! set `BENCH_BROKERS=host:port` for a real broker (topics `bench-events`,
 //! `bench-results`, `bench-late`, `bench-dead` with 4 partitions must exist) and
 //! `BENCH_EVENTS` for the number of events (default 500 000: librdkafka's mock cluster
-//! stalled here at 1 000 000 records in one topic). Build the plugins first
+//! stalled here at 1 000 000 records in one topic). `BENCH_DELIVERY=exactly_once` runs the
+//! pipeline with a Kafka transaction per checkpoint (default `at_least_once`);
+//! `BENCH_CHECKPOINT` sets the checkpoint interval (default `1s`). Build the plugins first
 //! (`scripts/build-plugins.sh`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use eddy::config::{Config, KafkaConfig};
+use eddy::config::{Config, Delivery, KafkaConfig};
 use eddy::generator::{Generator, GeneratorConfig};
 use eddy::kafka::{Embedded, KafkaRun, Producer, produce};
 use rdkafka::ClientConfig;
@@ -42,6 +44,17 @@ fn config(brokers: &str) -> Config {
     )
     .expect("config");
     config.kafka.brokers = brokers.to_string();
+    if let Ok(delivery) = std::env::var("BENCH_DELIVERY") {
+        config.state.delivery = match delivery.as_str() {
+            "exactly_once" => Delivery::ExactlyOnce,
+            _ => Delivery::AtLeastOnce,
+        };
+        config.state.transactional_id = Some(format!("bench-{}", std::process::id()));
+    }
+    config.state.checkpoint_interval = std::env::var("BENCH_CHECKPOINT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(Duration::from_secs(1));
     config.plugins.dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .join("../dist/plugins");
@@ -120,6 +133,7 @@ fn main() {
     }
     let eddy_s = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
     let latency = run.producer().and_then(|p| p.deliveries().take_latency());
+    let metrics = std::sync::Arc::clone(run.metrics());
     let stats = run.shutdown(false).expect("shutdown");
 
     let bare_after = bare_consumer(
@@ -153,6 +167,12 @@ fn main() {
         100.0 * bare_s / eddy_s
     );
     println!("| results produced | {} |", stats.results);
+    println!(
+        "| delivery, checkpoints (every {:?}) | {:?}, {} |",
+        config.state.checkpoint_interval,
+        config.state.delivery,
+        metrics.checkpoint.written.get()
+    );
     if let Some(latency) = latency {
         println!(
             "| latency emit → ack, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
