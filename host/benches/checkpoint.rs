@@ -105,10 +105,7 @@ fn main() {
         let started = Instant::now();
         let mut store = state::open(&state_config).expect("reopen");
         let partitions: Vec<u32> = (0..PARTITIONS).collect();
-        let states = store
-            .load(id, &partitions)
-            .expect("read")
-            .expect("usable");
+        let states = store.load(id, &partitions).expect("read").expect("usable");
         for state in states.values() {
             second.restore_partition(state, 0).expect("restore");
         }

@@ -37,6 +37,8 @@ pub struct Metrics {
     registry: Registry,
     /// Checkpoints.
     pub checkpoint: CheckpointMetrics,
+    /// Open groups dropped by `state.ttl`.
+    pub groups_expired: Counter,
 }
 
 impl Default for Metrics {
@@ -105,9 +107,16 @@ impl Metrics {
             "Kafka transactions aborted (exactly-once)",
             c.aborts.clone(),
         );
+        let groups_expired = Counter::default();
+        registry.register(
+            "groups_expired",
+            "Open groups dropped because their partition had no events for state.ttl",
+            groups_expired.clone(),
+        );
         Self {
             registry,
             checkpoint,
+            groups_expired,
         }
     }
 

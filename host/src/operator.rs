@@ -44,6 +44,8 @@ pub struct Output {
     pub results: Vec<Emitted>,
     /// Late events.
     pub late: Vec<Late>,
+    /// Open groups dropped because their partition had no events for `state.ttl`.
+    pub expired: u64,
 }
 
 /// Windows, groups, watermarks and triggers over the aggregate plugins.
@@ -60,6 +62,8 @@ pub struct Operator {
     touched: Vec<u32>,
     replay: Option<Replay>,
     replayed: u64,
+    ttl_ms: Option<i64>,
+    last_input_ms: Option<i64>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -98,6 +102,8 @@ impl Operator {
             touched: Vec::new(),
             replay: None,
             replayed: 0,
+            ttl_ms: config.state.ttl.map(millis),
+            last_input_ms: None,
         }
     }
 
@@ -202,6 +208,7 @@ impl Operator {
     ) -> Result<Output, PluginError> {
         let watermark = self.watermarks.current();
         self.watermarks.touch(partition, now_ms);
+        self.last_input_ms = Some(now_ms);
         self.slots.clear();
         self.rows.clear();
         self.merges.clear();
@@ -274,10 +281,28 @@ impl Operator {
     /// Lets processing time pass without events (idle partitions, time triggers), then emits.
     pub fn tick(&mut self, now_ms: i64) -> Result<Output, PluginError> {
         self.touched.clear();
+        let results = self.emit(now_ms, Vec::new())?;
+        let expired = self.expire_idle(now_ms)?;
         Ok(Output {
-            results: self.emit(now_ms, Vec::new())?,
+            results,
             late: Vec::new(),
+            expired,
         })
+    }
+
+    /// With `state.ttl`: when no event has arrived for the TTL (processing time), the
+    /// watermark cannot move and no open window will fire; their state is dropped.
+    fn expire_idle(&mut self, now_ms: i64) -> Result<u64, PluginError> {
+        let Some(ttl) = self.ttl_ms else {
+            return Ok(0);
+        };
+        let last = *self.last_input_ms.get_or_insert(now_ms);
+        if self.groups.is_empty() || now_ms.saturating_sub(last) < ttl {
+            return Ok(0);
+        }
+        let open = self.groups.len() as u64;
+        self.expire(i64::MAX)?;
+        Ok(open)
     }
 
     /// The input has ended: every open window fires, then all state is freed.
@@ -290,6 +315,7 @@ impl Operator {
         Ok(Output {
             results,
             late: Vec::new(),
+            expired: 0,
         })
     }
 

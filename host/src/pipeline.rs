@@ -70,6 +70,8 @@ pub struct Stats {
     /// Records skipped because a previous owner of their partition had already accounted for
     /// them (see [`crate::progress`]).
     pub replayed: u64,
+    /// Open groups dropped by `state.ttl` (their partition had no events for that long).
+    pub expired: u64,
 }
 
 /// Where a pipeline writes.
@@ -320,8 +322,17 @@ impl Pipeline {
     /// Lets processing time pass without input (idle partitions, time triggers).
     pub fn tick_at(&mut self, now_ms: i64) -> Result<(), PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
-        for operator in self.operators.values_mut() {
-            outs.push(operator.tick(now_ms)?);
+        for (&partition, operator) in &mut self.operators {
+            let out = operator.tick(now_ms)?;
+            if out.expired > 0 {
+                tracing::warn!(
+                    partition,
+                    groups = out.expired,
+                    "no events for state.ttl: open windows dropped"
+                );
+                self.stats.expired += out.expired;
+            }
+            outs.push(out);
         }
         for out in outs {
             self.write(out)?;

@@ -104,3 +104,56 @@ fn session_state_stays_bounded() {
         200,
     );
 }
+
+/// With `state.ttl`, a partition that had no events for the TTL (its watermark stuck, its
+/// windows never to fire) has its open groups dropped and counted; a partition that keeps
+/// receiving events keeps its state.
+#[test]
+fn state_of_a_partition_idle_for_the_ttl_is_dropped() {
+    let mut config = Config::from_yaml(
+        "source: { type: kafka, topic: events }\n\
+         decode: { key: /k, time: /t }\n\
+         window: { type: tumbling, size: 1h }\n\
+         state: { ttl: 1s }\n\
+         aggregates: [{ name: n, plugin: count }]\n",
+    )
+    .expect("config");
+    config.plugins.dir = plugin_dir();
+    let (results, buffer) = JsonLines::memory();
+    let mut pipeline = Pipeline::new(
+        &config,
+        Outputs {
+            results: results.into(),
+            late: JsonLines::memory().0.into(),
+            dead_letter: JsonLines::memory().0.into(),
+        },
+    )
+    .expect("pipeline");
+    let batch = |partition: u32, keys: std::ops::Range<u32>, at: i64| {
+        let mut batch = eddy::event::RawBatch::with_capacity(keys.len(), 0);
+        batch.partition = partition;
+        for k in keys {
+            let payload = format!(r#"{{"k":"k{k}","t":1700000000000}}"#);
+            batch.push_at(payload.as_bytes(), 0, i64::from(k));
+        }
+        (batch, at)
+    };
+    for (b, at) in [batch(0, 0..30, 0), batch(1, 0..20, 0)] {
+        pipeline.process_at(b, at).expect("processed");
+    }
+    pipeline.tick_at(600).expect("tick");
+    assert_eq!(pipeline.stats().expired, 0, "not idle for the TTL yet");
+    let (b, at) = batch(1, 20..25, 900);
+    pipeline.process_at(b, at).expect("processed");
+    pipeline.tick_at(1_500).expect("tick");
+    assert_eq!(
+        pipeline.stats().expired,
+        30,
+        "partition 0 was idle for 1.5 s"
+    );
+    assert_eq!(pipeline.open_groups(), 25, "partition 1 keeps its groups");
+    pipeline.tick_at(2_000).expect("tick");
+    assert_eq!(pipeline.open_groups(), 0, "then partition 1 is idle too");
+    assert_eq!(pipeline.stats().expired, 55);
+    assert!(buffer.take().is_empty(), "dropped, not fired");
+}

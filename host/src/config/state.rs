@@ -49,6 +49,11 @@ pub struct StateConfig {
     /// Kafka transactional id (`delivery: exactly_once`): stable per replica, so that a
     /// restarted replica fences its predecessor. Default `<kafka.group_id>-<HOSTNAME>`.
     pub transactional_id: Option<String>,
+    /// When a partition has had no event for this long (processing time), its open windows
+    /// cannot fire (its watermark does not move) and their state is dropped, counted in
+    /// `eddy_groups_expired_total`. Unset (the default): kept until they fire.
+    #[serde(default, with = "humantime_serde")]
+    pub ttl: Option<Duration>,
     /// How long a stop (SIGTERM, SIGINT) may take: stop reading, checkpoint, commit. After
     /// that the process exits with an error.
     #[serde(with = "humantime_serde")]
@@ -64,6 +69,7 @@ impl Default for StateConfig {
             keep: 3,
             delivery: Delivery::AtLeastOnce,
             transactional_id: None,
+            ttl: None,
             shutdown_timeout: Duration::from_secs(30),
         }
     }

@@ -347,3 +347,66 @@ fn bad_kafka_values_name_their_key() {
         Ok(())
     });
 }
+
+#[test]
+fn state_keys_are_read_and_bad_values_name_their_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("EDDY_STATE__CHECKPOINT_INTERVAL", "2s");
+        let c = Config::from_yaml(
+            "source: { type: kafka, topic: in }\n\
+             sink: { type: kafka, topic: out }\n\
+             state: { backend: rocksdb, dir: /var/lib/eddy, keep: 5, delivery: exactly_once,\n\
+                      transactional_id: eddy-0, ttl: 1h, shutdown_timeout: 20s }\n",
+        )
+        .expect("valid");
+        assert_eq!(c.state.backend, BackendKind::Rocksdb);
+        assert_eq!(c.state.dir, std::path::PathBuf::from("/var/lib/eddy"));
+        assert_eq!(c.state.keep, 5);
+        assert_eq!(c.state.delivery, Delivery::ExactlyOnce);
+        assert_eq!(c.transactional_id(), "eddy-0");
+        assert_eq!(c.state.ttl, Some(Duration::from_secs(3600)));
+        assert_eq!(c.state.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(
+            c.state.checkpoint_interval,
+            Duration::from_secs(2),
+            "env wins"
+        );
+        Ok(())
+    });
+    Jail::expect_with(|_| {
+        let kafka = "source: { type: kafka, topic: in }\nsink: { type: kafka, topic: out }\n";
+        let cases = [
+            (format!("{kafka}state: {{ keep: 0 }}\n"), "state.keep"),
+            (
+                format!("{kafka}state: {{ checkpoint_interval: 0s }}\n"),
+                "state.checkpoint_interval",
+            ),
+            (
+                format!("{kafka}state: {{ backend: sqlite }}\n"),
+                "state.backend",
+            ),
+            (
+                format!("{kafka}state: {{ delivery: at_most_once }}\n"),
+                "state.delivery",
+            ),
+            (
+                "state: { delivery: exactly_once }\n".to_string(),
+                "state.delivery",
+            ),
+            (
+                format!("{kafka}state: {{ delivery: exactly_once, transactional_id: ' ' }}\n"),
+                "state.transactional_id",
+            ),
+            (format!("{kafka}state: {{ ttl: soon }}\n"), "state.ttl"),
+            (format!("{kafka}state: {{ keep_all: true }}\n"), "state"),
+        ];
+        for (yaml, key) in cases {
+            let message = error_of(&yaml);
+            assert!(
+                message.contains(key),
+                "{yaml:?} gave {message:?}, which does not name {key}"
+            );
+        }
+        Ok(())
+    });
+}

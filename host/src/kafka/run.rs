@@ -218,7 +218,11 @@ impl KafkaRun {
             self.pipeline.process_at(batch, now)?;
         }
         if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
+            let expired = self.pipeline.stats().expired;
             self.pipeline.tick_at(now)?;
+            self.metrics
+                .groups_expired
+                .inc_by(self.pipeline.stats().expired - expired);
             // Progress scans every open group, so it is published with the tick, not per
             // round. A revoke in between commits the last published progress: older, but
             // consistent (offset, read position and watermark taken together), so the next
