@@ -2,11 +2,38 @@
 
 use crate::config::AggregateConfig;
 use crate::plugin::{AggregatorPlugin, PluginError, Runtime};
+use crate::retiring::Retiring;
 
 /// One named aggregate and its plugin instance.
 struct Named {
     name: String,
     plugin: AggregatorPlugin,
+    /// The previous version, after a swap to another state format, with the groups it
+    /// finishes.
+    retiring: Option<Retiring>,
+}
+
+/// How a new plugin version took over an aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Same plugin name and state format: the open groups' state moved to the new version.
+    State,
+    /// Another state format: the previous version finishes the groups it has open; new
+    /// groups use the new version.
+    Retire,
+}
+
+/// The previous version's part of a snapshot: which groups it owns, and their state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedRetiring {
+    /// Index of the aggregate.
+    pub aggregate: u32,
+    /// Where the previous version is loaded from.
+    pub source: String,
+    /// Indices (into the saved slots) of the groups it owns.
+    pub groups: Vec<u32>,
+    /// Their state, in the order of `groups`.
+    pub column: SavedColumn,
 }
 
 /// Results of a set of groups: per aggregate, its output names and the values row-major.
@@ -25,6 +52,9 @@ pub struct SavedColumn {
     pub offsets: Vec<u32>,
 }
 
+/// A merge: target and source slot.
+type Pair = (u32, u32);
+
 /// All aggregates of a pipeline.
 pub struct Aggregates {
     named: Vec<Named>,
@@ -42,6 +72,7 @@ impl Aggregates {
             named.push(Named {
                 name: config.name.clone(),
                 plugin,
+                retiring: None,
             });
         }
         Ok(Self {
@@ -69,8 +100,29 @@ impl Aggregates {
                     self.values.push(value);
                 }
             }
-            if !self.slots.is_empty() {
-                named.plugin.accumulate(&self.slots, &self.values)?;
+            if self.slots.is_empty() {
+                continue;
+            }
+            match &mut named.retiring {
+                None => named.plugin.accumulate(&self.slots, &self.values)?,
+                Some(retiring) => {
+                    let (mut old, mut new) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+                    for (&slot, &value) in self.slots.iter().zip(&self.values) {
+                        let side = if retiring.owns(slot) {
+                            &mut old
+                        } else {
+                            &mut new
+                        };
+                        side.0.push(slot);
+                        side.1.push(value);
+                    }
+                    if !old.0.is_empty() {
+                        retiring.plugin.accumulate(&old.0, &old.1)?;
+                    }
+                    if !new.0.is_empty() {
+                        named.plugin.accumulate(&new.0, &new.1)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -79,7 +131,34 @@ impl Aggregates {
     /// Merges group `sources[i]` into `targets[i]`, in order, in every plugin.
     pub fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
         for named in &mut self.named {
-            named.plugin.merge(targets, sources)?;
+            if let Some(retiring) = &mut named.retiring {
+                let mixed = targets
+                    .iter()
+                    .zip(sources)
+                    .any(|(t, s)| retiring.owns(*t) != retiring.owns(*s));
+                if mixed {
+                    return Err(PluginError::Failed {
+                        plugin: named.plugin.info().name.clone(),
+                        call: "merge",
+                        message: "a merge across plugin versions of different state formats".into(),
+                    });
+                }
+                let (old, new): (Vec<Pair>, Vec<Pair>) = targets
+                    .iter()
+                    .copied()
+                    .zip(sources.iter().copied())
+                    .partition(|(t, _)| retiring.owns(*t));
+                if !old.is_empty() {
+                    let (t, s): (Vec<u32>, Vec<u32>) = old.into_iter().unzip();
+                    retiring.plugin.merge(&t, &s)?;
+                }
+                if !new.is_empty() {
+                    let (t, s): (Vec<u32>, Vec<u32>) = new.into_iter().unzip();
+                    named.plugin.merge(&t, &s)?;
+                }
+            } else {
+                named.plugin.merge(targets, sources)?;
+            }
         }
         Ok(())
     }
@@ -88,7 +167,11 @@ impl Aggregates {
     pub fn finish(&mut self, slots: &[u32]) -> Result<Finished, PluginError> {
         let mut columns = Vec::with_capacity(self.named.len());
         for named in &mut self.named {
-            let values = named.plugin.finish(slots)?;
+            let outputs = named.plugin.outputs().len();
+            let values = match &mut named.retiring {
+                None => named.plugin.finish(slots)?,
+                Some(retiring) => retiring.finish(&mut named.plugin, slots, outputs)?,
+            };
             columns.push((named.name.clone(), named.plugin.outputs().to_vec(), values));
         }
         Ok(Finished { columns })
@@ -148,6 +231,160 @@ impl Aggregates {
     pub fn release(&mut self, slots: &[u32]) -> Result<(), PluginError> {
         for named in &mut self.named {
             named.plugin.release(slots)?;
+            if let Some(retiring) = &mut named.retiring {
+                retiring.release(slots)?;
+                if retiring.is_empty() {
+                    tracing::info!(
+                        aggregate = %named.name,
+                        previous = %retiring.source,
+                        "the previous plugin version finished its windows"
+                    );
+                    named.retiring = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Index of the aggregate named `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.named.iter().position(|n| n.name == name)
+    }
+
+    /// Whether aggregate `index` would take over state from `plugin` ([`Takeover::State`]:
+    /// same plugin name and state format) or retire its current version.
+    pub fn takeover(&self, index: usize, plugin: &AggregatorPlugin) -> Option<Takeover> {
+        let current = self.named.get(index)?.plugin.info();
+        let new = plugin.info();
+        Some(
+            if current.name == new.name && current.state_format == new.state_format {
+                Takeover::State
+            } else {
+                Takeover::Retire
+            },
+        )
+    }
+
+    /// Puts `plugin` (loaded from `source`) in place of aggregate `index`'s version; `open`
+    /// are the open groups. Same name and state format: their state moves to it. Otherwise
+    /// the current version finishes them (one such swap at a time; the outputs must match).
+    pub fn swap(
+        &mut self,
+        index: usize,
+        mut plugin: AggregatorPlugin,
+        source: &str,
+        current_source: &str,
+        open: &[u32],
+    ) -> Result<Takeover, PluginError> {
+        let takeover = self
+            .takeover(index, &plugin)
+            .ok_or_else(|| PluginError::Failed {
+                plugin: source.to_string(),
+                call: "swap",
+                message: format!("no aggregate {index}"),
+            })?;
+        let named = &mut self.named[index];
+        let refuse = |message: String| PluginError::Failed {
+            plugin: source.to_string(),
+            call: "swap",
+            message,
+        };
+        match takeover {
+            Takeover::State => {
+                let moving: Vec<u32> = open
+                    .iter()
+                    .copied()
+                    .filter(|s| named.retiring.as_ref().is_none_or(|r| !r.owns(*s)))
+                    .collect();
+                if !moving.is_empty() {
+                    let column = named.plugin.save(&moving)?;
+                    plugin.restore(&moving, &column)?;
+                }
+                named.plugin = plugin;
+            }
+            Takeover::Retire => {
+                if named.retiring.is_some() {
+                    return Err(refuse(
+                        "the version before is still finishing its windows".into(),
+                    ));
+                }
+                if plugin.outputs() != named.plugin.outputs() {
+                    return Err(refuse(format!(
+                        "its outputs {:?} differ from the current version's {:?}",
+                        plugin.outputs(),
+                        named.plugin.outputs()
+                    )));
+                }
+                let previous = std::mem::replace(&mut named.plugin, plugin);
+                if !open.is_empty() {
+                    named.retiring =
+                        Some(Retiring::new(previous, current_source.to_string(), open));
+                }
+            }
+        }
+        Ok(takeover)
+    }
+
+    /// For a snapshot of the groups in `slots`: the previous versions' part (see
+    /// [`SavedRetiring`]).
+    pub fn save_retiring(&mut self, slots: &[u32]) -> Result<Vec<SavedRetiring>, PluginError> {
+        let mut saved = Vec::new();
+        for (index, named) in self.named.iter_mut().enumerate() {
+            let Some(retiring) = &mut named.retiring else {
+                continue;
+            };
+            let (groups, owned): (Vec<u32>, Vec<u32>) = slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| retiring.owns(**s))
+                .map(|(i, s)| (i as u32, *s))
+                .unzip();
+            let column = retiring.plugin.save(&owned)?;
+            saved.push(SavedRetiring {
+                aggregate: index as u32,
+                source: retiring.source.clone(),
+                groups,
+                column: SavedColumn {
+                    data: column.data,
+                    offsets: column.offsets,
+                },
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Restores the previous versions' part of a snapshot into the groups `slots` (in the
+    /// order they were saved), loading each previous version with its aggregate's `configs`.
+    pub fn restore_retiring(
+        &mut self,
+        runtime: &Runtime,
+        configs: &[AggregateConfig],
+        slots: &[u32],
+        saved: &[SavedRetiring],
+    ) -> Result<(), PluginError> {
+        for part in saved {
+            let index = part.aggregate as usize;
+            let (Some(named), Some(config)) = (self.named.get_mut(index), configs.get(index))
+            else {
+                return Err(PluginError::Failed {
+                    plugin: part.source.clone(),
+                    call: "restore",
+                    message: format!("no aggregate {index}"),
+                });
+            };
+            let loaded = runtime.load(&part.source)?;
+            let mut plugin = AggregatorPlugin::new(runtime, &loaded, &config.config.to_string())?;
+            let owned: Vec<u32> = part
+                .groups
+                .iter()
+                .filter_map(|&g| slots.get(g as usize).copied())
+                .collect();
+            let column = crate::plugin::ByteColumn {
+                data: part.column.data.clone(),
+                offsets: part.column.offsets.clone(),
+            };
+            plugin.restore(&owned, &column)?;
+            named.retiring = Some(Retiring::new(plugin, part.source.clone(), &owned));
         }
         Ok(())
     }

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::aggregate::Aggregates;
-use crate::config::Config;
+use crate::aggregate::{Aggregates, Takeover};
+use crate::config::{AggregateConfig, Config};
 use crate::decode::DecodedBatch;
 use crate::groups::{Group, GroupTable};
 use crate::output::Emit;
-use crate::plugin::PluginError;
+use crate::plugin::{AggregatorPlugin, PluginError, Runtime};
 use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
 use crate::trigger::Trigger;
 use crate::watermark::{WatermarkSettings, Watermarks};
@@ -126,6 +126,7 @@ impl Operator {
             formats: self.aggregates.state_formats(),
             groups,
             states: self.aggregates.save(&slots)?,
+            retiring: self.aggregates.save_retiring(&slots)?,
         })
     }
 
@@ -135,6 +136,8 @@ impl Operator {
         &mut self,
         snapshot: &OperatorSnapshot,
         now_ms: i64,
+        runtime: &Runtime,
+        configs: &[AggregateConfig],
     ) -> Result<(), RestoreError> {
         let current = self.aggregates.state_formats();
         if snapshot.formats != current {
@@ -162,9 +165,30 @@ impl Operator {
             .map(|saved| self.groups.restore(saved.group()))
             .collect();
         self.aggregates.restore(&slots, &snapshot.states)?;
+        self.aggregates
+            .restore_retiring(runtime, configs, &slots, &snapshot.retiring)?;
         self.watermarks.resume(snapshot.watermark);
         self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
         Ok(())
+    }
+
+    /// Puts `plugin` (from `source`) in place of aggregate `index`'s current version (from
+    /// `current_source`); see [`Aggregates::swap`].
+    pub fn swap_aggregate(
+        &mut self,
+        index: usize,
+        plugin: AggregatorPlugin,
+        source: &str,
+        current_source: &str,
+    ) -> Result<Takeover, PluginError> {
+        let open = self.groups.open_slots();
+        self.aggregates
+            .swap(index, plugin, source, current_source, &open)
+    }
+
+    /// The aggregates.
+    pub fn aggregates(&self) -> &Aggregates {
+        &self.aggregates
     }
 
     /// The aggregates' plugin versions.

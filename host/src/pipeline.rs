@@ -12,14 +12,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::aggregate::Aggregates;
-use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
+use crate::aggregate::{Aggregates, Takeover};
+use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig, StageConfig};
 use crate::decode::Decoder;
 use crate::event::RawBatch;
 use crate::kafka::{KafkaError, Producer};
 use crate::operator::{Operator, Output, Replay};
 use crate::output::JsonLines;
-use crate::plugin::{PluginError, Runtime};
+use crate::plugin::{AggregatorPlugin, PluginError, Runtime};
 use crate::progress::Progress;
 use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
 use crate::snapshot::{OperatorSnapshot, RestoreError};
@@ -402,7 +402,10 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         let key = if self.per_partition { partition } else { 0 };
         self.operators.remove(&key);
-        self.operator(partition)?.restore(snapshot, now_ms)?;
+        let runtime = Arc::clone(&self.runtime);
+        let configs = self.config.aggregates.clone();
+        self.operator(partition)?
+            .restore(snapshot, now_ms, &runtime, &configs)?;
         Ok(())
     }
 
@@ -433,6 +436,62 @@ impl Pipeline {
         self.restore(state.partition, &state.snapshot, now_ms)?;
         self.next_offsets.insert(state.partition, state.offset);
         Ok(())
+    }
+
+    /// The configuration the pipeline runs (plugins as swapped since the start).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Number of window operators (one per partition read, for Kafka sources).
+    pub fn operator_count(&self) -> usize {
+        self.operators.len()
+    }
+
+    /// How aggregate `index` of the operators would take over from `plugin`.
+    pub fn takeover(&self, index: usize, plugin: &AggregatorPlugin) -> Option<Takeover> {
+        self.operators
+            .values()
+            .next()
+            .and_then(|o| o.aggregates().takeover(index, plugin))
+    }
+
+    /// Gives each operator one of `instances` (loaded from `source`) for aggregate `index`.
+    pub fn swap_aggregates(
+        &mut self,
+        index: usize,
+        instances: Vec<AggregatorPlugin>,
+        source: &str,
+        current_source: &str,
+    ) -> Result<Option<Takeover>, PipelineError> {
+        let mut takeover = None;
+        for (operator, plugin) in self.operators.values_mut().zip(instances) {
+            takeover = Some(operator.swap_aggregate(index, plugin, source, current_source)?);
+        }
+        Ok(takeover)
+    }
+
+    /// From now on aggregate `index` is loaded from `source` (operators made later, restores).
+    pub fn set_aggregate_plugin(&mut self, index: usize, source: &str) {
+        if let Some(aggregate) = self.config.aggregates.get_mut(index) {
+            aggregate.plugin = source.to_string();
+        }
+        self.spare = None;
+    }
+
+    /// Replaces transform `index` with `stage`, configured by `config`.
+    pub fn replace_transform(&mut self, index: usize, stage: TransformStage, config: StageConfig) {
+        if let Some(slot) = self.transforms.get_mut(index) {
+            *slot = stage;
+        }
+        if let Some(slot) = self.config.transforms.get_mut(index) {
+            *slot = config;
+        }
     }
 
     /// The aggregate plugin versions, as recorded in checkpoints.

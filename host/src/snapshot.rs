@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::SavedColumn;
+use crate::aggregate::{SavedColumn, SavedRetiring};
 use crate::groups::Group;
 use crate::window::Window;
 
@@ -66,6 +66,9 @@ pub struct OperatorSnapshot {
     pub groups: Vec<SavedGroup>,
     /// Per aggregate, the state of every group, in the order of `groups`.
     pub states: Vec<SavedColumn>,
+    /// Previous plugin versions still finishing some of the groups after a swap to another
+    /// state format, with those groups' state.
+    pub retiring: Vec<SavedRetiring>,
 }
 
 /// Why a snapshot could not be restored.

@@ -183,6 +183,7 @@ mod tests {
                         formats: vec!["n/count/1".into()],
                         groups: Vec::new(),
                         states: Vec::new(),
+                        retiring: Vec::new(),
                     },
                 })
                 .collect(),

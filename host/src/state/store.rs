@@ -115,6 +115,7 @@ mod tests {
                 formats: Vec::new(),
                 groups: Vec::new(),
                 states: Vec::new(),
+                retiring: Vec::new(),
             },
         }
     }
