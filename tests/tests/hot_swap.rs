@@ -53,8 +53,11 @@ fn batches() -> Vec<RawBatch> {
     std::iter::from_fn(|| generator.next_batch(400)).collect()
 }
 
-/// (key, start, end, emit, n) → s, sorted.
-fn rows(values: Vec<Value>) -> Vec<((String, i64, i64, String, i64), f64)> {
+/// A result: (key, start, end, emit, n) and s.
+type Row = ((String, i64, i64, String, i64), f64);
+
+/// The results, sorted.
+fn rows(values: Vec<Value>) -> Vec<Row> {
     let mut rows: Vec<_> = values
         .into_iter()
         .map(|v| {
