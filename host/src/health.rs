@@ -96,12 +96,9 @@ pub fn router(health: Arc<Health>, registry: Arc<Metrics>) -> Router {
         )
 }
 
-/// Serves [`router`] on `listen` from a thread of its own; returns the bound address.
-pub fn serve(
-    listen: SocketAddr,
-    health: Arc<Health>,
-    metrics: Arc<Metrics>,
-) -> io::Result<SocketAddr> {
+/// Serves `router` (e.g. [`router`] merged with the admin API) on `listen` from a thread of
+/// its own; returns the bound address.
+pub fn serve(listen: SocketAddr, router: Router) -> io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
@@ -114,7 +111,7 @@ pub fn serve(
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        if let Err(error) = axum::serve(listener, router(health, metrics)).await {
+                        if let Err(error) = axum::serve(listener, router).await {
                             tracing::error!(%error, "the HTTP endpoint stopped");
                         }
                     }
@@ -122,7 +119,7 @@ pub fn serve(
                 }
             });
         })?;
-    tracing::info!(%address, "serving /health/live, /health/ready and /metrics");
+    tracing::info!(%address, "serving /health/live, /health/ready, /metrics and /v1");
     Ok(address)
 }
 
@@ -151,8 +148,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let address = serve(
             "127.0.0.1:0".parse().expect("addr"),
-            Arc::clone(&health),
-            Arc::clone(&metrics),
+            router(Arc::clone(&health), Arc::clone(&metrics)),
         )
         .expect("serve");
         assert!(get(address, "/health/live").starts_with("HTTP/1.1 200"));

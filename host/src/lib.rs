@@ -8,6 +8,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod aggregate;
 pub mod config;
 pub mod decode;

@@ -48,6 +48,9 @@ pub enum PipelineError {
     /// Checkpoints could not be written or read.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The plugin registry could not be read or written.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
 }
 
 /// Counters of what the pipeline did.

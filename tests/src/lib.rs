@@ -6,6 +6,7 @@ pub mod broker;
 pub mod dataset;
 pub mod process;
 pub mod topics;
+pub mod uploads;
 
 /// The repository root.
 ///

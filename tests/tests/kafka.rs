@@ -137,13 +137,13 @@ fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
     config.source = eddy::config::SourceConfig::File { path: input };
     config.plugins.dir = plugin_dir();
     let started = Instant::now();
-    let health = std::sync::Arc::new(eddy::health::Health::default());
+    let services = eddy::kafka::Services::default();
+    let health = std::sync::Arc::clone(&services.health);
     let error = eddy::kafka::run_with(
         &config,
         &brokers,
         &eddy::kafka::StopFlag::default(),
-        &health,
-        &std::sync::Arc::new(eddy::metrics::Metrics::new()),
+        services,
     )
     .expect_err("an undeliverable result fails the run");
     assert!(!health.is_ready(), "readiness goes false");

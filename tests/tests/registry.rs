@@ -7,9 +7,8 @@ use std::path::Path;
 use eddy::config::PluginsConfig;
 use eddy::plugin::Runtime;
 use eddy::registry::{Registry, RegistryError};
-use eddy_tests::{example, fixture, plugin_dir};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use eddy_tests::uploads::malformed_uploads;
+use eddy_tests::{example, plugin_dir};
 
 const LIMIT: usize = 4 << 20;
 
@@ -87,31 +86,7 @@ fn a_hundred_malformed_uploads_are_refused_and_change_nothing() {
         .expect("valid upload");
     let before = files(dir.path());
 
-    let mut rng = StdRng::seed_from_u64(5);
-    let mut uploads: Vec<(String, Vec<u8>)> = Vec::new();
-    for i in 0..40 {
-        let len = rng.random_range(0..4096);
-        let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-        if i % 2 == 0 && bytes.len() >= 8 {
-            bytes[..8].copy_from_slice(b"\0asm\x0d\0\x01\0"); // a component header, then noise
-        }
-        uploads.push((format!("random {i}"), bytes));
-    }
-    for i in 0..40 {
-        let cut = rng.random_range(1..good.len());
-        uploads.push((format!("truncated at {cut} ({i})"), good[..cut].to_vec()));
-    }
-    for i in 0..10 {
-        let mut module = b"\0asm\x01\0\0\0".to_vec(); // a core module, not a component
-        module.extend((0..i).map(|_| 0u8));
-        uploads.push((format!("core module {i}"), module));
-    }
-    let clock = std::fs::read(fixture("clock-reader")).expect("read");
-    for i in 0..9 {
-        uploads.push((format!("imports the clock {i}"), clock.clone()));
-    }
-    uploads.push(("too large".into(), vec![0u8; LIMIT + 1]));
-    assert_eq!(uploads.len(), 100);
+    let uploads = malformed_uploads(&good, LIMIT);
 
     for (what, bytes) in &uploads {
         match registry.add(&runtime, bytes, LIMIT, 1) {

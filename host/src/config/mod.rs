@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Yaml};
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod http;
 mod io;
 mod kafka;
@@ -17,6 +18,7 @@ mod state;
 mod tests;
 mod time;
 
+pub use admin::AdminConfig;
 pub use http::HttpConfig;
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, StartPosition, property_name, property_value};
@@ -103,6 +105,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Checkpoints and the delivery guarantee.
     pub state: StateConfig,
+    /// The admin API (plugin registry, activation, rollback).
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -129,6 +133,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             http: HttpConfig::default(),
             state: StateConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -394,6 +399,17 @@ impl Config {
         }
         if state.shutdown_timeout.as_millis() == 0 {
             return Err(invalid("state.shutdown_timeout", "must be at least 1ms"));
+        }
+        if self
+            .admin
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().len() < 8)
+        {
+            return Err(invalid("admin.token", "must be at least 8 characters"));
+        }
+        if self.admin.max_upload_bytes < 1024 {
+            return Err(invalid("admin.max_upload_bytes", "must be at least 1024"));
         }
         if state.backend == BackendKind::Rocksdb && state.dir.as_os_str().is_empty() {
             return Err(invalid("state.dir", "name a directory for RocksDB"));

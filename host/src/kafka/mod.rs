@@ -2,6 +2,7 @@
 //! an idempotent producer for results and side outputs, and an embedded (in-process) cluster
 //! for the demo.
 
+mod changes;
 mod checkpoint;
 mod client;
 mod consumer;
@@ -17,7 +18,7 @@ pub use consumer::{GroupConsumer, PartitionChange};
 pub use embedded::Embedded;
 pub use generate::produce;
 pub use producer::{Deliveries, Producer, Record};
-pub use run::{KafkaRun, run, run_with};
+pub use run::{KafkaRun, Services, run, run_with};
 pub use stop::StopFlag;
 pub use tail::{Tail, TailRecord};
 

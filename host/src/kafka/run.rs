@@ -14,12 +14,14 @@ use super::consumer::{GroupConsumer, PartitionChange};
 use super::embedded::Embedded;
 use super::producer::Producer;
 use super::stop::StopFlag;
+use crate::admin::{self, AdminState, Control};
 use crate::config::{Config, Delivery, SourceConfig};
 use crate::decode::NO_TIMESTAMP;
 use crate::event::RawBatch;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::pipeline::{Outputs, Pipeline, PipelineError, Stats, now_ms};
+use crate::plugin::Runtime;
 use crate::recovery::Resume;
 use crate::source;
 use crate::state::{self, CheckpointStore};
@@ -31,9 +33,23 @@ const TICK_EVERY: Duration = Duration::from_millis(100);
 /// How often progress is logged.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// What a run reports to and takes changes from, besides its config.
+#[derive(Default, Clone)]
+pub struct Services {
+    /// Readiness.
+    pub health: Arc<Health>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Changes from the admin API (plugin activations), and where they are recorded.
+    pub control: Option<Arc<Control>>,
+    /// A plugin runtime to share (with the admin API's upload checks).
+    pub runtime: Option<Arc<Runtime>>,
+}
+
 /// A pipeline reading a Kafka topic, one poll round at a time.
 pub struct KafkaRun {
     pub(super) consumer: GroupConsumer,
+    pub(super) control: Option<Arc<Control>>,
     pub(super) producer: Option<Arc<Producer>>,
     pub(super) pipeline: Pipeline,
     pub(super) store: Arc<Mutex<CheckpointStore>>,
@@ -73,7 +89,7 @@ fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>,
 impl KafkaRun {
     /// Loads the plugins, connects to `brokers` and subscribes to the source topic.
     pub fn start(config: &Config, brokers: &str) -> Result<Self, PipelineError> {
-        Self::start_with(config, brokers, Arc::default(), Arc::default())
+        Self::start_with(config, brokers, Services::default())
     }
 
     /// Like [`KafkaRun::start`], reporting readiness to `health` (ready once partitions are
@@ -83,17 +99,33 @@ impl KafkaRun {
     pub fn start_with(
         config: &Config,
         brokers: &str,
-        health: Arc<Health>,
-        metrics: Arc<Metrics>,
+        services: Services,
     ) -> Result<Self, PipelineError> {
+        let Services {
+            health,
+            metrics,
+            control,
+            runtime,
+        } = services;
         health.set_unready("waiting for partitions");
+        let mut config = config.clone();
+        if let Some(control) = &control {
+            control.apply_kept(&mut config)?;
+        }
+        let config = &config;
         let SourceConfig::Kafka { topic } = &config.source else {
             return Err(KafkaError::Client("the source is not a Kafka topic".into()).into());
         };
         let store = Arc::new(Mutex::new(state::open(&config.state)?));
         let producer = producer_for(config, brokers)?;
         let outputs = Outputs::open(config, producer.as_ref())?;
-        let pipeline = Pipeline::new(config, outputs)?;
+        let pipeline = match runtime {
+            Some(runtime) => Pipeline::with_runtime(config, runtime, outputs)?,
+            None => Pipeline::new(config, outputs)?,
+        };
+        if let Some(control) = &control {
+            control.set_stages(&pipeline.stages());
+        }
         let consumer = GroupConsumer::new(
             &config.kafka,
             brokers,
@@ -105,6 +137,7 @@ impl KafkaRun {
         let now = Instant::now();
         Ok(Self {
             consumer,
+            control,
             producer,
             pipeline,
             store,
@@ -166,6 +199,9 @@ impl KafkaRun {
     fn poll_and_process(&mut self) -> Result<usize, PipelineError> {
         if let Some(producer) = &self.producer {
             producer.check()?;
+        }
+        if self.control.as_ref().is_some_and(|c| c.has_pending()) {
+            self.apply_changes()?;
         }
         let mut batches: BTreeMap<u32, RawBatch> = BTreeMap::new();
         let mut read = 0;
@@ -340,24 +376,37 @@ pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
     let brokers = embedded
         .as_ref()
         .map_or_else(|| config.kafka.brokers.clone(), Embedded::bootstrap_servers);
-    let health = Arc::new(Health::default());
-    let metrics = Arc::new(Metrics::new());
+    let mut services = Services::default();
     if let Some(listen) = config.http.listen {
-        health::serve(listen, Arc::clone(&health), Arc::clone(&metrics))?;
+        let mut router =
+            health::router(Arc::clone(&services.health), Arc::clone(&services.metrics));
+        if matches!(config.source, SourceConfig::Kafka { .. }) {
+            let control = Arc::new(Control::open(&config.admin.registry_dir)?);
+            let runtime = Arc::new(Runtime::new(&config.plugins)?);
+            router = router.merge(admin::router(Arc::new(AdminState {
+                control: Arc::clone(&control),
+                runtime: Arc::clone(&runtime),
+                token: config.admin.token.clone(),
+                max_upload_bytes: config.admin.max_upload_bytes,
+            })));
+            services.control = Some(control);
+            services.runtime = Some(runtime);
+        }
+        health::serve(listen, router)?;
     }
     stop.exit_after(config.state.shutdown_timeout)?;
-    run_with(config, &brokers, stop, &health, &metrics)
+    run_with(config, &brokers, stop, services)
 }
 
-/// Like [`run`], on the given bootstrap servers, reporting readiness to `health` and
-/// checkpoints to `metrics`.
+/// Like [`run`], on the given bootstrap servers, with `services` (readiness, metrics, admin
+/// changes).
 pub fn run_with(
     config: &Config,
     brokers: &str,
     stop: &StopFlag,
-    health: &Arc<Health>,
-    metrics: &Arc<Metrics>,
+    services: Services,
 ) -> Result<Stats, PipelineError> {
+    let health = &services.health;
     if !matches!(config.source, SourceConfig::Kafka { .. }) {
         health.set_ready();
         let result = run_bounded(config, brokers);
@@ -366,7 +415,7 @@ pub fn run_with(
         }
         return result;
     }
-    let mut run = KafkaRun::start_with(config, brokers, Arc::clone(health), Arc::clone(metrics))?;
+    let mut run = KafkaRun::start_with(config, brokers, services.clone())?;
     tracing::info!(brokers, "pipeline started");
     while !stop.is_set() {
         run.round()?;

@@ -1,0 +1,7 @@
+//! The admin API: the plugin registry over HTTP, and hot swap of pipeline stages.
+
+mod api;
+mod control;
+
+pub use api::{Activation, AdminState, ApiError, router};
+pub use control::{Change, Control, StageView};

@@ -1,0 +1,29 @@
+//! The admin API: where uploaded plugins are kept and who may change them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Admin API settings (served on `http.listen` under `/v1`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token that uploads, activations, rollbacks and deletions must carry
+    /// (`Authorization: Bearer <token>`); set it from the environment (`EDDY_ADMIN__TOKEN`).
+    /// Unset: the API is read-only.
+    pub token: Option<String>,
+    /// Folder of the plugin registry (uploaded components and which version each stage runs).
+    pub registry_dir: PathBuf,
+    /// Largest component accepted, bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            registry_dir: PathBuf::from("eddy-registry"),
+            max_upload_bytes: 16 << 20,
+        }
+    }
+}

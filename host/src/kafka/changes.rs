@@ -1,0 +1,55 @@
+//! Changes from the admin API applied by the pipeline loop: at a checkpoint barrier (every
+//! result so far acknowledged or committed, the state saved with the versions that made it),
+//! each asked-for activation or rollback swaps its stage's plugin between two batches.
+
+use super::run::KafkaRun;
+use crate::admin::Change;
+use crate::pipeline::PipelineError;
+
+impl KafkaRun {
+    /// Takes a checkpoint, then applies the changes asked for. A change that fails is
+    /// recorded with its error and changes nothing.
+    pub(super) fn apply_changes(&mut self) -> Result<(), PipelineError> {
+        let Some(control) = self.control.clone() else {
+            return Ok(());
+        };
+        self.checkpoint()?;
+        for change in control.take() {
+            let (stage, target, rollback) = match change {
+                Change::Activate { stage, digest } => {
+                    let path = control.registry().path(&digest);
+                    (
+                        stage,
+                        path.map(|p| (p.display().to_string(), Some(digest))),
+                        false,
+                    )
+                }
+                Change::Rollback { stage } => {
+                    let source = match control.rollback_source(&stage) {
+                        Some(source) => source.map(|s| (s, None)),
+                        None => Err(crate::registry::RegistryError::NotFound(format!(
+                            "an earlier version of {stage}"
+                        ))),
+                    };
+                    (stage, source, true)
+                }
+            };
+            let outcome = match target {
+                Err(error) => Err(error.to_string()),
+                Ok((source, digest)) => match self.pipeline.swap(&stage, &source) {
+                    Ok(swapped) => {
+                        tracing::info!(%stage, %source, ?swapped, rollback, "plugin swapped");
+                        Ok(digest)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%stage, %source, %error, "plugin swap refused");
+                        Err(error.to_string())
+                    }
+                },
+            };
+            control.record(&stage, outcome, rollback)?;
+        }
+        control.set_stages(&self.pipeline.stages());
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! The admin API's router, called without a socket: listing, uploading (a hundred malformed
+//! uploads each get a 4xx and leave the registry unchanged), the bearer token, activation and
+//! rollback requests and the checks before them, deletion of active versions refused.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use eddy::admin::{AdminState, Change, Control};
+use eddy::config::PluginsConfig;
+use eddy::plugin::Runtime;
+use eddy::swap::StageId;
+use eddy_tests::uploads::malformed_uploads;
+use eddy_tests::{example, fixture, plugin_dir};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const TOKEN: &str = "s3cret-token";
+const LIMIT: usize = 4 << 20;
+
+struct Api {
+    router: Router,
+    control: Arc<Control>,
+    _dir: tempfile::TempDir,
+}
+
+fn api() -> Api {
+    let dir = tempfile::tempdir().expect("dir");
+    let control = Arc::new(Control::open(&dir.path().join("registry")).expect("registry"));
+    control.set_stages(&[
+        (StageId::Aggregate("n".into()), "count".into()),
+        (StageId::Transform(0), "threshold-filter".into()),
+    ]);
+    let runtime = Arc::new(
+        Runtime::new(&PluginsConfig {
+            dir: plugin_dir(),
+            ..PluginsConfig::default()
+        })
+        .expect("runtime"),
+    );
+    let router = eddy::admin::router(Arc::new(AdminState {
+        control: Arc::clone(&control),
+        runtime,
+        token: Some(TOKEN.into()),
+        max_upload_bytes: LIMIT,
+    }));
+    Api {
+        router,
+        control,
+        _dir: dir,
+    }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.first() == Some(&b'{') {
+            request = request.header("content-type", "application/json");
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    async fn upload(&self, path: &std::path::Path) -> String {
+        let bytes = std::fs::read(path).expect("read");
+        let (status, entry) = self.call("POST", "/v1/plugins", Some(TOKEN), bytes).await;
+        assert_eq!(status, StatusCode::CREATED, "{entry}");
+        entry["digest"].as_str().expect("digest").to_string()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn uploads_need_the_token_and_malformed_ones_change_nothing() {
+    runtime().block_on(async {
+        let api = api();
+        let spread = std::fs::read(example("spread")).expect("read");
+        let (status, body) = api.call("POST", "/v1/plugins", None, spread.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("token")),
+            "{body}"
+        );
+        let (status, _) = api
+            .call("POST", "/v1/plugins", Some("wrong-token"), spread)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (_, list) = api.call("GET", "/v1/plugins", None, Vec::new()).await;
+        assert_eq!(list, Value::Array(Vec::new()), "nothing stored");
+
+        let digest = api.upload(&example("spread")).await;
+        let (status, entry) = api
+            .call("GET", &format!("/v1/plugins/{digest}"), None, Vec::new())
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(entry["name"], "spread");
+        assert_eq!(entry["kind"], "aggregator");
+
+        let good = std::fs::read(plugin_dir().join("count.wasm")).expect("read");
+        for (what, bytes) in malformed_uploads(&good, LIMIT) {
+            let (status, body) = api.call("POST", "/v1/plugins", Some(TOKEN), bytes).await;
+            assert!(status.is_client_error(), "{what}: {status}");
+            assert!(
+                body["error"].as_str().is_some_and(|e| !e.is_empty())
+                    || status == StatusCode::PAYLOAD_TOO_LARGE,
+                "{what}: says why: {body}"
+            );
+        }
+        let (_, list) = api.call("GET", "/v1/plugins", None, Vec::new()).await;
+        assert_eq!(
+            list.as_array().map(Vec::len),
+            Some(1),
+            "the registry is unchanged"
+        );
+        let (status, _) = api.call("GET", "/v1/plugins/0123", None, Vec::new()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    });
+}
+
+#[test]
+fn activation_is_checked_queued_and_recorded() {
+    runtime().block_on(async {
+        let api = api();
+        let spread = api.upload(&example("spread")).await;
+        let filter = api.upload(&fixture("panicky-filter")).await;
+        let activate = |stage: &str| format!("/v1/pipelines/main/stages/{stage}/activate");
+        let body = |digest: &str| format!(r#"{{"digest":"{digest}"}}"#).into_bytes();
+
+        let (status, _) = api
+            .call("POST", &activate("aggregates.n"), None, body(&spread))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, error) = api
+            .call(
+                "POST",
+                &activate("aggregates.n"),
+                Some(TOKEN),
+                body(&filter),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "a filter is no aggregator: {error}"
+        );
+        let (status, _) = api
+            .call("POST", &activate("aggregates.n"), Some(TOKEN), body("feed"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = api
+            .call(
+                "POST",
+                &activate("aggregates.nope"),
+                Some(TOKEN),
+                body(&spread),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = api
+            .call(
+                "POST",
+                &activate("aggregates.n"),
+                Some(TOKEN),
+                b"{\"digest\":1}".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = api
+            .call(
+                "POST",
+                "/v1/pipelines/main/stages/aggregates.n/rollback",
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "nothing to roll back yet");
+        assert!(!api.control.has_pending());
+
+        let (status, _) = api
+            .call(
+                "POST",
+                &activate("aggregates.n"),
+                Some(TOKEN),
+                body(&spread),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        assert_eq!(pipelines[0]["stages"][0]["pending"], true, "{pipelines}");
+        let stage = StageId::Aggregate("n".into());
+        assert_eq!(
+            api.control.take(),
+            vec![Change::Activate {
+                stage: stage.clone(),
+                digest: spread.clone()
+            }]
+        );
+        // What the pipeline loop does once it has swapped.
+        api.control
+            .record(&stage, Ok(Some(spread.clone())), false)
+            .expect("recorded");
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        assert_eq!(pipelines[0]["stages"][0]["pending"], false);
+        let (status, _) = api
+            .call(
+                "DELETE",
+                &format!("/v1/plugins/{spread}"),
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "an active version is not deleted"
+        );
+        let (status, _) = api
+            .call(
+                "DELETE",
+                &format!("/v1/plugins/{filter}"),
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "an inactive one is");
+        assert_eq!(
+            api.control
+                .rollback_source(&stage)
+                .map(|r| r.expect("source")),
+            Some("count".to_string()),
+            "rolls back to the configured plugin"
+        );
+        let (status, _) = api
+            .call(
+                "POST",
+                "/v1/pipelines/main/stages/aggregates.n/rollback",
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    });
+}
