@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use eddy::admin::Client;
 use eddy::config::{Config, KafkaConfig};
 use eddy::generator::{Generator, GeneratorConfig, KeyDistribution};
 use eddy::kafka::{Producer, StopFlag};
@@ -78,8 +79,48 @@ enum Command {
     },
 }
 
+/// Where the admin API is.
+#[derive(clap::Args)]
+struct Admin {
+    /// Base URL of a running host's HTTP endpoint (`http.listen`).
+    #[arg(long, default_value = "http://127.0.0.1:9090")]
+    url: String,
+    /// Bearer token for changes: the host's `admin.token` (the same environment variable).
+    #[arg(long, env = "EDDY_ADMIN__TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Lists the plugin versions in a running host's registry, and what each stage runs.
+    List {
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Uploads a component to a running host's registry (validated there).
+    Push {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Makes a stage (`aggregates.<name>` or `transforms.<index>`) run a registry version; it
+    /// takes effect at the host's next checkpoint barrier.
+    Activate {
+        /// The stage.
+        stage: String,
+        /// The version's digest (from `push` or `list`).
+        digest: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Makes a stage go back to the version it ran before its last activation.
+    Rollback {
+        /// The stage.
+        stage: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
     /// Runs a plugin offline over JSON lines and prints what it produces: output events for a
     /// map or filter; per-key results of tumbling windows for an aggregator.
     Test {
@@ -156,6 +197,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             report(stats);
         }
+        Command::Plugin {
+            command: PluginCommand::List { admin },
+        } => {
+            let client = Client::new(&admin.url, admin.token);
+            println!("{}", client.get("/v1/plugins")?);
+            println!("{}", client.get("/v1/pipelines")?);
+        }
+        Command::Plugin {
+            command: PluginCommand::Push { file, admin },
+        } => println!("{}", Client::new(&admin.url, admin.token).push(&file)?),
+        Command::Plugin {
+            command:
+                PluginCommand::Activate {
+                    stage,
+                    digest,
+                    admin,
+                },
+        } => println!(
+            "{}",
+            Client::new(&admin.url, admin.token).activate(&stage, &digest)?
+        ),
+        Command::Plugin {
+            command: PluginCommand::Rollback { stage, admin },
+        } => println!("{}", Client::new(&admin.url, admin.token).rollback(&stage)?),
         Command::Plugin {
             command:
                 PluginCommand::Test {

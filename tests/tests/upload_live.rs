@@ -4,12 +4,13 @@
 //! state format, so `max` finishes the windows open at the swap.
 
 use std::collections::BTreeMap;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::Tansu;
 use eddy_tests::dataset::{PARTITIONS, TOPICS, dataset};
 use eddy_tests::example;
-use eddy_tests::process::{Eddy, http_request};
+use eddy_tests::process::{Eddy, eddy_binary, http_request};
 use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
 use serde_json::Value;
 
@@ -75,29 +76,39 @@ fn an_uploaded_aggregator_computes_later_windows_without_a_restart() {
     eddy.wait_ready(Duration::from_secs(60));
     wait_until_quiet(&brokers);
 
-    let auth = format!("Bearer {TOKEN}");
-    let wasm = std::fs::read(example("spread")).expect("spread.wasm");
-    let (status, body) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/plugins",
-        &[("Authorization", &auth)],
-        &wasm,
+    // The CLI is a thin client of the API: `eddy plugin push`, then `eddy plugin activate`.
+    let url = format!("http://127.0.0.1:{}", eddy.port());
+    let cli = |args: &[&str], token: Option<&str>| {
+        let mut command = Command::new(eddy_binary());
+        command.arg("plugin").args(args).args(["--url", &url]);
+        command.env_remove("EDDY_ADMIN__TOKEN");
+        if let Some(token) = token {
+            command.env("EDDY_ADMIN__TOKEN", token);
+        }
+        command.output().expect("eddy plugin runs")
+    };
+    let spread = example("spread").display().to_string();
+    let refused = cli(&["push", &spread], None);
+    assert!(!refused.status.success(), "no token, no upload");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("token"),
+        "{stderr}"
     );
-    assert_eq!(status, 201, "{body}");
-    let entry: Value = serde_json::from_str(&body).expect("entry");
+    let pushed = cli(&["push", &spread], Some(TOKEN));
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let entry: Value = serde_json::from_slice(&pushed.stdout).expect("entry");
     let digest = entry["digest"].as_str().expect("digest").to_string();
-    let (status, body) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/pipelines/main/stages/aggregates.custom/activate",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        format!(r#"{{"digest":"{digest}"}}"#).as_bytes(),
+    let activated = cli(&["activate", "aggregates.custom", &digest], Some(TOKEN));
+    assert!(
+        activated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&activated.stderr)
     );
-    assert_eq!(status, 202, "{body}");
     let started = Instant::now();
     loop {
         let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
