@@ -267,3 +267,51 @@ fn activation_is_checked_queued_and_recorded() {
         assert_eq!(status, StatusCode::ACCEPTED);
     });
 }
+
+/// `docs/openapi.yaml` describes the API: every documented operation reaches a handler of the
+/// router (not axum's empty 404 or 405), and every documented status is one the handlers use.
+#[test]
+fn the_openapi_document_matches_the_router() {
+    let text = std::fs::read_to_string(eddy_tests::repo_root().join("docs/openapi.yaml"))
+        .expect("docs/openapi.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    let paths = doc["paths"].as_mapping().expect("paths");
+    assert_eq!(paths.len(), 5, "five paths");
+    runtime().block_on(async {
+        let api = api();
+        let mut operations = 0;
+        for (path, item) in paths {
+            let path = path.as_str().expect("path");
+            let concrete = path
+                .replace("{digest}", "0000")
+                .replace("{pipeline}", "main")
+                .replace("{stage}", "aggregates.n");
+            for method in ["get", "post", "delete"] {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                operations += 1;
+                let token = operation.get("security").map(|_| TOKEN);
+                let (status, body) = api
+                    .call(&method.to_uppercase(), &concrete, token, Vec::new())
+                    .await;
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                assert!(
+                    status != StatusCode::NOT_FOUND || body.get("error").is_some(),
+                    "{method} {path} reaches a handler"
+                );
+                let documented: Vec<String> = operation["responses"]
+                    .as_mapping()
+                    .expect("responses")
+                    .keys()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect();
+                assert!(
+                    documented.contains(&status.as_u16().to_string()),
+                    "{method} {path} answered {status}, documented {documented:?}"
+                );
+            }
+        }
+        assert_eq!(operations, 7, "seven operations");
+    });
+}
