@@ -28,6 +28,7 @@ pub mod progress;
 pub mod recovery;
 pub mod registry;
 pub mod retiring;
+pub mod scaffold;
 pub mod sink;
 pub mod snapshot;
 pub mod source;

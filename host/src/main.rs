@@ -114,6 +114,21 @@ enum PluginCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Makes a plugin crate on the SDK that builds and passes its tests as generated.
+    New {
+        /// Crate and plugin name (lowercase letters, digits, -).
+        name: String,
+        /// What the plugin is.
+        #[arg(long, value_enum)]
+        kind: eddy::scaffold::Kind,
+        /// Where to make it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The `eddy-sdk` crate to depend on (default: the SDK of the checkout `eddy` was
+        /// built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Makes a stage go back to the version it ran before its last activation.
     Rollback {
         /// The stage.
@@ -203,6 +218,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let client = Client::new(&admin.url, admin.token);
             println!("{}", client.get("/v1/plugins")?);
             println!("{}", client.get("/v1/pipelines")?);
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    kind,
+                    dir,
+                    sdk,
+                },
+        } => {
+            let sdk = sdk
+                .or_else(eddy::scaffold::default_sdk)
+                .context("no eddy-sdk found: pass --sdk PATH")?;
+            let root = eddy::scaffold::create(&name, kind, &dir, &sdk)?;
+            println!("{}", root.display());
         }
         Command::Plugin {
             command: PluginCommand::Push { file, admin },
