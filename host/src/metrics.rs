@@ -39,6 +39,10 @@ pub struct Metrics {
     pub checkpoint: CheckpointMetrics,
     /// Open groups dropped by `state.ttl`.
     pub groups_expired: Counter,
+    /// Plugin calls, traps and call time.
+    pub plugins: std::sync::Arc<crate::plugin::PluginMetrics>,
+    /// Stages rolled back automatically (a new version trapped too often).
+    pub rollbacks: Counter,
 }
 
 impl Default for Metrics {
@@ -113,10 +117,20 @@ impl Metrics {
             "Open groups dropped because their partition had no events for state.ttl",
             groups_expired.clone(),
         );
+        let rollbacks = Counter::default();
+        registry.register(
+            "plugin_rollbacks",
+            "Stages rolled back to their previous plugin version because the new one trapped",
+            rollbacks.clone(),
+        );
+        let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
+        plugins.register(&mut registry);
         Self {
             registry,
             checkpoint,
             groups_expired,
+            plugins,
+            rollbacks,
         }
     }
 

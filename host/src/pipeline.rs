@@ -140,6 +140,7 @@ pub struct Pipeline {
     outputs: Outputs,
     stats: Stats,
     scratch: Vec<u8>,
+    rollbacks: Vec<usize>,
 }
 
 /// Processing time now, epoch ms.
@@ -191,6 +192,7 @@ impl Pipeline {
             outputs,
             stats: Stats::default(),
             scratch: Vec::new(),
+            rollbacks: Vec::new(),
         })
     }
 
@@ -254,10 +256,14 @@ impl Pipeline {
             self.next_offsets.insert(batch.partition, last + 1);
         }
         let mut batch = batch;
-        for transform in &mut self.transforms {
+        for (index, transform) in self.transforms.iter_mut().enumerate() {
             let traps = transform.traps();
             let outcome = transform.process(&self.runtime, &batch);
-            self.stats.plugin_traps += transform.traps() - traps;
+            self.stats.plugin_traps += transform.traps().saturating_sub(traps);
+            if transform.take_rolled_back() {
+                self.config.transforms[index] = transform.source().clone();
+                self.rollbacks.push(index);
+            }
             match outcome? {
                 StageOutcome::Passed(out) => {
                     self.stats.filtered += batch.len().saturating_sub(out.len()) as u64;
@@ -487,14 +493,26 @@ impl Pipeline {
         self.spare = None;
     }
 
-    /// Replaces transform `index` with `stage`, configured by `config`.
+    /// Replaces transform `index` with `stage`, configured by `config`; the stage goes back
+    /// to the one it replaces if it traps too often (`plugins.rollback_traps`).
     pub fn replace_transform(&mut self, index: usize, stage: TransformStage, config: StageConfig) {
         if let Some(slot) = self.transforms.get_mut(index) {
-            *slot = stage;
+            let previous = std::mem::replace(slot, stage);
+            slot.replacing(
+                previous,
+                self.config.plugins.rollback_traps,
+                self.config.plugins.rollback_window,
+            );
         }
         if let Some(slot) = self.config.transforms.get_mut(index) {
             *slot = config;
         }
+    }
+
+    /// Transforms that went back to their previous version since the last call (see
+    /// `plugins.rollback_traps` and the `rollback` trap policy).
+    pub fn take_rollbacks(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.rollbacks)
     }
 
     /// The aggregate plugin versions, as recorded in checkpoints.

@@ -53,6 +53,13 @@ pub struct PluginsConfig {
     /// once on a fresh instance first). An aggregator trap always stops the pipeline: its
     /// groups' state is lost with the instance.
     pub on_trap: TrapPolicy,
+    /// A map or filter version activated through the admin API that traps this many times
+    /// within `rollback_window` is rolled back to the version it replaced, whatever
+    /// `on_trap` says.
+    pub rollback_traps: u32,
+    /// See `rollback_traps`.
+    #[serde(with = "humantime_serde")]
+    pub rollback_window: Duration,
 }
 
 /// What to do with a batch a transform plugin trapped on twice.
@@ -64,6 +71,10 @@ pub enum TrapPolicy {
     DeadLetter,
     /// Stop the pipeline with an error naming the plugin.
     Stop,
+    /// Roll the stage back to the version it ran before its last activation and run the
+    /// batch with that; a stage running its configured plugin sends the batch to the
+    /// dead-letter output instead.
+    Rollback,
 }
 
 impl Default for PluginsConfig {
@@ -73,6 +84,8 @@ impl Default for PluginsConfig {
             memory_limit_bytes: 256 << 20,
             call_timeout: Duration::from_secs(5),
             on_trap: TrapPolicy::DeadLetter,
+            rollback_traps: 3,
+            rollback_window: Duration::from_secs(60),
         }
     }
 }

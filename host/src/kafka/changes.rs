@@ -7,6 +7,26 @@ use crate::admin::Change;
 use crate::pipeline::PipelineError;
 
 impl KafkaRun {
+    /// Records transforms that went back to their previous version on their own (they
+    /// trapped too often): counted, and kept beside the registry like a rollback asked for.
+    pub(super) fn record_rollbacks(&mut self) -> Result<(), PipelineError> {
+        let rolled_back = self.pipeline.take_rollbacks();
+        if rolled_back.is_empty() {
+            return Ok(());
+        }
+        for index in rolled_back {
+            self.metrics.rollbacks.inc();
+            if let Some(control) = &self.control {
+                let stage = crate::swap::StageId::Transform(index);
+                control.record(&stage, Ok(None), true)?;
+            }
+        }
+        if let Some(control) = &self.control {
+            control.set_stages(&self.pipeline.stages());
+        }
+        Ok(())
+    }
+
     /// Takes a checkpoint, then applies the changes asked for. A change that fails is
     /// recorded with its error and changes nothing.
     pub(super) fn apply_changes(&mut self) -> Result<(), PipelineError> {

@@ -119,10 +119,14 @@ impl KafkaRun {
         let store = Arc::new(Mutex::new(state::open(&config.state)?));
         let producer = producer_for(config, brokers)?;
         let outputs = Outputs::open(config, producer.as_ref())?;
-        let pipeline = match runtime {
-            Some(runtime) => Pipeline::with_runtime(config, runtime, outputs)?,
-            None => Pipeline::new(config, outputs)?,
+        let runtime = match runtime {
+            Some(runtime) => runtime,
+            None => Arc::new(Runtime::with_metrics(
+                &config.plugins,
+                Arc::clone(&metrics.plugins),
+            )?),
         };
+        let pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
         if let Some(control) = &control {
             control.set_stages(&pipeline.stages());
         }
@@ -253,6 +257,7 @@ impl KafkaRun {
         for (_, batch) in batches {
             self.pipeline.process_at(batch, now)?;
         }
+        self.record_rollbacks()?;
         if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
             let expired = self.pipeline.stats().expired;
             self.pipeline.tick_at(now)?;
@@ -382,7 +387,10 @@ pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
             health::router(Arc::clone(&services.health), Arc::clone(&services.metrics));
         if matches!(config.source, SourceConfig::Kafka { .. }) {
             let control = Arc::new(Control::open(&config.admin.registry_dir)?);
-            let runtime = Arc::new(Runtime::new(&config.plugins)?);
+            let runtime = Arc::new(Runtime::with_metrics(
+                &config.plugins,
+                Arc::clone(&services.metrics.plugins),
+            )?);
             router = router.merge(admin::router(Arc::new(AdminState {
                 control: Arc::clone(&control),
                 runtime: Arc::clone(&runtime),

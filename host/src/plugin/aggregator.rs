@@ -6,6 +6,7 @@ use super::bindings::aggregator::exports::eddy::plugin::aggregate::Guest;
 use super::bindings::aggregator::{Aggregator, AggregatorPre};
 use super::bindings::{ByteColumn, PluginInfo, PluginKind};
 use super::error::{PluginError, describe_wit_error};
+use super::metrics::PluginCalls;
 use super::runtime::{Loaded, Runtime};
 use super::state::PluginState;
 
@@ -16,6 +17,7 @@ pub struct AggregatorPlugin {
     info: PluginInfo,
     outputs: Vec<String>,
     deadline: u64,
+    metrics: PluginCalls,
 }
 
 impl AggregatorPlugin {
@@ -52,12 +54,14 @@ impl AggregatorPlugin {
                 message: "declares no outputs".into(),
             });
         }
+        let metrics = runtime.plugin_calls(&info.name, &info.version);
         Ok(Self {
             store,
             bindings,
             info,
             outputs,
             deadline: runtime.call_deadline_ticks(),
+            metrics,
         })
     }
 
@@ -79,8 +83,11 @@ impl AggregatorPlugin {
         f: impl FnOnce(&Guest, &mut Store<PluginState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(self.deadline);
-        f(self.bindings.eddy_plugin_aggregate(), &mut self.store)
-            .map_err(|e| PluginError::trap(&self.info.name, call)(e))
+        let started = std::time::Instant::now();
+        let result = f(self.bindings.eddy_plugin_aggregate(), &mut self.store)
+            .map_err(|e| PluginError::trap(&self.info.name, call)(e));
+        self.metrics.record(call, started, &result);
+        result
     }
 
     /// Adds `values[i]` to group `slots[i]`.

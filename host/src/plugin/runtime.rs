@@ -14,6 +14,7 @@ use wasmtime::{Config, Engine, Store};
 
 use super::bindings::aggregator::eddy::plugin::log;
 use super::error::PluginError;
+use super::metrics::{PluginCalls, PluginMetrics};
 use super::state::PluginState;
 use crate::config::PluginsConfig;
 
@@ -28,6 +29,7 @@ pub struct Runtime {
     call_deadline_ticks: u64,
     plugin_dir: PathBuf,
     cache: Mutex<HashMap<[u8; 32], Loaded>>,
+    metrics: Arc<PluginMetrics>,
     _ticker: Ticker,
 }
 
@@ -43,6 +45,14 @@ pub struct Loaded {
 impl Runtime {
     /// A runtime with the limits in `config`.
     pub fn new(config: &PluginsConfig) -> Result<Self, PluginError> {
+        Self::with_metrics(config, Arc::default())
+    }
+
+    /// A runtime with the limits in `config` whose plugins count their calls in `metrics`.
+    pub fn with_metrics(
+        config: &PluginsConfig,
+        metrics: Arc<PluginMetrics>,
+    ) -> Result<Self, PluginError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
         let engine = Engine::new(&wasm).map_err(|e| invalid("engine", e))?;
@@ -63,7 +73,13 @@ impl Runtime {
             call_deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
             plugin_dir: config.dir.clone(),
             cache: Mutex::new(HashMap::new()),
+            metrics,
         })
+    }
+
+    /// The call metrics of `plugin` at `version`.
+    pub fn plugin_calls(&self, plugin: &str, version: &str) -> PluginCalls {
+        self.metrics.plugin(plugin, version)
     }
 
     /// Where a plugin named in the config lives: a path as given if it names a `.wasm` file or

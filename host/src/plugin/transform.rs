@@ -6,6 +6,7 @@ use super::bindings::transform::exports::eddy::plugin::transformer::{EventBatch,
 use super::bindings::transform::{Transform, TransformPre};
 use super::bindings::{ByteColumn, PluginInfo, PluginKind};
 use super::error::{PluginError, describe_wit_error};
+use super::metrics::PluginCalls;
 use super::runtime::{Loaded, Runtime};
 use super::state::PluginState;
 use crate::event::RawBatch;
@@ -16,6 +17,7 @@ pub struct TransformPlugin {
     bindings: Transform,
     info: PluginInfo,
     deadline: u64,
+    metrics: PluginCalls,
 }
 
 impl TransformPlugin {
@@ -44,11 +46,13 @@ impl TransformPlugin {
                 plugin: info.name.clone(),
                 message: describe_wit_error(&e),
             })?;
+        let metrics = runtime.plugin_calls(&info.name, &info.version);
         Ok(Self {
             store,
             bindings,
             info,
             deadline: runtime.call_deadline_ticks(),
+            metrics,
         })
     }
 
@@ -59,6 +63,13 @@ impl TransformPlugin {
 
     /// Runs the transform over `batch` and returns the batch that comes out.
     pub fn process(&mut self, input: &RawBatch) -> Result<RawBatch, PluginError> {
+        let started = std::time::Instant::now();
+        let result = self.run(input);
+        self.metrics.record("process", started, &result);
+        result
+    }
+
+    fn run(&mut self, input: &RawBatch) -> Result<RawBatch, PluginError> {
         self.store.set_epoch_deadline(self.deadline);
         let batch = EventBatch {
             payloads: ByteColumn {
