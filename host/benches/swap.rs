@@ -1,0 +1,148 @@
+//! Hot swap under load: per-batch processing time through the engine path (JSON decode →
+//! 10 s tumbling windows over 10 000 keys → count/sum/min/max/avg plugins) while the `sum`
+//! stage is swapped every 100 batches — to a version with the same state format (open
+//! windows' state moved) and back — compared with the same stream without swaps; and a swap
+//! to a version with another state format (the old one finishes its windows). Each swap is
+//! preceded by a snapshot of every open window, as the checkpoint barrier of `eddy run` does.
+//!
+//! `cargo bench -p eddy --bench swap`. Build the plugins first (`scripts/build-plugins.sh`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eddy::config::{Config, PluginsConfig};
+use eddy::event::RawBatch;
+use eddy::generator::{Generator, GeneratorConfig};
+use eddy::output::JsonLines;
+use eddy::pipeline::{Outputs, Pipeline};
+use eddy::plugin::Runtime;
+use eddy::swap::StageId;
+use hdrhistogram::Histogram;
+
+const EVENTS: u64 = 2_000_000;
+const BATCH: usize = 1024;
+const SWAP_EVERY: usize = 100;
+
+fn dist(folder: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../dist")
+        .join(folder)
+}
+
+fn config() -> Config {
+    let mut config = Config::from_yaml(
+        "window: { type: tumbling, size: 10s }\n\
+         aggregates:\n\
+         - { name: n, plugin: count }\n\
+         - { name: sum, plugin: sum, field: /amount }\n\
+         - { name: min, plugin: min, field: /amount }\n\
+         - { name: max, plugin: max, field: /amount }\n\
+         - { name: avg, plugin: avg, field: /amount }\n",
+    )
+    .expect("config");
+    config.watermark.out_of_orderness = Duration::from_millis(500);
+    config.plugins = PluginsConfig {
+        dir: dist("plugins"),
+        ..PluginsConfig::default()
+    };
+    config
+}
+
+fn batches() -> Vec<RawBatch> {
+    let mut generator = Generator::new(GeneratorConfig {
+        events: EVENTS,
+        keys: 10_000,
+        events_per_step: 100,
+        max_disorder_ms: 500,
+        ..GeneratorConfig::default()
+    });
+    std::iter::from_fn(|| generator.next_batch(BATCH)).collect()
+}
+
+struct Run {
+    events_per_s: f64,
+    batches: Histogram<u64>,
+    swaps: Histogram<u64>,
+}
+
+/// Runs the stream; before batch `i` with `swap(i)` set, snapshots and swaps `sum` to it.
+fn run(runtime: &Arc<Runtime>, swap: impl Fn(usize) -> Option<String>) -> Run {
+    let config = config();
+    let (results, _) = JsonLines::memory();
+    let outputs = Outputs {
+        results: results.into(),
+        late: JsonLines::memory().0.into(),
+        dead_letter: JsonLines::memory().0.into(),
+    };
+    let mut pipeline =
+        Pipeline::with_runtime(&config, Arc::clone(runtime), outputs).expect("pipeline");
+    let mut batches_us = Histogram::<u64>::new(3).expect("histogram");
+    let mut swaps_us = Histogram::<u64>::new(3).expect("histogram");
+    let stage = StageId::Aggregate("sum".into());
+    let started = Instant::now();
+    for (i, batch) in batches().into_iter().enumerate() {
+        let t = Instant::now();
+        if let Some(source) = swap(i) {
+            std::hint::black_box(pipeline.snapshot().expect("barrier snapshot"));
+            pipeline.swap(&stage, &source).expect("swap");
+            let _ = swaps_us.record(t.elapsed().as_micros() as u64);
+        }
+        pipeline.process_at(batch, 0).expect("batch");
+        let _ = batches_us.record(t.elapsed().as_micros() as u64);
+    }
+    pipeline.finish().expect("finish");
+    Run {
+        events_per_s: EVENTS as f64 / started.elapsed().as_secs_f64(),
+        batches: batches_us,
+        swaps: swaps_us,
+    }
+}
+
+fn main() {
+    let runtime = Arc::new(Runtime::new(&config().plugins).expect("runtime"));
+    let v2 = dist("fixtures").join("sum-v2.wasm").display().to_string();
+    let v3 = dist("fixtures").join("sum-v3.wasm").display().to_string();
+    let builtin = dist("plugins").join("sum.wasm").display().to_string();
+    // Compile the versions once, outside the measurement.
+    for source in [&v2, &v3, &builtin] {
+        runtime.load(source).expect("plugin");
+    }
+    let baseline = run(&runtime, |_| None);
+    let same = run(&runtime, |i| {
+        (i > 0 && i % SWAP_EVERY == 0).then(|| {
+            if (i / SWAP_EVERY) % 2 == 1 {
+                v2.clone()
+            } else {
+                builtin.clone()
+            }
+        })
+    });
+    let total = EVENTS as usize / BATCH;
+    let other = run(&runtime, |i| (i == total / 2).then(|| v3.clone()));
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "Hot swap under load: {EVENTS} events, {BATCH} per batch, 10 000 keys, 10 s tumbling windows, 5 aggregates"
+    );
+    println!(
+        "| run | events/s | batch p50 / p99 / max | swaps | swap (snapshot + swap) p50 / max |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, run) in [
+        ("no swap", &baseline),
+        ("`sum` swapped every 100 batches, same state format", &same),
+        ("`sum` swapped once to another state format", &other),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.2} / {:.2} / {:.2} ms | {} | {:.2} / {:.2} ms |",
+            run.events_per_s,
+            ms(run.batches.value_at_quantile(0.5)),
+            ms(run.batches.value_at_quantile(0.99)),
+            ms(run.batches.max()),
+            run.swaps.len(),
+            ms(run.swaps.value_at_quantile(0.5)),
+            ms(run.swaps.max()),
+        );
+    }
+}
