@@ -246,6 +246,15 @@ impl Aggregates {
         Ok(())
     }
 
+    /// Result names of the aggregates whose current version is the plugin named `plugin`.
+    pub fn running(&self, plugin: &str) -> Vec<String> {
+        self.named
+            .iter()
+            .filter(|n| n.plugin.info().name == plugin)
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
     /// Index of the aggregate named `name`.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.named.iter().position(|n| n.name == name)

@@ -486,11 +486,46 @@ impl Pipeline {
     }
 
     /// From now on aggregate `index` is loaded from `source` (operators made later, restores).
-    pub fn set_aggregate_plugin(&mut self, index: usize, source: &str) {
+    pub fn set_aggregate_plugin(
+        &mut self,
+        index: usize,
+        source: &str,
+    ) -> Result<(), PipelineError> {
         if let Some(aggregate) = self.config.aggregates.get_mut(index) {
             aggregate.plugin = source.to_string();
         }
         self.spare = None;
+        if self.per_partition {
+            self.spare = Some(Operator::new(
+                &self.config,
+                Aggregates::new(&self.runtime, &self.config.aggregates)?,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The aggregates' state formats (what a checkpoint must have been made by to be
+    /// restored here).
+    pub fn state_formats(&self) -> Vec<String> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(|o| o.aggregates().state_formats())
+            .unwrap_or_default()
+    }
+
+    /// Stages (`aggregates.<name>`) whose current version is the plugin named `plugin`.
+    pub fn aggregates_running(&self, plugin: &str) -> Vec<crate::swap::StageId> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(|o| o.aggregates().running(plugin))
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::swap::StageId::Aggregate)
+            .collect()
     }
 
     /// Replaces transform `index` with `stage`, configured by `config`; the stage goes back

@@ -121,7 +121,7 @@ impl Pipeline {
                     ));
                 }
                 let takeover = self.swap_aggregates(index, instances, source, &aggregate.plugin)?;
-                self.set_aggregate_plugin(index, source);
+                self.set_aggregate_plugin(index, source)?;
                 Ok(Swapped::Aggregate(takeover.unwrap_or(Takeover::State)))
             }
         }

@@ -149,6 +149,21 @@ impl Eddy {
         }
     }
 
+    /// Waits up to `limit` for the process to exit by itself.
+    pub fn wait_exit(mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "eddy did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL: no chance to checkpoint, commit or leave the group.
     pub fn crash(mut self) {
         self.signal("KILL");

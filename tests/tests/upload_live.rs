@@ -171,3 +171,86 @@ fn an_uploaded_aggregator_computes_later_windows_without_a_restart() {
         "{by_max} by max, {by_spread} by spread"
     );
 }
+
+/// An activated aggregator version that traps stops the pipeline (its groups' state died with
+/// the instance), but the stage is rolled back first: the restarted host runs the version
+/// before it.
+#[test]
+fn an_activated_aggregator_that_traps_is_rolled_back_for_the_restart() {
+    let broker = Tansu::start();
+    for topic in TOPICS {
+        broker.create_topic(topic, PARTITIONS);
+    }
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("eddy.yaml");
+    std::fs::write(&config, CONFIG.replace("plugin: max", "plugin: sum")).expect("config");
+    let registry = dir.path().join("registry");
+    let env = [
+        ("EDDY_ADMIN__TOKEN", TOKEN.to_string()),
+        ("EDDY_ADMIN__REGISTRY_DIR", registry.display().to_string()),
+    ];
+    let event = |amount: i64| {
+        (
+            0,
+            format!(r#"{{"key":"k","ts":1700000000000,"amount":{amount}}}"#).into_bytes(),
+        )
+    };
+    produce(&brokers, &[event(5)]);
+    let mut eddy = Eddy::run(&config, &brokers, &env);
+    eddy.wait_ready(Duration::from_secs(60));
+
+    let auth = format!("Bearer {TOKEN}");
+    let wasm = std::fs::read(eddy_tests::fixture("panicky-sum")).expect("fixture");
+    let (status, body) = http_request(
+        eddy.port(),
+        "POST",
+        "/v1/plugins",
+        &[("Authorization", &auth)],
+        &wasm,
+    );
+    assert_eq!(status, 201, "{body}");
+    let digest = serde_json::from_str::<Value>(&body).expect("entry")["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let (status, body) = http_request(
+        eddy.port(),
+        "POST",
+        "/v1/pipelines/main/stages/aggregates.custom/activate",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        format!(r#"{{"digest":"{digest}"}}"#).as_bytes(),
+    );
+    assert_eq!(status, 202, "{body}");
+    let started = Instant::now();
+    loop {
+        let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
+        let stages: Value = serde_json::from_str(&body).expect("pipelines");
+        if stages[0]["stages"][1]["digest"] == digest.as_str() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not applied: {stages}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    produce(&brokers, &[event(-1)]);
+    let status = eddy.wait_exit(Duration::from_secs(30));
+    assert!(!status.success(), "an aggregator trap stops the pipeline");
+    let kept = std::fs::read_to_string(registry.join("activations")).unwrap_or_default();
+    assert!(!kept.contains("aggregates.custom"), "rolled back: {kept}");
+
+    let mut eddy = Eddy::run(&config, &brokers, &env);
+    eddy.wait_ready(Duration::from_secs(90));
+    let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
+    let stages: Value = serde_json::from_str(&body).expect("pipelines");
+    assert_eq!(stages[0]["stages"][1]["plugin"], "sum", "{stages}");
+    assert!(stages[0]["stages"][1]["digest"].is_null(), "{stages}");
+    std::thread::sleep(Duration::from_secs(1));
+    let status = eddy.stop();
+    assert!(status.success(), "the restarted host runs: {status}");
+}

@@ -5,6 +5,7 @@
 use super::run::KafkaRun;
 use crate::admin::Change;
 use crate::pipeline::PipelineError;
+use crate::plugin::PluginError;
 
 impl KafkaRun {
     /// Records transforms that went back to their previous version on their own (they
@@ -70,6 +71,31 @@ impl KafkaRun {
             control.record(&stage, outcome, rollback)?;
         }
         control.set_stages(&self.pipeline.stages());
+        self.consumer.set_formats(self.pipeline.state_formats());
         Ok(())
+    }
+
+    /// An aggregator trap stops the pipeline (the groups' state died with the instance).
+    /// When the trapping version was activated through the admin API, the stage is rolled
+    /// back first, so the restarted host runs the version before it (recovering from a
+    /// checkpoint that version made, or from the committed progress).
+    pub(super) fn roll_back_trapped_aggregator(&mut self, error: &PipelineError) {
+        let (Some(control), PipelineError::Plugin(PluginError::Trap { plugin, .. })) =
+            (&self.control, error)
+        else {
+            return;
+        };
+        for stage in self.pipeline.aggregates_running(plugin) {
+            if control.rollback_source(&stage).is_none() {
+                continue;
+            }
+            match control.record(&stage, Ok(None), true) {
+                Ok(()) => {
+                    self.metrics.rollbacks.inc();
+                    tracing::error!(%stage, %plugin, "activated aggregator trapped: rolled back for the restart");
+                }
+                Err(e) => tracing::error!(%stage, error = %e, "recording the rollback failed"),
+            }
+        }
     }
 }

@@ -57,6 +57,7 @@ pub struct GroupContext {
     delivery: Delivery,
     store: Arc<Mutex<CheckpointStore>>,
     checkpoint: Mutex<Option<u64>>,
+    formats: Mutex<Option<Vec<String>>>,
 }
 
 impl ClientContext for GroupContext {}
@@ -240,9 +241,22 @@ impl GroupContext {
                 if let std::collections::btree_map::Entry::Vacant(entry) = loaded.entry(id) {
                     entry.insert(store.load(id, partitions).map_err(|e| e.to_string())?);
                 }
+                let expected = lock(&self.formats).clone();
                 if let Some(Some(states)) = loaded.get_mut(&id)
                     && let Some(state) = states.remove(&partition)
                 {
+                    if let Some(expected) = expected
+                        && state.snapshot.formats != expected
+                    {
+                        tracing::warn!(
+                            partition,
+                            checkpoint = id,
+                            saved = ?state.snapshot.formats,
+                            current = ?expected,
+                            "checkpoint made by other aggregates; continuing from the committed progress"
+                        );
+                        continue;
+                    }
                     tracing::info!(
                         partition,
                         checkpoint = id,
@@ -314,6 +328,7 @@ impl GroupConsumer {
             delivery,
             store,
             checkpoint,
+            formats: Mutex::new(None),
         };
         let config = client_config(kafka, brokers, Role::Consumer);
         let consumer = BaseConsumer::from_config_and_context(&config, context)
@@ -351,6 +366,12 @@ impl GroupConsumer {
         for p in progress {
             published.insert(p.partition, *p);
         }
+    }
+
+    /// The aggregates' state formats: checkpoints made by others are not restored (the
+    /// partition continues from the committed progress instead).
+    pub fn set_formats(&self, formats: Vec<String>) {
+        *lock(&self.consumer.context().formats) = Some(formats);
     }
 
     /// Records the latest checkpoint: commits name it in their metadata.

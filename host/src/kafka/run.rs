@@ -138,6 +138,7 @@ impl KafkaRun {
             config.state.delivery,
             Arc::clone(&store),
         )?;
+        consumer.set_formats(pipeline.state_formats());
         let now = Instant::now();
         Ok(Self {
             consumer,
@@ -196,6 +197,7 @@ impl KafkaRun {
         let result = self.poll_and_process();
         if let Err(error) = &result {
             self.health.set_unready(error.to_string());
+            self.roll_back_trapped_aggregator(error);
         }
         result
     }
