@@ -169,3 +169,43 @@ fn hostile_aggregators_stop_their_pipeline_and_are_counted() {
     fine.finish().expect("finish");
     assert_eq!(results.take().len(), 1);
 }
+
+/// A version that answers with a huge result, or that imports a clock the host does not grant,
+/// is refused without touching the running pipeline.
+#[test]
+fn huge_answers_and_ungranted_imports_are_refused_and_the_pipeline_runs_on() {
+    let metrics = Metrics::new();
+    let hostile = fixture("hostile").display().to_string();
+    let mut config = Config::from_yaml(&format!(
+        "aggregates: [{{ name: h, plugin: '{hostile}', config: {{ mode: huge }} }}]\n"
+    ))
+    .expect("config");
+    config.plugins.dir = plugin_dir();
+    let (mut pipeline, _, _) = pipeline(&config, &metrics);
+    pipeline.process_at(batch(&[FINE]), 0).expect("accumulates");
+    let error = pipeline.finish().expect_err("a huge answer is refused");
+    assert!(error.to_string().contains("finish"), "{error}");
+    assert_eq!(
+        metric(&metrics, "eddy_plugin_calls_total", "hostile", "finish"),
+        1.0
+    );
+
+    let mut config = transform_config(TrapPolicy::DeadLetter);
+    config.plugins.rollback_traps = 3;
+    let (mut pipeline, results, _) = self::pipeline(&config, &metrics);
+    let clock = fixture("clock-reader").display().to_string();
+    let error = pipeline
+        .swap(&StageId::Transform(0), &clock)
+        .expect_err("an ungranted import does not link");
+    assert!(
+        error.to_string().contains("clock") || error.to_string().contains("wasi"),
+        "{error}"
+    );
+    assert_eq!(
+        pipeline.config().transforms[0].plugin,
+        config.transforms[0].plugin
+    );
+    pipeline.process_at(batch(&[FINE]), 0).expect("runs on");
+    pipeline.finish().expect("finish");
+    assert_eq!(results.take().len(), 1);
+}
