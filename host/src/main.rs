@@ -20,6 +20,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Exits 0 when `GET URL` answers 2xx (the container health check; no curl in the image).
+    Probe {
+        /// What to ask, e.g. `http://127.0.0.1:9090/health/live`.
+        #[arg(long)]
+        url: String,
+    },
     /// Runs the pipeline a config file describes.
     Run {
         /// YAML config; `EDDY_*` environment variables override its keys.
@@ -181,6 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => {
             let config = Config::load(&config)?;
             report(eddy::pipeline::run(&config)?);
+        }
+        Command::Probe { url } => {
+            Client::new("", None).get(&url)?;
         }
         Command::Validate { config: path } => {
             Config::load(&path)?;
