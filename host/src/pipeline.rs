@@ -141,6 +141,7 @@ pub struct Pipeline {
     stats: Stats,
     scratch: Vec<u8>,
     rollbacks: Vec<usize>,
+    emit_lag: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 /// Processing time now, epoch ms.
@@ -193,6 +194,7 @@ impl Pipeline {
             stats: Stats::default(),
             scratch: Vec::new(),
             rollbacks: Vec::new(),
+            emit_lag: None,
         })
     }
 
@@ -353,9 +355,15 @@ impl Pipeline {
         if out.results.is_empty() {
             return Ok(());
         }
+        let now = now_ms();
         for emitted in &out.results {
             let written = self.outputs.results.results(emitted, &mut self.scratch)?;
             self.stats.results += written as u64;
+            if let Some(lag) = &self.emit_lag {
+                for group in &emitted.groups {
+                    lag.observe(now.saturating_sub(group.window.end).max(0) as f64 / 1e3);
+                }
+            }
         }
         self.outputs.results.flush()?;
         Ok(())
@@ -542,6 +550,12 @@ impl Pipeline {
         if let Some(slot) = self.config.transforms.get_mut(index) {
             *slot = config;
         }
+    }
+
+    /// Observe, for every result, the time from its window's end (event time) to its
+    /// emission (processing time), seconds.
+    pub fn set_emit_lag(&mut self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        self.emit_lag = Some(histogram);
     }
 
     /// Transforms that went back to their previous version since the last call (see

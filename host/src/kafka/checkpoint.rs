@@ -79,6 +79,7 @@ impl KafkaRun {
             .groups
             .set(i64::try_from(groups).unwrap_or(i64::MAX));
         metrics.written.inc();
+        self.metrics.pipeline.last_checkpoint.set(now_ms() / 1000);
         Ok(Some(id))
     }
 }

@@ -22,7 +22,12 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use super::KafkaError;
 use super::client::{Role, client_config};
 use super::producer::Producer;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use rdkafka::statistics::Statistics;
+
 use crate::config::{Delivery, KafkaConfig, StartPosition};
+use crate::metrics::PartitionLabels;
 use crate::progress::{Committed, Progress};
 use crate::recovery::{Resume, candidates, fallback};
 use crate::state::{CheckpointStore, PartitionState};
@@ -58,9 +63,28 @@ pub struct GroupContext {
     store: Arc<Mutex<CheckpointStore>>,
     checkpoint: Mutex<Option<u64>>,
     formats: Mutex<Option<Vec<String>>>,
+    lag: Option<Family<PartitionLabels, Gauge>>,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): for each assigned partition,
+    /// the records between the next one the pipeline reads and the end (last stable offset).
+    /// (librdkafka's own `consumer_lag` counts from the committed offset, which Eddy keeps at
+    /// the oldest record an open window holds.)
+    fn stats(&self, statistics: Statistics) {
+        let (Some(lag), Some(topic)) = (&self.lag, statistics.topics.get(&self.topic)) else {
+            return;
+        };
+        for (&partition, stats) in &topic.partitions {
+            if partition >= 0 && stats.app_offset >= 0 && stats.ls_offset >= 0 {
+                lag.get_or_create(&PartitionLabels {
+                    partition: i64::from(partition),
+                })
+                .set((stats.ls_offset - stats.app_offset).max(0));
+            }
+        }
+    }
+}
 
 impl GroupContext {
     fn partitions(&self, tpl: &TopicPartitionList) -> Vec<u32> {
@@ -315,6 +339,7 @@ impl GroupConsumer {
         producer: Option<Arc<Producer>>,
         delivery: Delivery,
         store: Arc<Mutex<CheckpointStore>>,
+        lag: Option<Family<PartitionLabels, Gauge>>,
     ) -> Result<Self, KafkaError> {
         let checkpoint = Mutex::new(lock(&store).latest_id());
         let context = GroupContext {
@@ -329,8 +354,12 @@ impl GroupConsumer {
             store,
             checkpoint,
             formats: Mutex::new(None),
+            lag,
         };
-        let config = client_config(kafka, brokers, Role::Consumer);
+        let mut config = client_config(kafka, brokers, Role::Consumer);
+        if context.lag.is_some() && config.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", "5000");
+        }
         let consumer = BaseConsumer::from_config_and_context(&config, context)
             .map_err(|e| KafkaError::Client(format!("creating the consumer: {e}")))?;
         consumer

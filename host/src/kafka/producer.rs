@@ -26,6 +26,7 @@ pub struct Deliveries {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
     latency: Mutex<Option<Histogram<u64>>>,
+    exported: std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
 }
 
 impl Deliveries {
@@ -55,7 +56,15 @@ impl Deliveries {
             .take()
     }
 
+    /// Also observe each latency (seconds) in `histogram` (Prometheus).
+    pub fn export_latency(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        let _ = self.exported.set(histogram);
+    }
+
     fn record_latency(&self, micros: u64) {
+        if let Some(exported) = self.exported.get() {
+            exported.observe(micros as f64 / 1e6);
+        }
         let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
         if latency.is_none() {
             // Three significant digits from 1 µs to one hour.

@@ -126,7 +126,13 @@ impl KafkaRun {
                 Arc::clone(&metrics.plugins),
             )?),
         };
-        let pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
+        let mut pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
+        pipeline.set_emit_lag(metrics.pipeline.event_time_lag.clone());
+        if let Some(producer) = &producer {
+            producer
+                .deliveries()
+                .export_latency(metrics.pipeline.delivery.clone());
+        }
         if let Some(control) = &control {
             control.set_stages(&pipeline.stages());
         }
@@ -137,6 +143,7 @@ impl KafkaRun {
             producer.clone(),
             config.state.delivery,
             Arc::clone(&store),
+            Some(metrics.pipeline.consumer_lag.clone()),
         )?;
         consumer.set_formats(pipeline.state_formats());
         let now = Instant::now();
@@ -272,6 +279,7 @@ impl KafkaRun {
             // owner re-reads a little more and writes nothing partial.
             self.consumer.set_progress(&self.pipeline.progress());
             self.last_tick = Instant::now();
+            self.export_metrics(now);
         }
         if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
             self.checkpoint()?;
@@ -293,6 +301,20 @@ impl KafkaRun {
             );
         }
         Ok(read)
+    }
+
+    fn export_metrics(&self, now: i64) {
+        let metrics = &self.metrics.pipeline;
+        metrics.observe(&self.pipeline.stats(), self.poll_errors);
+        metrics
+            .groups
+            .set(i64::try_from(self.pipeline.open_groups()).unwrap_or(i64::MAX));
+        let watermark = self.pipeline.watermark();
+        if watermark > i64::MIN {
+            metrics
+                .watermark_lag
+                .set(now.saturating_sub(watermark) as f64 / 1e3);
+        }
     }
 
     /// Waits for every result written so far to be acknowledged, then commits the resume

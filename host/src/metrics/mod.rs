@@ -1,5 +1,9 @@
 //! Prometheus metrics, served as text on `/metrics` of the HTTP endpoint.
 
+mod pipeline;
+
+pub use pipeline::{ErrorLabels, PartitionLabels, PipelineMetrics, StageLabels};
+
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -43,6 +47,8 @@ pub struct Metrics {
     pub plugins: std::sync::Arc<crate::plugin::PluginMetrics>,
     /// Stages rolled back automatically (a new version trapped too often).
     pub rollbacks: Counter,
+    /// Records, errors, lags, state size, result latency.
+    pub pipeline: PipelineMetrics,
 }
 
 impl Default for Metrics {
@@ -123,6 +129,8 @@ impl Metrics {
             "Stages rolled back to their previous plugin version because the new one trapped",
             rollbacks.clone(),
         );
+        let pipeline = PipelineMetrics::default();
+        pipeline.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
         plugins.register(&mut registry);
         Self {
@@ -131,6 +139,7 @@ impl Metrics {
             groups_expired,
             plugins,
             rollbacks,
+            pipeline,
         }
     }
 
