@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use eddy::admin::Client;
-use eddy::config::{Config, KafkaConfig};
+use eddy::config::{Config, KafkaConfig, LogConfig, LogFormat};
 use eddy::generator::{Generator, GeneratorConfig, KeyDistribution};
 use eddy::kafka::{Producer, StopFlag};
 
@@ -163,8 +163,13 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let log = command_config(&cli.command)
+        .and_then(|path| Config::load(path).ok())
+        .map(|c| c.log)
+        .unwrap_or_default();
+    init_logging(&log);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("eddy: {error:#}");
@@ -173,13 +178,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+/// Logs to standard error in `log.format`, filtered by `EDDY_LOG`, else `log.filter`, else
+/// `info`.
+fn init_logging(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(log.filter.as_deref().unwrap_or("info"))
+    });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// The config the command runs, if it takes one (logging follows its `log` section).
+fn command_config(command: &Command) -> Option<&std::path::Path> {
+    match command {
+        Command::Run { config } | Command::Demo { config, .. } => Some(config),
+        _ => None,
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod admin;
 mod http;
 mod io;
 mod kafka;
+mod log;
 mod plugins;
 mod state;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use admin::AdminConfig;
 pub use http::HttpConfig;
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, StartPosition, property_name, property_value};
+pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
 pub use state::{BackendKind, Delivery, StateConfig};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
@@ -107,6 +109,8 @@ pub struct Config {
     pub state: StateConfig,
     /// The admin API (plugin registry, activation, rollback).
     pub admin: AdminConfig,
+    /// Logging.
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             state: StateConfig::default(),
             admin: AdminConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }

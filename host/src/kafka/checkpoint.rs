@@ -17,6 +17,13 @@ impl KafkaRun {
     /// failure is counted and stops the pipeline (nothing is committed past what is safely
     /// written).
     pub fn checkpoint(&mut self) -> Result<Option<u64>, PipelineError> {
+        let next = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .latest_id()
+            .map_or(1, |id| id + 1);
+        let _span = tracing::info_span!("checkpoint", id = next).entered();
         let started = Instant::now();
         let result = self.write_checkpoint();
         let metrics = &self.metrics.checkpoint;

@@ -263,7 +263,14 @@ impl KafkaRun {
             }
         }
         let now = now_ms();
-        for (_, batch) in batches {
+        for (partition, batch) in batches {
+            let _span = tracing::debug_span!(
+                "batch",
+                partition,
+                first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
+                records = batch.len()
+            )
+            .entered();
             self.pipeline.process_at(batch, now)?;
         }
         self.record_rollbacks()?;
