@@ -25,7 +25,7 @@ mkdir -p "$rootfs/usr/local/bin" "$rootfs/opt/eddy/plugins" "$rootfs/etc/eddy" \
   "$rootfs/var/lib/eddy" "$rootfs/tmp" "$rootfs/etc/ssl/certs"
 install -m 0755 "$bin" "$rootfs/usr/local/bin/eddy"
 # The shared libraries the binary links, and the dynamic loader.
-for lib in $(ldd "$bin" | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}'); do
+for lib in $(ldd "$bin" | awk '/=> \// {print $3} /^[[:space:]]*\// {print $1}'); do
   cp --parents -L "$lib" "$rootfs/"
 done
 cp dist/plugins/*.wasm "$rootfs/opt/eddy/plugins/"
@@ -36,25 +36,37 @@ printf 'root:x:0:\neddy:x:10001:\n' > "$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"
 chown -R 10001:10001 "$rootfs/var/lib/eddy"
 
-export STORAGE_DRIVER=vfs
+buildah() { command buildah --storage-driver vfs "$@"; }
 buildah bud --isolation chroot --format docker -f deploy/Containerfile -t localhost/eddy:latest deploy
 buildah images localhost/eddy:latest
 
 if $start; then
   ctr=$(buildah from localhost/eddy:latest)
   mnt=$(buildah mount "$ctr")
-  cleanup() { kill "${pid:-0}" 2>/dev/null || true; buildah umount "$ctr" >/dev/null || true; buildah rm "$ctr" >/dev/null || true; }
+  # /var/lib/eddy is a volume: mount one, owned by the image's user, as Kubernetes would.
+  volume=$(mktemp -d)
+  chown 10001:10001 "$volume"
+  mount --bind "$volume" "$mnt/var/lib/eddy"
+  cleanup() {
+    kill "${pid:-0}" 2>/dev/null || true
+    wait "${pid:-0}" 2>/dev/null || true
+    umount "$mnt/var/lib/eddy" 2>/dev/null || true
+    rm -rf "$volume"
+    buildah umount "$ctr" >/dev/null || true
+    buildah rm "$ctr" >/dev/null || true
+  }
   trap cleanup EXIT
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   echo "starting eddy from the image's filesystem ($mnt) on 127.0.0.1:$port"
+  chroot=$(command -v chroot)
   env -i EDDY_LOG=info EDDY_KAFKA__BROKERS=embedded EDDY_HTTP__LISTEN="127.0.0.1:$port" \
     EDDY_ADMIN__TOKEN=image-test-token \
-    chroot --userspec=10001:10001 "$mnt" /usr/local/bin/eddy run --config /etc/eddy/eddy.yaml &
+    "$chroot" --userspec=10001:10001 "$mnt" /usr/local/bin/eddy run --config /etc/eddy/eddy.yaml &
   pid=$!
   for _ in $(seq 1 120); do
     if "$bin" probe --url "http://127.0.0.1:$port/health/ready" 2>/dev/null; then
       echo "ready: GET /health/ready answered 200"
-      chroot --userspec=10001:10001 "$mnt" /usr/local/bin/eddy probe --url "http://127.0.0.1:$port/health/live"
+      "$chroot" --userspec=10001:10001 "$mnt" /usr/local/bin/eddy probe --url "http://127.0.0.1:$port/health/live"
       echo "the image's own health check (eddy probe /health/live) passed"
       exit 0
     fi
