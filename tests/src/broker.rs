@@ -44,8 +44,23 @@ fn free_port() -> u16 {
 impl Tansu {
     /// Starts a broker and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_on(free_port(), None)
+    }
+
+    /// Starts a broker that tells clients to connect to `advertised` (e.g. a proxy in front of
+    /// it) instead of its own port.
+    pub fn start_advertising(advertised: u16) -> Self {
+        Self::start_on(free_port(), Some(advertised))
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn start_on(port: u16, advertised: Option<u16>) -> Self {
         let binary = tansu_binary();
-        let port = free_port();
+        let advertised = format!("tcp://127.0.0.1:{}", advertised.unwrap_or(port));
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&binary)
             .args([
@@ -53,7 +68,7 @@ impl Tansu {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdin(Stdio::null())

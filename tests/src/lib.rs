@@ -5,6 +5,7 @@ use std::path::PathBuf;
 pub mod broker;
 pub mod dataset;
 pub mod process;
+pub mod proxy;
 pub mod topics;
 pub mod uploads;
 

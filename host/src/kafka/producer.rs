@@ -27,6 +27,7 @@ pub struct Deliveries {
     first_error: Mutex<Option<String>>,
     latency: Mutex<Option<Histogram<u64>>>,
     exported: std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
+    outage: Mutex<Option<String>>,
 }
 
 impl Deliveries {
@@ -56,6 +57,16 @@ impl Deliveries {
             .take()
     }
 
+    /// Why the brokers cannot be reached, while they cannot (from librdkafka's error
+    /// events; cleared by the next acknowledged record). Records wait and are retried until
+    /// `kafka.delivery_timeout`.
+    pub fn outage(&self) -> Option<String> {
+        self.outage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Also observe each latency (seconds) in `histogram` (Prometheus).
     pub fn export_latency(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
         let _ = self.exported.set(histogram);
@@ -82,7 +93,26 @@ pub struct DeliveryContext {
     epoch: Instant,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn error(&self, error: RdError, reason: &str) {
+        tracing::warn!(%error, reason, "producer");
+        let transport = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::Resolve
+            )
+        );
+        if transport {
+            *self
+                .deliveries
+                .outage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(format!("{error}: {reason}"));
+        }
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     /// Microseconds from the producer's creation to when the record was emitted, plus one;
@@ -93,6 +123,16 @@ impl ProducerContext for DeliveryContext {
         match result {
             Ok(_) => {
                 self.deliveries.delivered.fetch_add(1, Ordering::Relaxed);
+                let mut outage = self
+                    .deliveries
+                    .outage
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if outage.is_some() {
+                    tracing::info!("results are acknowledged again");
+                    *outage = None;
+                }
+                drop(outage);
                 if emitted > 0 {
                     let now = self.epoch.elapsed().as_micros() as u64;
                     self.deliveries

@@ -64,6 +64,7 @@ pub struct KafkaRun {
     last_log: Instant,
     poll_errors: u64,
     health: Arc<Health>,
+    assigned: bool,
 }
 
 fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>, KafkaError> {
@@ -164,6 +165,7 @@ impl KafkaRun {
             last_log: now,
             poll_errors: 0,
             health,
+            assigned: false,
         })
     }
 
@@ -212,6 +214,13 @@ impl KafkaRun {
     fn poll_and_process(&mut self) -> Result<usize, PipelineError> {
         if let Some(producer) = &self.producer {
             producer.check()?;
+            match producer.deliveries().outage() {
+                Some(reason) => self
+                    .health
+                    .set_unready(format!("sink unreachable: {reason}")),
+                None if self.assigned => self.health.set_ready(),
+                None => {}
+            }
         }
         if self.control.as_ref().is_some_and(|c| c.has_pending()) {
             self.apply_changes()?;
@@ -224,6 +233,9 @@ impl KafkaRun {
             let polled = self.consumer.poll(wait);
             if self.consumer.generation() != generation {
                 for change in self.consumer.take_changes() {
+                    if let PartitionChange::Assigned(resumes) = &change {
+                        self.assigned = !resumes.is_empty();
+                    }
                     apply(
                         &mut self.pipeline,
                         &self.health,
@@ -374,9 +386,7 @@ fn apply(
             }
         }
         PartitionChange::Assigned(resumes) => {
-            if !resumes.is_empty() {
-                health.set_ready();
-            }
+            let any = !resumes.is_empty();
             let now = now_ms();
             for (partition, resume) in resumes {
                 match resume {
@@ -391,6 +401,10 @@ fn apply(
                         pipeline.restore_partition(&state, now)?;
                     }
                 }
+            }
+            // Ready once every assigned partition is restored or resumed.
+            if any {
+                health.set_ready();
             }
         }
         PartitionChange::Failed(error) => return Err(KafkaError::Client(error).into()),
