@@ -110,6 +110,11 @@ impl Eddy {
         self.port
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until `/health/ready` answers 200 (partitions assigned), at most `limit`.
     pub fn wait_ready(&mut self, limit: Duration) {
         let started = Instant::now();
