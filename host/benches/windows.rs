@@ -3,8 +3,8 @@
 //! Events/s through the whole engine path (JSON decode → watermark → windows → the built-in
 //! `count`, `sum`, `min`, `max` and `avg` WebAssembly plugins) over 10 000 keys, for tumbling
 //! (10 s), sliding (10 s every 1 s) and session (1 s gap) windows; then the resident memory of
-//! 100 000 open windows. Build the plugins first (`scripts/build-plugins.sh`); run with
-//! `cargo bench -p eddy --bench windows`.
+//! 100 000 open windows (`BENCH_OPEN_WINDOWS=100000,1000000` for more sizes). Build the plugins
+//! first (`scripts/build-plugins.sh`); run with `cargo bench -p eddy --bench windows`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -136,19 +136,26 @@ fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// Opens about 100 000 windows (10 000 keys × 10 tumbling windows of 40 s that the watermark
-/// never closes, about 4 events each; 400 000 events, one per ms) and reports the resident
-/// memory they add.
-fn open_windows_memory() {
+/// Opens about `windows` windows (`windows / 10` keys × 10 tumbling windows of 40 s that the
+/// watermark never closes, about 4 events each, one event per ms, generated as they are
+/// processed) and reports the resident memory they add.
+fn open_windows_memory(windows: u64) {
     let mut config = config(WindowConfig::Tumbling {
         size: Duration::from_secs(40),
         offset: Duration::ZERO,
     });
     config.watermark.out_of_orderness = Duration::from_secs(1_000_000);
-    let input = batches(400_000, KEYS, 1);
+    let keys = u32::try_from(windows / 10).unwrap_or(u32::MAX);
+    let mut generator = Generator::new(GeneratorConfig {
+        events: windows * 4,
+        keys,
+        events_per_step: 1,
+        max_disorder_ms: 500,
+        ..GeneratorConfig::default()
+    });
     let mut pipeline = pipeline(&config);
     let before = rss_bytes();
-    for batch in input {
+    while let Some(batch) = generator.next_batch(1024) {
         pipeline.process_at(batch, 0).expect("batch");
     }
     let after = rss_bytes();
@@ -165,5 +172,9 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     throughput(&mut criterion);
     criterion.final_summary();
-    open_windows_memory();
+    // `BENCH_OPEN_WINDOWS=100000,1000000` measures both sizes (default 100 000).
+    let sizes = std::env::var("BENCH_OPEN_WINDOWS").unwrap_or_else(|_| "100000".into());
+    for windows in sizes.split(',').filter_map(|s| s.trim().parse().ok()) {
+        open_windows_memory(windows);
+    }
 }
