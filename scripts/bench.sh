@@ -25,7 +25,7 @@ run swap cargo bench -p eddy --bench swap
 
 # Criterion prints the benchmark's id, then its `thrpt: [low mid high]` line.
 criterion() {
-  awk '/^[a-z_]+\/[^ ]+/ {name=$1} /thrpt:/ {gsub(/\[|\]/, ""); printf "| %s | %s %s |\n", name, $4, $5}' "$1"
+  awk '/^[a-z0-9_]+\/[^ ]+/ {name=$1; done=0} /thrpt:/ && !done {gsub(/\[|\]/, ""); printf "| %s | %s %s |\n", name, $4, $5; done=1}' "$1"
 }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)

@@ -145,6 +145,10 @@ fn open_windows_memory(windows: u64) {
         offset: Duration::ZERO,
     });
     config.watermark.out_of_orderness = Duration::from_secs(1_000_000);
+    // A plugin instance keeps every open group's accumulator in its own linear memory: a
+    // million groups in one instance outgrow the default 256 MiB limit while its slot table
+    // doubles.
+    config.plugins.memory_limit_bytes = 1 << 30;
     let keys = u32::try_from(windows / 10).unwrap_or(u32::MAX);
     let mut generator = Generator::new(GeneratorConfig {
         events: windows * 4,
