@@ -137,8 +137,8 @@ fn rss_bytes() -> u64 {
 }
 
 /// Opens about `windows` windows (`windows / 10` keys × 10 tumbling windows of 40 s that the
-/// watermark never closes, about 4 events each, one event per ms, generated as they are
-/// processed) and reports the resident memory they add.
+/// watermark never closes, about 4 events each, over 400 s of event time, generated as they
+/// are processed) and reports the resident memory they add.
 fn open_windows_memory(windows: u64) {
     let mut config = config(WindowConfig::Tumbling {
         size: Duration::from_secs(40),
@@ -153,11 +153,25 @@ fn open_windows_memory(windows: u64) {
     let mut generator = Generator::new(GeneratorConfig {
         events: windows * 4,
         keys,
-        events_per_step: 1,
+        // 400 s of event time whatever the size: 10 windows of 40 s per key.
+        events_per_step: (windows / 100_000).max(1),
         max_disorder_ms: 500,
         ..GeneratorConfig::default()
     });
-    let mut pipeline = pipeline(&config);
+    let runtime = Arc::new(Runtime::new(&config.plugins).expect("runtime"));
+    let (results, _) = JsonLines::memory();
+    let (late, _) = JsonLines::memory();
+    let (dead_letter, _) = JsonLines::memory();
+    let mut pipeline = Pipeline::with_runtime(
+        &config,
+        runtime,
+        Outputs {
+            results: results.into(),
+            late: late.into(),
+            dead_letter: dead_letter.into(),
+        },
+    )
+    .expect("pipeline");
     let before = rss_bytes();
     while let Some(batch) = generator.next_batch(1024) {
         pipeline.process_at(batch, 0).expect("batch");
