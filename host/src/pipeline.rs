@@ -429,17 +429,63 @@ impl Pipeline {
     /// Each partition's state with the offset reading continues from, for a checkpoint.
     /// Valid once the outputs written so far are acknowledged.
     pub fn checkpoint_states(&mut self) -> Result<Vec<PartitionState>, PipelineError> {
-        let mut states = Vec::with_capacity(self.next_offsets.len());
-        for (&partition, &offset) in &self.next_offsets {
-            let key = if self.per_partition { partition } else { 0 };
-            if let Some(operator) = self.operators.get_mut(&key) {
-                states.push(PartitionState {
-                    partition,
-                    offset,
-                    snapshot: operator.snapshot()?,
-                });
-            }
+        let offsets = &self.next_offsets;
+        let per_partition = self.per_partition;
+        let work: Vec<(u32, i64, &mut Operator)> = self
+            .operators
+            .iter_mut()
+            .filter_map(|(&key, operator)| {
+                let partition = if per_partition { key } else { 0 };
+                offsets
+                    .get(&partition)
+                    .map(|&offset| (partition, offset, operator))
+            })
+            .collect();
+        // Operators are independent: snapshot them on every core.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, work.len().max(1));
+        let mut chunks: Vec<Vec<(u32, i64, &mut Operator)>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (i, item) in work.into_iter().enumerate() {
+            chunks[i % threads].push(item);
         }
+        let results: Vec<Result<Vec<PartitionState>, PluginError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(partition, offset, operator)| {
+                                Ok(PartitionState {
+                                    partition,
+                                    offset,
+                                    snapshot: operator.snapshot()?,
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PluginError::Failed {
+                            plugin: "snapshot".into(),
+                            call: "save",
+                            message: "a snapshot thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut states = Vec::with_capacity(offsets.len());
+        for result in results {
+            states.extend(result?);
+        }
+        states.sort_by_key(|s| s.partition);
         Ok(states)
     }
 

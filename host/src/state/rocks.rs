@@ -1,6 +1,6 @@
 //! Checkpoints in RocksDB. Each checkpoint is one write batch (synced): one record per
 //! partition under `p/<id>/<partition>` and, last, its manifest under `m/<id>` with the
-//! SHA-256 of the partition records. Old checkpoints are removed with a range delete. A
+//! SHA-256 over the partition records' SHA-256s. Old checkpoints are removed with a range delete. A
 //! checkpoint whose manifest is missing, whose records are missing or whose digest does not
 //! match is skipped (logged as an error) for the one before it.
 
@@ -31,6 +31,40 @@ fn manifest_key(id: u64) -> Vec<u8> {
 
 fn partition_key(id: u64, partition: u32) -> Vec<u8> {
     format!("p/{id:020}/{partition:010}").into_bytes()
+}
+
+/// A partition's encoded state and its SHA-256.
+type Encoded = Result<(Vec<u8>, [u8; 32]), StateError>;
+
+/// Each partition's encoded state and its SHA-256, encoded on every core (partitions are
+/// independent); the manifest's digest is over these digests, in order.
+fn encode_all(partitions: &[PartitionState]) -> Vec<Encoded> {
+    let encode = |state: &PartitionState| {
+        let encoded =
+            postcard::to_allocvec(state).map_err(|e| StateError::Encode(e.to_string()))?;
+        let digest: [u8; 32] = Sha256::digest(&encoded).into();
+        Ok((encoded, digest))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, partitions.len().max(1));
+    let chunk = partitions.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = partitions
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(encode).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(StateError::Encode(
+                        "an encoding thread panicked".into(),
+                    ))]
+                })
+            })
+            .collect()
+    })
 }
 
 fn store(error: rocksdb::Error) -> StateError {
@@ -91,7 +125,7 @@ impl RocksState {
                 .get(partition_key(id, partition))
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("partition {partition} is missing"))?;
-            digest.update(&bytes);
+            digest.update(Sha256::digest(&bytes));
             let state: PartitionState =
                 postcard::from_bytes(&bytes).map_err(|e| format!("partition {partition}: {e}"))?;
             partitions.push(state);
@@ -121,10 +155,13 @@ impl StateBackend for RocksState {
         let mut batch = WriteBatch::default();
         let mut digest = Sha256::new();
         let mut bytes = 0u64;
-        for state in &checkpoint.partitions {
-            let encoded =
-                postcard::to_allocvec(state).map_err(|e| StateError::Encode(e.to_string()))?;
-            digest.update(&encoded);
+        for (state, encoded) in checkpoint
+            .partitions
+            .iter()
+            .zip(encode_all(&checkpoint.partitions))
+        {
+            let (encoded, partition_digest) = encoded?;
+            digest.update(partition_digest);
             bytes += encoded.len() as u64;
             batch.put(partition_key(id, state.partition), encoded);
         }
