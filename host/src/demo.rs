@@ -105,6 +105,9 @@ pub fn run(
     while printed < stats.results && Instant::now() < deadline {
         printed += print(Duration::from_millis(100))?;
     }
+    // The reader of the output topics goes before the cluster it reads (else it logs
+    // connection errors on the way out).
+    drop(tail);
     drop(embedded);
     Ok(stats)
 }
