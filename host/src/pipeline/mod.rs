@@ -12,20 +12,22 @@ use std::io;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::aggregate::{Aggregates, Takeover};
-use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig, StageConfig};
+use crate::aggregate::Aggregates;
+use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
 use crate::decode::Decoder;
 use crate::event::RawBatch;
 use crate::kafka::{KafkaError, Producer};
-use crate::operator::{Operator, Output, Replay};
+use crate::operator::{Operator, Output};
 use crate::output::JsonLines;
-use crate::plugin::{AggregatorPlugin, PluginError, Runtime};
-use crate::progress::Progress;
+use crate::plugin::{PluginError, Runtime};
 use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
-use crate::snapshot::{OperatorSnapshot, RestoreError};
+use crate::snapshot::RestoreError;
 use crate::source;
+
+mod state;
+mod versions;
 use crate::stage::{StageOutcome, TransformStage};
-use crate::state::{PartitionState, StateError};
+use crate::state::StateError;
 
 /// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -369,138 +371,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// For each partition read so far, its [`Progress`]: the offset from which it must be
-    /// read again to rebuild what is not yet written (the lowest offset held by an open
-    /// window, or the next offset when every record read so far is accounted for), how far it
-    /// was read, and its watermark. Valid to commit once the outputs written so far are
-    /// acknowledged.
-    pub fn progress(&self) -> Vec<Progress> {
-        self.next_offsets
-            .iter()
-            .map(|(&partition, &next)| {
-                let operator = self.operators.get(&partition);
-                let held = operator.map_or(i64::MAX, Operator::first_offset);
-                Progress {
-                    partition,
-                    offset: next.min(held),
-                    read_to: next,
-                    watermark: operator.map_or(i64::MIN, Operator::watermark),
-                }
-            })
-            .collect()
-    }
-
-    /// The partition was given to this pipeline with the progress a previous owner
-    /// committed: its operator starts from that watermark and skips what was accounted for.
-    pub fn resume(&mut self, partition: u32, replay: Replay) -> Result<(), PipelineError> {
-        if self.per_partition {
-            self.operators.remove(&partition);
-        }
-        self.operator(partition)?.resume(replay);
-        Ok(())
-    }
-
-    /// The state of every operator, by partition (0 for unpartitioned sources).
-    pub fn snapshot(&mut self) -> Result<Vec<(u32, OperatorSnapshot)>, PipelineError> {
-        let mut snapshots = Vec::with_capacity(self.operators.len());
-        for (&partition, operator) in &mut self.operators {
-            snapshots.push((partition, operator.snapshot()?));
-        }
-        Ok(snapshots)
-    }
-
-    /// Replaces the operator of `partition` (0 for unpartitioned sources) with one restored
-    /// from `snapshot` at processing time `now_ms`.
-    pub fn restore(
-        &mut self,
-        partition: u32,
-        snapshot: &OperatorSnapshot,
-        now_ms: i64,
-    ) -> Result<(), PipelineError> {
-        let key = if self.per_partition { partition } else { 0 };
-        self.operators.remove(&key);
-        let runtime = Arc::clone(&self.runtime);
-        let configs = self.config.aggregates.clone();
-        self.operator(partition)?
-            .restore(snapshot, now_ms, &runtime, &configs)?;
-        Ok(())
-    }
-
-    /// Each partition's state with the offset reading continues from, for a checkpoint.
-    /// Valid once the outputs written so far are acknowledged.
-    pub fn checkpoint_states(&mut self) -> Result<Vec<PartitionState>, PipelineError> {
-        let offsets = &self.next_offsets;
-        let per_partition = self.per_partition;
-        let work: Vec<(u32, i64, &mut Operator)> = self
-            .operators
-            .iter_mut()
-            .filter_map(|(&key, operator)| {
-                let partition = if per_partition { key } else { 0 };
-                offsets
-                    .get(&partition)
-                    .map(|&offset| (partition, offset, operator))
-            })
-            .collect();
-        // Operators are independent: snapshot them on every core.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .clamp(1, work.len().max(1));
-        let mut chunks: Vec<Vec<(u32, i64, &mut Operator)>> =
-            (0..threads).map(|_| Vec::new()).collect();
-        for (i, item) in work.into_iter().enumerate() {
-            chunks[i % threads].push(item);
-        }
-        let results: Vec<Result<Vec<PartitionState>, PluginError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .into_iter()
-                            .map(|(partition, offset, operator)| {
-                                Ok(PartitionState {
-                                    partition,
-                                    offset,
-                                    snapshot: operator.snapshot()?,
-                                })
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(PluginError::Failed {
-                            plugin: "snapshot".into(),
-                            call: "save",
-                            message: "a snapshot thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        });
-        let mut states = Vec::with_capacity(offsets.len());
-        for result in results {
-            states.extend(result?);
-        }
-        states.sort_by_key(|s| s.partition);
-        Ok(states)
-    }
-
-    /// Continues `state.partition` from a checkpoint at processing time `now_ms`: its
-    /// operator restored, reading from `state.offset`.
-    pub fn restore_partition(
-        &mut self,
-        state: &PartitionState,
-        now_ms: i64,
-    ) -> Result<(), PipelineError> {
-        self.restore(state.partition, &state.snapshot, now_ms)?;
-        self.next_offsets.insert(state.partition, state.offset);
-        Ok(())
-    }
-
     /// The configuration the pipeline runs (plugins as swapped since the start).
     pub fn config(&self) -> &Config {
         &self.config
@@ -514,88 +384,6 @@ impl Pipeline {
     /// Number of window operators (one per partition read, for Kafka sources).
     pub fn operator_count(&self) -> usize {
         self.operators.len()
-    }
-
-    /// How aggregate `index` of the operators would take over from `plugin`.
-    pub fn takeover(&self, index: usize, plugin: &AggregatorPlugin) -> Option<Takeover> {
-        self.operators
-            .values()
-            .next()
-            .and_then(|o| o.aggregates().takeover(index, plugin))
-    }
-
-    /// Gives each operator one of `instances` (loaded from `source`) for aggregate `index`.
-    pub fn swap_aggregates(
-        &mut self,
-        index: usize,
-        instances: Vec<AggregatorPlugin>,
-        source: &str,
-        current_source: &str,
-    ) -> Result<Option<Takeover>, PipelineError> {
-        let mut takeover = None;
-        for (operator, plugin) in self.operators.values_mut().zip(instances) {
-            takeover = Some(operator.swap_aggregate(index, plugin, source, current_source)?);
-        }
-        Ok(takeover)
-    }
-
-    /// From now on aggregate `index` is loaded from `source` (operators made later, restores).
-    pub fn set_aggregate_plugin(
-        &mut self,
-        index: usize,
-        source: &str,
-    ) -> Result<(), PipelineError> {
-        if let Some(aggregate) = self.config.aggregates.get_mut(index) {
-            aggregate.plugin = source.to_string();
-        }
-        self.spare = None;
-        if self.per_partition {
-            self.spare = Some(Operator::new(
-                &self.config,
-                Aggregates::new(&self.runtime, &self.config.aggregates)?,
-            ));
-        }
-        Ok(())
-    }
-
-    /// The aggregates' state formats (what a checkpoint must have been made by to be
-    /// restored here).
-    pub fn state_formats(&self) -> Vec<String> {
-        self.operators
-            .values()
-            .chain(self.spare.as_ref())
-            .next()
-            .map(|o| o.aggregates().state_formats())
-            .unwrap_or_default()
-    }
-
-    /// Stages (`aggregates.<name>`) whose current version is the plugin named `plugin`.
-    pub fn aggregates_running(&self, plugin: &str) -> Vec<crate::swap::StageId> {
-        self.operators
-            .values()
-            .chain(self.spare.as_ref())
-            .next()
-            .map(|o| o.aggregates().running(plugin))
-            .unwrap_or_default()
-            .into_iter()
-            .map(crate::swap::StageId::Aggregate)
-            .collect()
-    }
-
-    /// Replaces transform `index` with `stage`, configured by `config`; the stage goes back
-    /// to the one it replaces if it traps too often (`plugins.rollback_traps`).
-    pub fn replace_transform(&mut self, index: usize, stage: TransformStage, config: StageConfig) {
-        if let Some(slot) = self.transforms.get_mut(index) {
-            let previous = std::mem::replace(slot, stage);
-            slot.replacing(
-                previous,
-                self.config.plugins.rollback_traps,
-                self.config.plugins.rollback_window,
-            );
-        }
-        if let Some(slot) = self.config.transforms.get_mut(index) {
-            *slot = config;
-        }
     }
 
     /// Observe, for every result, the time from its window's end (event time) to its

@@ -1,0 +1,93 @@
+//! Plugin versions in a running pipeline: how a new aggregate version takes over, putting new
+//! versions in place, and what the stages run now (see [`crate::swap`]).
+
+use super::{Pipeline, PipelineError};
+use crate::aggregate::{Aggregates, Takeover};
+use crate::config::StageConfig;
+use crate::operator::Operator;
+use crate::plugin::AggregatorPlugin;
+use crate::stage::TransformStage;
+
+impl Pipeline {
+    /// How aggregate `index` of the operators would take over from `plugin`.
+    pub fn takeover(&self, index: usize, plugin: &AggregatorPlugin) -> Option<Takeover> {
+        self.operators
+            .values()
+            .next()
+            .and_then(|o| o.aggregates().takeover(index, plugin))
+    }
+
+    /// Gives each operator one of `instances` (loaded from `source`) for aggregate `index`.
+    pub fn swap_aggregates(
+        &mut self,
+        index: usize,
+        instances: Vec<AggregatorPlugin>,
+        source: &str,
+        current_source: &str,
+    ) -> Result<Option<Takeover>, PipelineError> {
+        let mut takeover = None;
+        for (operator, plugin) in self.operators.values_mut().zip(instances) {
+            takeover = Some(operator.swap_aggregate(index, plugin, source, current_source)?);
+        }
+        Ok(takeover)
+    }
+
+    /// From now on aggregate `index` is loaded from `source` (operators made later, restores).
+    pub fn set_aggregate_plugin(
+        &mut self,
+        index: usize,
+        source: &str,
+    ) -> Result<(), PipelineError> {
+        if let Some(aggregate) = self.config.aggregates.get_mut(index) {
+            aggregate.plugin = source.to_string();
+        }
+        self.spare = None;
+        if self.per_partition {
+            self.spare = Some(Operator::new(
+                &self.config,
+                Aggregates::new(&self.runtime, &self.config.aggregates)?,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The aggregates' state formats (what a checkpoint must have been made by to be
+    /// restored here).
+    pub fn state_formats(&self) -> Vec<String> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(|o| o.aggregates().state_formats())
+            .unwrap_or_default()
+    }
+
+    /// Stages (`aggregates.<name>`) whose current version is the plugin named `plugin`.
+    pub fn aggregates_running(&self, plugin: &str) -> Vec<crate::swap::StageId> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(|o| o.aggregates().running(plugin))
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::swap::StageId::Aggregate)
+            .collect()
+    }
+
+    /// Replaces transform `index` with `stage`, configured by `config`; the stage goes back
+    /// to the one it replaces if it traps too often (`plugins.rollback_traps`).
+    pub fn replace_transform(&mut self, index: usize, stage: TransformStage, config: StageConfig) {
+        if let Some(slot) = self.transforms.get_mut(index) {
+            let previous = std::mem::replace(slot, stage);
+            slot.replacing(
+                previous,
+                self.config.plugins.rollback_traps,
+                self.config.plugins.rollback_window,
+            );
+        }
+        if let Some(slot) = self.config.transforms.get_mut(index) {
+            *slot = config;
+        }
+    }
+}
