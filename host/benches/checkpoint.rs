@@ -3,6 +3,9 @@
 //! state, then one synced write batch) and restored into a fresh pipeline (read, digest
 //! check, groups and plugin state rebuilt).
 //!
+//! Then the hand-over of one partition of `BENCH_HANDOVER_KEYS` (100 000) keys between two
+//! replicas through the shared directory.
+//!
 //! `cargo bench -p eddy --bench checkpoint`; `BENCH_KEYS=100000,1000000` (the default) sets
 //! the sizes. Build the plugins first (`scripts/build-plugins.sh`).
 
@@ -49,25 +52,70 @@ fn pipeline(config: &Config) -> Pipeline {
 }
 
 fn fill(pipeline: &mut Pipeline, keys: i64) {
-    let per_partition = keys / i64::from(PARTITIONS);
     for p in 0..PARTITIONS {
-        let mut start = 0;
-        while start < per_partition {
-            let end = (start + 4096).min(per_partition);
-            let mut batch = RawBatch::with_capacity((end - start) as usize, 0);
-            batch.partition = p;
-            for offset in start..end {
-                let payload = format!(
-                    r#"{{"k":"user-{p}-{offset}","t":{},"v":{}}}"#,
-                    BASE_MS + offset % 1_000,
-                    offset % 100
-                );
-                batch.push_at(payload.as_bytes(), 0, offset);
-            }
-            pipeline.process_at(batch, 0).expect("processed");
-            start = end;
-        }
+        fill_partition(pipeline, p, keys / i64::from(PARTITIONS));
     }
+}
+
+/// `keys` events of distinct keys into partition `p`: as many open groups.
+fn fill_partition(pipeline: &mut Pipeline, p: u32, keys: i64) {
+    let mut start = 0;
+    while start < keys {
+        let end = (start + 4096).min(keys);
+        let mut batch = RawBatch::with_capacity((end - start) as usize, 0);
+        batch.partition = p;
+        for offset in start..end {
+            let payload = format!(
+                r#"{{"k":"user-{p}-{offset}","t":{},"v":{}}}"#,
+                BASE_MS + offset % 1_000,
+                offset % 100
+            );
+            batch.push_at(payload.as_bytes(), 0, offset);
+        }
+        pipeline.process_at(batch, 0).expect("processed");
+        start = end;
+    }
+}
+
+/// Hand-over of one partition between replicas through the shared directory: the old owner
+/// publishes it with a checkpoint; the new owner lists, reads, checks and restores it.
+fn handover(config: &Config, keys: i64) {
+    let dir = tempfile::tempdir().expect("dir");
+    let state_config = StateConfig {
+        shared_dir: Some(dir.path().join("shared")),
+        ..StateConfig::default()
+    };
+    let mut owner = pipeline(config);
+    fill_partition(&mut owner, 0, keys);
+    let mut store = state::open(&state_config).expect("shared dir");
+    let started = Instant::now();
+    let states = owner.checkpoint_states().expect("snapshot");
+    let (_, written) = store
+        .write(0, owner.plugin_versions(), states)
+        .expect("publish");
+    let publish = started.elapsed();
+    drop((owner, store));
+
+    let mut next = pipeline(config);
+    let started = Instant::now();
+    let store = state::open(&state_config).expect("shared dir");
+    let entry = store.shared_entries(0).expect("list").remove(0);
+    let state = store.load_shared(&entry).expect("readable");
+    next.restore_partition(&state, 0).expect("restore");
+    let restore = started.elapsed();
+    assert_eq!(next.open_groups() as i64, keys);
+    println!();
+    println!("Hand-over of one partition through the shared directory (`state.shared_dir`)");
+    println!(
+        "| keys in the partition | bytes | checkpoint + publish (old owner) | list + read + restore (new owner) |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| {keys} | {} | {:.0} ms | {:.0} ms |",
+        written.bytes,
+        publish.as_secs_f64() * 1e3,
+        restore.as_secs_f64() * 1e3
+    );
 }
 
 fn main() {
@@ -119,5 +167,12 @@ fn main() {
             total.as_secs_f64() * 1e3,
             recovery.as_secs_f64() * 1e3
         );
+    }
+    let handover_keys = std::env::var("BENCH_HANDOVER_KEYS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100_000);
+    if handover_keys > 0 {
+        handover(&config, handover_keys);
     }
 }

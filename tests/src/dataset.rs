@@ -60,6 +60,12 @@ pub struct Dataset {
 /// bound, some events a minute late, some records undecodable, and last a far-future event
 /// that closes every window of the partition.
 pub fn dataset() -> Dataset {
+    dataset_of(PARTITIONS, EVENTS_PER_PARTITION)
+}
+
+/// The same kind of dataset over `partitions` partitions of `per_partition` records each
+/// (late events from two fifths of each partition on).
+pub fn dataset_of(partitions: u32, per_partition: i64) -> Dataset {
     let mut rng = StdRng::seed_from_u64(7);
     let mut data = Dataset {
         records: Vec::new(),
@@ -67,8 +73,8 @@ pub fn dataset() -> Dataset {
         late: Vec::new(),
         junk: Vec::new(),
     };
-    for p in 0..PARTITIONS as i32 {
-        for i in 0..EVENTS_PER_PARTITION {
+    for p in 0..partitions as i32 {
+        for i in 0..per_partition {
             if i > 10 && i % 997 == 0 {
                 let junk = if i % 2 == 0 {
                     format!("not json {p}-{i}").into_bytes()
@@ -83,7 +89,7 @@ pub fn dataset() -> Dataset {
             let amount: i64 = rng.random_range(1..100);
             // Late by a minute, long after the watermark passed (at most 256 records, 5 s of
             // event time, are read in one batch): late whatever the batching.
-            let late = i >= 2_000 && i % 700 == 0;
+            let late = i >= per_partition * 2 / 5 && i % 700 == 0;
             let ts = if late {
                 BASE_MS + i * 20 - 60_000
             } else {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use eddy_tests::broker::Tansu;
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{create_topics, input_producer, produce_with, read_outputs};
+use eddy_tests::topics::{create_topics, feed_in_slices, read_outputs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -23,24 +23,9 @@ const KILLS: usize = 10;
 const SLICES: usize = 40;
 const SLICE_EVERY: Duration = Duration::from_millis(1_500);
 
-/// Produces the dataset slice by slice (each slice a part of every partition, in order).
-fn feed(brokers: String, data: Vec<(i32, Vec<u8>)>, one_per_batch: bool, done: Arc<AtomicBool>) {
-    let producer = input_producer(&brokers, one_per_batch);
-    let per_partition = data.len() / PARTITIONS as usize;
-    for slice in 0..SLICES {
-        let range = slice * per_partition / SLICES..(slice + 1) * per_partition / SLICES;
-        let records: Vec<(i32, Vec<u8>)> = (0..PARTITIONS as usize)
-            .flat_map(|p| data[p * per_partition..(p + 1) * per_partition][range.clone()].to_vec())
-            .collect();
-        produce_with(&producer, &records);
-        std::thread::sleep(SLICE_EVERY);
-    }
-    done.store(true, Ordering::SeqCst);
-}
-
 /// Runs the dataset through `eddy run` killed `KILLS` times; returns the comparison of what
 /// was written with the reference.
-fn crash_and_recover(brokers: &str, delivery: &str, one_per_batch: bool, seed: u64) -> Report {
+fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
     let data: Dataset = dataset();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("crash.yaml");
@@ -67,7 +52,15 @@ fn crash_and_recover(brokers: &str, delivery: &str, one_per_batch: bool, seed: u
     let done = Arc::new(AtomicBool::new(false));
     let feeder = {
         let (brokers, records, done) = (brokers.to_string(), data.records.clone(), done.clone());
-        std::thread::spawn(move || feed(brokers, records, one_per_batch, done))
+        std::thread::spawn(move || {
+            feed_in_slices(
+                &brokers,
+                &records,
+                PARTITIONS as usize,
+                (SLICES, SLICE_EVERY),
+                &done,
+            );
+        })
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut restored = 0.0;
@@ -111,7 +104,7 @@ fn killed_ten_times_at_least_once_on_a_real_broker_loses_nothing() {
     for topic in TOPICS {
         broker.create_topic(topic, PARTITIONS);
     }
-    let report = crash_and_recover(&broker.bootstrap_servers(), "at_least_once", true, 11);
+    let report = crash_and_recover(&broker.bootstrap_servers(), "at_least_once", 11);
     eprintln!(
         "at-least-once after {KILLS} kills, {:?}: {}",
         started.elapsed(),
@@ -148,7 +141,7 @@ fn killed_ten_times_exactly_once_writes_everything_once() {
     let brokers = std::env::var("EDDY_TEST_KAFKA").expect("EDDY_TEST_KAFKA names a broker");
     let topics: Vec<(&str, u32)> = TOPICS.iter().map(|t| (*t, PARTITIONS)).collect();
     create_topics(&brokers, &topics);
-    let report = crash_and_recover(&brokers, "exactly_once", false, 12);
+    let report = crash_and_recover(&brokers, "exactly_once", 12);
     eprintln!(
         "exactly-once after {KILLS} kills, {:?}: {}",
         started.elapsed(),

@@ -5,7 +5,7 @@
 //! container definition, alerts and dashboard parse.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -30,12 +30,14 @@ fn kubernetes_manifests_match_the_api_schema() {
     let mut kinds = Vec::new();
     let mut statefulset = None;
     let mut config = None;
+    let mut claim = None;
     for document in serde_yaml::Deserializer::from_str(&text) {
         let doc = Value::deserialize(document).expect("YAML");
         let kind = doc["kind"].as_str().expect("kind").to_string();
         match kind.as_str() {
             "ConfigMap" => config = Some(strict::<ConfigMap>(&doc, &kind)),
             "Secret" => drop(strict::<Secret>(&doc, &kind)),
+            "PersistentVolumeClaim" => claim = Some(strict::<PersistentVolumeClaim>(&doc, &kind)),
             "Service" => drop(strict::<Service>(&doc, &kind)),
             "StatefulSet" => statefulset = Some(strict::<StatefulSet>(&doc, &kind)),
             "PodDisruptionBudget" => drop(strict::<PodDisruptionBudget>(&doc, &kind)),
@@ -48,6 +50,7 @@ fn kubernetes_manifests_match_the_api_schema() {
         [
             "ConfigMap",
             "Secret",
+            "PersistentVolumeClaim",
             "Service",
             "StatefulSet",
             "PodDisruptionBudget"
@@ -59,7 +62,8 @@ fn kubernetes_manifests_match_the_api_schema() {
         .and_then(|c| c.data)
         .and_then(|d| d.get("eddy.yaml").cloned())
         .expect("eddy.yaml in the ConfigMap");
-    eddy::config::Config::from_yaml(&yaml).expect("the ConfigMap's pipeline is valid");
+    let pipeline =
+        eddy::config::Config::from_yaml(&yaml).expect("the ConfigMap's pipeline is valid");
 
     let spec = statefulset.and_then(|s| s.spec).expect("spec");
     let pod = spec.template.spec.expect("pod spec");
@@ -89,6 +93,33 @@ fn kubernetes_manifests_match_the_api_schema() {
     let mounts = container.volume_mounts.as_ref().expect("mounts");
     assert!(mounts.iter().any(|m| m.mount_path == "/var/lib/eddy"));
     assert!(spec.volume_claim_templates.is_some_and(|v| !v.is_empty()));
+    // Checkpoints go to the shared claim, which every replica can mount.
+    let claim = claim.expect("the shared claim");
+    let claim_name = claim.metadata.name.clone().expect("claim name");
+    assert!(
+        claim
+            .spec
+            .and_then(|s| s.access_modes)
+            .is_some_and(|m| m.contains(&"ReadWriteMany".to_string()))
+    );
+    let shared_dir = pipeline.state.shared_dir.expect("state.shared_dir is set");
+    let volume = pod
+        .volumes
+        .as_ref()
+        .and_then(|v| {
+            v.iter().find(|v| {
+                v.persistent_volume_claim
+                    .as_ref()
+                    .is_some_and(|c| c.claim_name == claim_name)
+            })
+        })
+        .expect("a volume of the shared claim");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == volume.name && shared_dir.starts_with(&m.mount_path)),
+        "state.shared_dir is on the shared volume"
+    );
     let env = container.env.as_ref().expect("env");
     assert!(env.iter().any(|e| {
         e.name == "EDDY_ADMIN__TOKEN"

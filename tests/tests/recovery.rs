@@ -11,7 +11,7 @@ use eddy::config::{BackendKind, Config, Delivery, SourceConfig, StateConfig};
 use eddy::event::RawBatch;
 use eddy::output::{JsonLines, MemoryBuffer};
 use eddy::pipeline::{Outputs, Pipeline};
-use eddy::recovery::candidates;
+use eddy::recovery::{Candidate, candidates};
 use eddy::state::{self, CheckpointStore, PartitionState};
 use eddy_tests::plugin_dir;
 use eddy_tests::process::eddy_binary;
@@ -171,10 +171,10 @@ fn a_truncated_latest_checkpoint_falls_back_to_the_one_before() {
     }
 
     let mut store = state::open(&rocks(dir.path())).expect("reopened");
-    let ids = candidates(Delivery::AtLeastOnce, 2, None, store.index());
+    let ids = candidates(Delivery::AtLeastOnce, 2, None, store.index(), &[]);
     assert_eq!(
         ids,
-        vec![latest, older],
+        vec![Candidate::Local(latest), Candidate::Local(older)],
         "both are candidates by their manifests"
     );
     assert_eq!(

@@ -419,6 +419,16 @@ impl Config {
         if state.backend == BackendKind::Rocksdb && state.dir.as_os_str().is_empty() {
             return Err(invalid("state.dir", "name a directory for RocksDB"));
         }
+        if state
+            .shared_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "state.shared_dir",
+                "name a directory or leave it unset",
+            ));
+        }
         if state.delivery == Delivery::ExactlyOnce {
             let topics = self.kafka_topics();
             if !topics.iter().any(|(key, _)| *key == "source.topic")
@@ -440,11 +450,19 @@ impl Config {
 
     /// The Kafka transactional id for exactly-once delivery.
     pub fn transactional_id(&self) -> String {
-        self.state.transactional_id.clone().unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "eddy".into());
-            format!("{}-{host}", self.kafka.group_id)
-        })
+        self.state
+            .transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", self.kafka.group_id, replica_name()))
     }
+}
+
+/// This replica's name: `HOSTNAME` (the pod's name in a StatefulSet), or `eddy`.
+pub fn replica_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "eddy".into())
 }
 
 fn check_pointer(key: &str, pointer: &str) -> Result<(), ConfigError> {

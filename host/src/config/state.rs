@@ -39,6 +39,12 @@ pub struct StateConfig {
     pub backend: BackendKind,
     /// The RocksDB directory (`backend: rocksdb`); created when missing, never wiped.
     pub dir: PathBuf,
+    /// A directory every replica of the pipeline can read and write (a ReadWriteMany volume,
+    /// NFS): every checkpoint also writes each partition's state here, one file per
+    /// partition, so that a partition's next owner restores its open windows from it when the
+    /// partition moves (scale-out, scale-in, crash). Unset: a moved partition rebuilds its
+    /// open windows by reading the source again from the committed progress.
+    pub shared_dir: Option<PathBuf>,
     /// How often a checkpoint is taken.
     #[serde(with = "humantime_serde")]
     pub checkpoint_interval: Duration,
@@ -60,11 +66,21 @@ pub struct StateConfig {
     pub shutdown_timeout: Duration,
 }
 
+impl StateConfig {
+    /// Whether checkpoints outlive the process (RocksDB or a shared directory): progress is
+    /// then committed with checkpoints only, so that a committed position always has its
+    /// state.
+    pub fn durable(&self) -> bool {
+        self.backend == BackendKind::Rocksdb || self.shared_dir.is_some()
+    }
+}
+
 impl Default for StateConfig {
     fn default() -> Self {
         Self {
             backend: BackendKind::Memory,
             dir: PathBuf::from("eddy-state"),
+            shared_dir: None,
             checkpoint_interval: Duration::from_secs(10),
             keep: 3,
             delivery: Delivery::AtLeastOnce,

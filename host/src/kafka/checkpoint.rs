@@ -60,8 +60,7 @@ impl KafkaRun {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .write(now_ms(), plugins, states)?;
-        self.consumer.set_checkpoint(id);
-        self.consumer.set_progress(&self.pipeline.progress());
+        self.consumer.set_checkpoint(id, &self.pipeline.progress());
         match (self.delivery, &self.producer) {
             (Delivery::ExactlyOnce, Some(producer)) => {
                 let offsets = self.consumer.progress_offsets();

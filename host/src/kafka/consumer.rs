@@ -26,10 +26,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::statistics::Statistics;
 
-use crate::config::{Delivery, KafkaConfig, StartPosition};
+use crate::config::{Delivery, KafkaConfig, StartPosition, StateConfig};
 use crate::metrics::PartitionLabels;
 use crate::progress::{Committed, Progress};
-use crate::recovery::{Resume, candidates, fallback};
+use crate::recovery::{Candidate, Origin, Resume, candidates, fallback};
 use crate::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
@@ -62,6 +62,10 @@ pub struct GroupContext {
     delivery: Delivery,
     store: Arc<Mutex<CheckpointStore>>,
     checkpoint: Mutex<Option<u64>>,
+    /// Each partition's progress at the latest checkpoint since it was assigned.
+    checkpointed: Mutex<BTreeMap<u32, Progress>>,
+    /// Checkpoints outlive the process: commits name checkpointed positions only.
+    durable: bool,
     formats: Mutex<Option<Vec<String>>>,
     lag: Option<Family<PartitionLabels, Gauge>>,
 }
@@ -101,10 +105,22 @@ impl GroupContext {
 
     /// The commit list for `partitions` from the progress the loop published.
     fn commit_list(&self, partitions: Option<&[u32]>) -> TopicPartitionList {
-        let progress = lock(&self.progress);
+        self.list_of(&lock(&self.progress), partitions)
+    }
+
+    /// The commit list for `partitions` from their progress at the latest checkpoint.
+    fn checkpointed_list(&self, partitions: &[u32]) -> TopicPartitionList {
+        self.list_of(&lock(&self.checkpointed), Some(partitions))
+    }
+
+    fn list_of(
+        &self,
+        progress: &BTreeMap<u32, Progress>,
+        partitions: Option<&[u32]>,
+    ) -> TopicPartitionList {
         let checkpoint = *lock(&self.checkpoint);
         let mut tpl = TopicPartitionList::new();
-        for (&partition, p) in progress.iter() {
+        for (&partition, p) in progress {
             if partitions.is_none_or(|ps| ps.contains(&partition)) {
                 let mut element = tpl.add_partition(&self.topic, partition as i32);
                 let _ = element.set_offset(Offset::Offset(p.offset));
@@ -131,13 +147,21 @@ impl ConsumerContext for GroupContext {
                 tracing::error!(%error, "aborting the transaction of revoked partitions");
             }
             lock(&self.progress).clear();
+            lock(&self.checkpointed).clear();
             self.record(PartitionChange::Revoked(partitions));
             return;
         }
         let flushed = self.producer.as_ref().map_or(Ok(()), |p| p.flush());
         match flushed {
             Ok(()) => {
-                let commit = self.commit_list(Some(&partitions));
+                let commit = if self.durable {
+                    // The position of the latest checkpoint, which holds its state (the next
+                    // owner restores it and reads again what came after); none since the
+                    // assignment: the committed position already names one.
+                    self.checkpointed_list(&partitions)
+                } else {
+                    self.commit_list(Some(&partitions))
+                };
                 if commit.count() > 0
                     && let Err(error) = consumer.commit(&commit, CommitMode::Sync)
                 {
@@ -149,6 +173,7 @@ impl ConsumerContext for GroupContext {
             }
         }
         lock(&self.progress).retain(|p, _| !partitions.contains(p));
+        lock(&self.checkpointed).retain(|p, _| !partitions.contains(p));
         self.record(PartitionChange::Revoked(partitions));
     }
 
@@ -213,14 +238,14 @@ impl ConsumerContext for GroupContext {
         let mut restored = restored;
         for &partition in &continuing {
             let resume = match restored.remove(&partition) {
-                Some(state) => {
+                Some((state, origin)) => {
                     let _ = assignment.add_partition_offset(
                         &self.topic,
                         partition as i32,
                         Offset::Offset(state.offset),
                     );
                     explicit = true;
-                    Resume::Restore(Box::new(state))
+                    Resume::Restore(Box::new(state), origin)
                 }
                 None => {
                     let _ = assignment.add_partition_offset(
@@ -244,52 +269,66 @@ impl ConsumerContext for GroupContext {
 }
 
 impl GroupContext {
-    /// For each of `partitions` that a usable local checkpoint holds, its state. Unusable
-    /// checkpoints are logged and skipped for the next candidate.
+    /// For each of `partitions` that a usable checkpoint holds (this replica's or the shared
+    /// directory's), its state and where it came from. Unusable checkpoints are logged and
+    /// skipped for the next candidate.
     fn load_checkpoints(
         &self,
         partitions: &[u32],
         committed: &BTreeMap<u32, Committed>,
-    ) -> Result<BTreeMap<u32, PartitionState>, String> {
+    ) -> Result<BTreeMap<u32, (PartitionState, Origin)>, String> {
         let mut store = lock(&self.store);
         let mut loaded: BTreeMap<u64, Option<BTreeMap<u32, PartitionState>>> = BTreeMap::new();
         let mut restored = BTreeMap::new();
+        let expected = lock(&self.formats).clone();
         for &partition in partitions {
-            let ids = candidates(
+            let shared = store.shared_entries(partition).map_err(|e| e.to_string())?;
+            let found = candidates(
                 self.delivery,
                 partition,
                 committed.get(&partition),
                 store.index(),
+                &shared,
             );
-            for id in ids {
-                if let std::collections::btree_map::Entry::Vacant(entry) = loaded.entry(id) {
-                    entry.insert(store.load(id, partitions).map_err(|e| e.to_string())?);
-                }
-                let expected = lock(&self.formats).clone();
-                if let Some(Some(states)) = loaded.get_mut(&id)
-                    && let Some(state) = states.remove(&partition)
-                {
-                    if let Some(expected) = expected
-                        && state.snapshot.formats != expected
-                    {
-                        tracing::warn!(
-                            partition,
-                            checkpoint = id,
-                            saved = ?state.snapshot.formats,
-                            current = ?expected,
-                            "checkpoint made by other aggregates; continuing from the committed progress"
-                        );
-                        continue;
+            for candidate in found {
+                let (state, origin, id) = match candidate {
+                    Candidate::Local(id) => {
+                        if let std::collections::btree_map::Entry::Vacant(entry) = loaded.entry(id)
+                        {
+                            entry.insert(store.load(id, partitions).map_err(|e| e.to_string())?);
+                        }
+                        let state = loaded
+                            .get_mut(&id)
+                            .and_then(Option::as_mut)
+                            .and_then(|states| states.remove(&partition));
+                        (state, Origin::Local, id)
                     }
-                    tracing::info!(
+                    Candidate::Shared(entry) => {
+                        (store.load_shared(&entry), Origin::Shared, entry.id)
+                    }
+                };
+                let Some(state) = state else { continue };
+                if let Some(expected) = &expected
+                    && &state.snapshot.formats != expected
+                {
+                    tracing::warn!(
                         partition,
                         checkpoint = id,
-                        offset = state.offset,
-                        "restoring from checkpoint"
+                        saved = ?state.snapshot.formats,
+                        current = ?expected,
+                        "checkpoint made by other aggregates; continuing from the committed progress"
                     );
-                    restored.insert(partition, state);
-                    break;
+                    continue;
                 }
+                tracing::info!(
+                    partition,
+                    checkpoint = id,
+                    ?origin,
+                    offset = state.offset,
+                    "restoring from checkpoint"
+                );
+                restored.insert(partition, (state, origin));
+                break;
             }
         }
         Ok(restored)
@@ -337,7 +376,7 @@ impl GroupConsumer {
         brokers: &str,
         topic: &str,
         producer: Option<Arc<Producer>>,
-        delivery: Delivery,
+        state: &StateConfig,
         store: Arc<Mutex<CheckpointStore>>,
         lag: Option<Family<PartitionLabels, Gauge>>,
     ) -> Result<Self, KafkaError> {
@@ -350,9 +389,11 @@ impl GroupConsumer {
             generation: AtomicU64::new(0),
             progress: Mutex::new(BTreeMap::new()),
             started: Mutex::new(BTreeSet::new()),
-            delivery,
+            delivery: state.delivery,
             store,
             checkpoint,
+            checkpointed: Mutex::new(BTreeMap::new()),
+            durable: state.durable(),
             formats: Mutex::new(None),
             lag,
         };
@@ -403,9 +444,16 @@ impl GroupConsumer {
         *lock(&self.consumer.context().formats) = Some(formats);
     }
 
-    /// Records the latest checkpoint: commits name it in their metadata.
-    pub fn set_checkpoint(&self, id: u64) {
-        *lock(&self.consumer.context().checkpoint) = Some(id);
+    /// Records the latest checkpoint and each partition's progress in it: commits name it
+    /// in their metadata, and (with durable checkpoints) a revoke commits that progress.
+    pub fn set_checkpoint(&self, id: u64, progress: &[Progress]) {
+        let context = self.consumer.context();
+        *lock(&context.checkpoint) = Some(id);
+        self.set_progress(progress);
+        let mut checkpointed = lock(&context.checkpointed);
+        for p in progress {
+            checkpointed.insert(p.partition, *p);
+        }
     }
 
     /// The published progress of every partition, as offsets to commit (with metadata).

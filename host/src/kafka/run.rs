@@ -22,7 +22,7 @@ use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::pipeline::{Outputs, Pipeline, PipelineError, Stats, now_ms};
 use crate::plugin::Runtime;
-use crate::recovery::Resume;
+use crate::recovery::{Origin, Resume};
 use crate::source;
 use crate::state::{self, CheckpointStore};
 
@@ -57,6 +57,8 @@ pub struct KafkaRun {
     pub(super) metrics: Arc<Metrics>,
     batch_size: usize,
     commit_interval: Duration,
+    /// Checkpoints outlive the process: progress is committed with them only.
+    durable: bool,
     checkpoint_interval: Duration,
     pub(super) last_commit: Instant,
     pub(super) last_checkpoint: Instant,
@@ -142,7 +144,7 @@ impl KafkaRun {
             brokers,
             topic,
             producer.clone(),
-            config.state.delivery,
+            &config.state,
             Arc::clone(&store),
             Some(metrics.pipeline.consumer_lag.clone()),
         )?;
@@ -155,6 +157,7 @@ impl KafkaRun {
             pipeline,
             store,
             delivery: config.state.delivery,
+            durable: config.state.durable(),
             metrics,
             batch_size: config.batch_size,
             commit_interval: config.kafka.commit_interval,
@@ -303,6 +306,7 @@ impl KafkaRun {
         if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
             self.checkpoint()?;
         } else if self.delivery == Delivery::AtLeastOnce
+            && !self.durable
             && self.last_commit.elapsed() >= self.commit_interval
         {
             self.commit(CommitMode::Async)?;
@@ -396,8 +400,11 @@ fn apply(
                         metrics.checkpoint.replayed.inc();
                         pipeline.resume(partition, replay)?;
                     }
-                    Resume::Restore(state) => {
+                    Resume::Restore(state, origin) => {
                         metrics.checkpoint.restored.inc();
+                        if origin == Origin::Shared {
+                            metrics.checkpoint.restored_shared.inc();
+                        }
                         pipeline.restore_partition(&state, now)?;
                     }
                 }

@@ -25,8 +25,11 @@ pub struct CheckpointMetrics {
     pub written: Counter,
     /// Checkpoints that failed (the pipeline stops).
     pub failed: Counter,
-    /// Partitions restored from a local checkpoint.
+    /// Partitions restored from a checkpoint (this replica's or the shared directory's).
     pub restored: Counter,
+    /// Of those, restored from the shared directory (handed over by another replica, or
+    /// newer there than here).
+    pub restored_shared: Counter,
     /// Partitions resumed from the group's committed progress (re-reading open windows).
     pub replayed: Counter,
     /// Kafka transactions committed (exactly-once).
@@ -69,6 +72,7 @@ impl Metrics {
             written: Counter::default(),
             failed: Counter::default(),
             restored: Counter::default(),
+            restored_shared: Counter::default(),
             replayed: Counter::default(),
             transactions: Counter::default(),
             aborts: Counter::default(),
@@ -99,8 +103,13 @@ impl Metrics {
         );
         r.register(
             "partitions_restored",
-            "Partitions restored from a local checkpoint",
+            "Partitions restored from a checkpoint",
             c.restored.clone(),
+        );
+        r.register(
+            "partitions_restored_shared",
+            "Partitions restored from a checkpoint in the shared directory",
+            c.restored_shared.clone(),
         );
         r.register(
             "partitions_replayed",

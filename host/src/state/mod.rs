@@ -5,12 +5,14 @@
 
 mod memory;
 mod rocks;
+mod shared;
 mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryState;
 pub use rocks::RocksState;
+pub use shared::{SharedDir, SharedEntry};
 pub use store::{CheckpointStore, open};
 
 use crate::snapshot::OperatorSnapshot;
@@ -154,4 +156,31 @@ pub trait StateBackend: Send {
     fn ids(&self) -> Result<Vec<u64>, StateError> {
         Ok(self.index()?.iter().map(|i| i.id).collect())
     }
+}
+
+/// `f` over `items` on every core, results in order (partitions are independent, and
+/// encoding a million keys' state on one core is most of a checkpoint's time).
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, StateError> + Sync,
+) -> Vec<Result<R, StateError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(StateError::Store("a worker thread panicked".into()))]
+                })
+            })
+            .collect()
+    })
 }

@@ -10,7 +10,9 @@ use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Checkpoint, CheckpointInfo, PartitionState, StateBackend, StateError, Written};
+use super::{
+    Checkpoint, CheckpointInfo, PartitionState, StateBackend, StateError, Written, parallel_map,
+};
 
 /// The manifest of a checkpoint.
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,31 +41,11 @@ type Encoded = Result<(Vec<u8>, [u8; 32]), StateError>;
 /// Each partition's encoded state and its SHA-256, encoded on every core (partitions are
 /// independent); the manifest's digest is over these digests, in order.
 fn encode_all(partitions: &[PartitionState]) -> Vec<Encoded> {
-    let encode = |state: &PartitionState| {
+    parallel_map(partitions, |state| {
         let encoded =
             postcard::to_allocvec(state).map_err(|e| StateError::Encode(e.to_string()))?;
         let digest: [u8; 32] = Sha256::digest(&encoded).into();
         Ok((encoded, digest))
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, partitions.len().max(1));
-    let chunk = partitions.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = partitions
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(encode).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Err(StateError::Encode(
-                        "an encoding thread panicked".into(),
-                    ))]
-                })
-            })
-            .collect()
     })
 }
 

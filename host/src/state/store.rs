@@ -1,27 +1,35 @@
-//! The checkpoints of one process: a backend, the manifests it keeps, and the next id.
+//! The checkpoints of one process: a backend, the manifests it keeps, and the next id; and,
+//! when configured, the directory shared by every replica that each checkpoint also
+//! publishes its partitions to.
 
 use std::collections::BTreeMap;
 
 use super::{
-    Checkpoint, CheckpointInfo, MemoryState, PartitionState, RocksState, StateBackend, StateError,
-    Written,
+    Checkpoint, CheckpointInfo, MemoryState, PartitionState, RocksState, SharedDir, SharedEntry,
+    StateBackend, StateError, Written,
 };
-use crate::config::{BackendKind, StateConfig};
+use crate::config::{BackendKind, StateConfig, replica_name};
 
 /// Checkpoints written and read through a backend, with their manifests at hand.
 pub struct CheckpointStore {
     backend: Box<dyn StateBackend>,
     index: Vec<CheckpointInfo>,
     next_id: u64,
+    shared: Option<SharedDir>,
 }
 
-/// Opens the backend `config` names: an unusable RocksDB directory is an error naming it.
+/// Opens the backend `config` names, and the shared directory when one is set: an unusable
+/// directory is an error naming it.
 pub fn open(config: &StateConfig) -> Result<CheckpointStore, StateError> {
     let backend: Box<dyn StateBackend> = match config.backend {
         BackendKind::Memory => Box::new(MemoryState::new(config.keep)),
         BackendKind::Rocksdb => Box::new(RocksState::open(&config.dir, config.keep)?),
     };
-    CheckpointStore::new(backend)
+    let mut store = CheckpointStore::new(backend)?;
+    if let Some(dir) = &config.shared_dir {
+        store.shared = Some(SharedDir::open(dir, &replica_name(), config.keep)?);
+    }
+    Ok(store)
 }
 
 impl CheckpointStore {
@@ -40,6 +48,7 @@ impl CheckpointStore {
             backend,
             index,
             next_id,
+            shared: None,
         })
     }
 
@@ -66,7 +75,15 @@ impl CheckpointStore {
             plugins,
             partitions,
         };
-        let written = self.backend.write(&checkpoint)?;
+        let mut written = self.backend.write(&checkpoint)?;
+        if let Some(shared) = &self.shared {
+            written.bytes += shared.publish(
+                checkpoint.id,
+                created_ms,
+                &checkpoint.plugins,
+                &checkpoint.partitions,
+            )?;
+        }
         self.next_id += 1;
         self.index.push(checkpoint.info());
         let kept = self.backend.ids()?;
@@ -96,6 +113,28 @@ impl CheckpointStore {
                 Ok(None)
             }
             Err(error) => Err(error),
+        }
+    }
+}
+
+impl CheckpointStore {
+    /// The states of `partition` in the shared directory, newest first (none without one).
+    pub fn shared_entries(&self, partition: u32) -> Result<Vec<SharedEntry>, StateError> {
+        self.shared
+            .as_ref()
+            .map_or(Ok(Vec::new()), |shared| shared.entries(partition))
+    }
+
+    /// A state from the shared directory; one that cannot be read whole is logged as an
+    /// error (`None`): the caller falls back.
+    pub fn load_shared(&self, entry: &SharedEntry) -> Option<PartitionState> {
+        let shared = self.shared.as_ref()?;
+        match shared.read(entry) {
+            Ok(state) => Some(state),
+            Err(error) => {
+                tracing::error!(%error, "shared checkpoint unusable; falling back");
+                None
+            }
         }
     }
 }

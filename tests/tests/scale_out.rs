@@ -1,0 +1,164 @@
+//! Scale-out on a real broker (tansu): three `eddy run` replicas in one consumer group share a
+//! 12-partition topic while the known dataset is produced bit by bit; each has its own RocksDB
+//! and all publish checkpoints to one shared directory. Mid-stream one replica is killed with
+//! SIGKILL (its partitions move to the other two when its session times out), later a fourth
+//! joins (partitions move to it). At-least-once: every reference result, late event and dead
+//! letter is written, nothing else (duplicates are allowed and reported), and partitions that
+//! moved were restored from state other replicas had published.
+//!
+//! Exactly-once (the committed output equals the reference, a zombie cannot commit) needs a
+//! broker with transactions, which this machine cannot run (see `crash.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use eddy_tests::broker::Tansu;
+use eddy_tests::dataset::{CONFIG, Report, dataset_of};
+use eddy_tests::process::Eddy;
+use eddy_tests::topics::{feed_in_slices, read_outputs};
+
+const INPUT_PARTITIONS: u32 = 12;
+const PER_PARTITION: i64 = 2_500;
+const SLICES: usize = 30;
+const SLICE_EVERY: Duration = Duration::from_millis(1_500);
+
+fn replica(config: &std::path::Path, brokers: &str, root: &std::path::Path, n: usize) -> Eddy {
+    let env = [
+        ("HOSTNAME", format!("eddy-{n}")),
+        (
+            "EDDY_STATE__DIR",
+            root.join(format!("local-{n}")).display().to_string(),
+        ),
+        // A killed member leaves the group when its session times out.
+        (
+            "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
+            "6000".to_string(),
+        ),
+        (
+            "EDDY_KAFKA__CONSUMER_PROPERTIES__HEARTBEAT_INTERVAL_MS",
+            "500".to_string(),
+        ),
+    ];
+    Eddy::run(config, brokers, &env)
+}
+
+/// Sums a metric over the replicas still running.
+fn total(replicas: &[Option<Eddy>], metric: &str) -> f64 {
+    replicas
+        .iter()
+        .flatten()
+        .filter_map(|r| r.metric(metric))
+        .sum()
+}
+
+#[test]
+fn three_replicas_lose_one_and_gain_one_at_least_once_without_losing_a_result() {
+    let started = Instant::now();
+    let broker = Tansu::start();
+    broker.create_topic("events", INPUT_PARTITIONS);
+    for topic in ["results", "late", "dead"] {
+        broker.create_topic(topic, 4);
+    }
+    let brokers = broker.bootstrap_servers();
+    let data = dataset_of(INPUT_PARTITIONS, PER_PARTITION);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("scale.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{CONFIG}state:\n  backend: rocksdb\n  checkpoint_interval: 500ms\n  shared_dir: {}\n",
+            dir.path().join("shared").display()
+        ),
+    )
+    .expect("config written");
+
+    let done = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
+        std::thread::spawn(move || {
+            feed_in_slices(
+                &brokers,
+                &records,
+                INPUT_PARTITIONS as usize,
+                (SLICES, SLICE_EVERY),
+                &done,
+            );
+        })
+    };
+    let mut replicas: Vec<Option<Eddy>> = (0..3)
+        .map(|n| Some(replica(&config, &brokers, dir.path(), n)))
+        .collect();
+    for r in replicas.iter_mut().flatten() {
+        r.wait_ready(Duration::from_secs(90));
+    }
+    std::thread::sleep(Duration::from_secs(12));
+    let restored_before = total(&replicas, "eddy_partitions_restored_shared_total");
+    if let Some(killed) = replicas[1].take() {
+        eprintln!("killing replica 1 after {:?}", started.elapsed());
+        killed.crash();
+    }
+    std::thread::sleep(Duration::from_secs(15));
+    eprintln!("starting replica 3 after {:?}", started.elapsed());
+    let mut joined = replica(&config, &brokers, dir.path(), 3);
+    joined.wait_ready(Duration::from_secs(90));
+    replicas.push(Some(joined));
+    feeder.join().expect("feeder");
+    assert!(done.load(Ordering::SeqCst));
+
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(5),
+        Duration::from_secs(120),
+    );
+    let restored = total(&replicas, "eddy_partitions_restored_shared_total");
+    let joined_restored = replicas[3]
+        .as_ref()
+        .and_then(|r| r.metric("eddy_partitions_restored_shared_total"))
+        .unwrap_or(0.0);
+    let replayed = total(&replicas, "eddy_partitions_replayed_total");
+    for r in replicas.iter_mut() {
+        if let Some(r) = r.take() {
+            let status = r.stop();
+            assert!(
+                status.success(),
+                "a replica exits 0 on SIGTERM, got {status}"
+            );
+        }
+    }
+    let report = Report::of(&data, &outputs);
+    eprintln!(
+        "scale-out after {:?}: {}; partitions restored from shared state: {restored_before} before the kill, {restored} in all running replicas at the end ({joined_restored} by the replica that joined); {replayed} resumed by re-reading",
+        started.elapsed(),
+        report.summary()
+    );
+    for (name, missing, unexpected) in [
+        (
+            "results",
+            report.results.missing.len(),
+            report.results.unexpected.len(),
+        ),
+        (
+            "late",
+            report.late.missing.len(),
+            report.late.unexpected.len(),
+        ),
+        (
+            "dead",
+            report.dead.missing.len(),
+            report.dead.unexpected.len(),
+        ),
+    ] {
+        assert_eq!(missing, 0, "{name}: nothing lost: {}", report.summary());
+        assert_eq!(unexpected, 0, "{name}: nothing wrong: {}", report.summary());
+    }
+    assert!(
+        joined_restored > 0.0,
+        "the replica that joined restored the partitions it was given from shared state"
+    );
+    assert!(
+        restored > restored_before,
+        "the kill moved partitions with their state"
+    );
+}
