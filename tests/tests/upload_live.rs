@@ -172,11 +172,49 @@ fn an_uploaded_aggregator_computes_later_windows_without_a_restart() {
     );
 }
 
-/// An activated aggregator version that traps stops the pipeline (its groups' state died with
-/// the instance), but the stage is rolled back first: the restarted host runs the version
-/// before it.
+fn event(amount: i64, ts: i64) -> (i32, Vec<u8>) {
+    (
+        0,
+        format!(r#"{{"key":"k","ts":{ts},"amount":{amount}}}"#).into_bytes(),
+    )
+}
+
+/// Waits until metric `name` of `eddy` reaches `value`.
+fn wait_metric(eddy: &Eddy, name: &str, value: f64) {
+    let started = Instant::now();
+    while eddy.metric(name).unwrap_or(0.0) < value {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not reach {value}: {:?}",
+            eddy.metric(name)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The result of the one window of key `k` (count, custom), once the window is closed.
+fn window_of_k(brokers: &str) -> (BTreeMap<String, Vec<eddy::kafka::TailRecord>>, Value) {
+    let outputs = read_outputs(brokers, 1, Duration::from_secs(2), Duration::from_secs(60));
+    let results: Vec<Value> = outputs
+        .get("results")
+        .map(|r| {
+            r.iter()
+                .map(|r| serde_json::from_slice(&r.payload).expect("JSON"))
+                .filter(|v: &Value| v["key"] == "k")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(results.len(), 1, "one result for k: {results:?}");
+    let result = results[0].clone();
+    (outputs, result)
+}
+
+/// An activated aggregator version that traps is retried on fresh instances from the last
+/// checkpoint; when the batch traps again, `on_trap: rollback` puts the stage back on the
+/// version before it, in place: the host keeps running, and the event that trapped is
+/// counted by the rolled-back version (no restart, nothing lost).
 #[test]
-fn an_activated_aggregator_that_traps_is_rolled_back_for_the_restart() {
+fn an_activated_aggregator_that_traps_twice_is_rolled_back_in_place() {
     let broker = Tansu::start();
     for topic in TOPICS {
         broker.create_topic(topic, PARTITIONS);
@@ -189,16 +227,13 @@ fn an_activated_aggregator_that_traps_is_rolled_back_for_the_restart() {
     let env = [
         ("EDDY_ADMIN__TOKEN", TOKEN.to_string()),
         ("EDDY_ADMIN__REGISTRY_DIR", registry.display().to_string()),
+        ("EDDY_PLUGINS__ON_TRAP", "rollback".to_string()),
     ];
-    let event = |amount: i64| {
-        (
-            0,
-            format!(r#"{{"key":"k","ts":1700000000000,"amount":{amount}}}"#).into_bytes(),
-        )
-    };
-    produce(&brokers, &[event(5)]);
+    let base = 1_700_000_000_000;
+    produce(&brokers, &[event(5, base)]);
     let mut eddy = Eddy::run(&config, &brokers, &env);
     eddy.wait_ready(Duration::from_secs(60));
+    wait_metric(&eddy, "eddy_events_total", 1.0);
 
     let auth = format!("Bearer {TOKEN}");
     let wasm = std::fs::read(eddy_tests::fixture("panicky-sum")).expect("fixture");
@@ -238,19 +273,73 @@ fn an_activated_aggregator_that_traps_is_rolled_back_for_the_restart() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    produce(&brokers, &[event(-1)]);
-    let status = eddy.wait_exit(Duration::from_secs(30));
-    assert!(!status.success(), "an aggregator trap stops the pipeline");
-    let kept = std::fs::read_to_string(registry.join("activations")).unwrap_or_default();
-    assert!(!kept.contains("aggregates.custom"), "rolled back: {kept}");
-
-    let mut eddy = Eddy::run(&config, &brokers, &env);
-    eddy.wait_ready(Duration::from_secs(90));
+    produce(&brokers, &[event(-1, base + 1)]);
+    wait_metric(&eddy, "eddy_plugin_rollbacks_total", 1.0);
+    assert_eq!(eddy.metric("eddy_aggregator_retries_total"), Some(1.0));
     let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
     let stages: Value = serde_json::from_str(&body).expect("pipelines");
     assert_eq!(stages[0]["stages"][1]["plugin"], "sum", "{stages}");
     assert!(stages[0]["stages"][1]["digest"].is_null(), "{stages}");
-    std::thread::sleep(Duration::from_secs(1));
+    let kept = std::fs::read_to_string(registry.join("activations")).unwrap_or_default();
+    assert!(!kept.contains("aggregates.custom"), "rolled back: {kept}");
+
+    produce(&brokers, &[event(0, base + 60_000)]);
+    let (outputs, result) = window_of_k(&brokers);
+    assert_eq!(result["count"].as_f64(), Some(2.0), "{result}");
+    assert_eq!(
+        result["custom"].as_f64(),
+        Some(4.0),
+        "the event that trapped is counted: {result}"
+    );
+    assert!(outputs.get("dead").is_none_or(Vec::is_empty));
     let status = eddy.stop();
-    assert!(status.success(), "the restarted host runs: {status}");
+    assert!(status.success(), "the host kept running: {status}");
+}
+
+/// A configured aggregator that traps on one event: the batch is retried on fresh instances,
+/// traps again, and (`on_trap: dead_letter`, the default) goes to the dead-letter topic with
+/// the reason; the partition's other events are counted, the host keeps running.
+#[test]
+fn a_batch_that_traps_twice_goes_to_the_dead_letter_topic() {
+    let broker = Tansu::start();
+    for topic in TOPICS {
+        broker.create_topic(topic, PARTITIONS);
+    }
+    let brokers = broker.bootstrap_servers();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("eddy.yaml");
+    let fixture = eddy_tests::fixture("panicky-sum");
+    std::fs::write(
+        &config,
+        CONFIG.replace("plugin: max", &format!("plugin: {}", fixture.display())),
+    )
+    .expect("config");
+    let base = 1_700_000_000_000;
+    produce(&brokers, &[event(5, base)]);
+    let mut eddy = Eddy::run(&config, &brokers, &[]);
+    eddy.wait_ready(Duration::from_secs(60));
+    wait_metric(&eddy, "eddy_events_total", 1.0);
+    produce(&brokers, &[event(-1, base + 1)]);
+    wait_metric(&eddy, "eddy_dead_letters_total", 1.0);
+    assert_eq!(eddy.metric("eddy_aggregator_retries_total"), Some(1.0));
+    produce(&brokers, &[event(7, base + 2), event(0, base + 60_000)]);
+    let (outputs, result) = window_of_k(&brokers);
+    assert_eq!(result["count"].as_f64(), Some(2.0), "{result}");
+    assert_eq!(result["custom"].as_f64(), Some(12.0), "{result}");
+    let dead = outputs.get("dead").expect("dead letters");
+    assert_eq!(dead.len(), 1, "only the event that trapped");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&dead[0].payload).expect("JSON")["amount"].as_i64(),
+        Some(-1)
+    );
+    assert!(
+        dead[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "eddy.error" && v.contains("trap")),
+        "{:?}",
+        dead[0].headers
+    );
+    let status = eddy.stop();
+    assert!(status.success(), "the host kept running: {status}");
 }

@@ -341,6 +341,22 @@ fn committed_progress(
     topic: &str,
     partitions: &[u32],
 ) -> Result<BTreeMap<u32, Committed>, KafkaError> {
+    Ok(committed_positions(consumer, topic, partitions)?
+        .into_iter()
+        .filter_map(|(p, (_, committed))| Some((p, committed?)))
+        .collect())
+}
+
+/// A partition's committed offset (none: nothing committed) and, where Eddy wrote it, its
+/// progress.
+type Position = (Option<i64>, Option<Committed>);
+
+/// Each of `partitions`' committed position.
+fn committed_positions(
+    consumer: &BaseConsumer<GroupContext>,
+    topic: &str,
+    partitions: &[u32],
+) -> Result<BTreeMap<u32, Position>, KafkaError> {
     if partitions.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -357,7 +373,11 @@ fn committed_progress(
         .iter()
         .filter_map(|e| {
             let partition = u32::try_from(e.partition()).ok()?;
-            Some((partition, Progress::parse_metadata(e.metadata())?))
+            let offset = match e.offset() {
+                Offset::Offset(o) if o >= 0 => Some(o),
+                _ => None,
+            };
+            Some((partition, (offset, Progress::parse_metadata(e.metadata()))))
         })
         .collect())
 }
@@ -483,5 +503,53 @@ impl GroupConsumer {
     /// The source topic.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The partitions assigned to this consumer.
+    pub fn assigned(&self) -> Vec<u32> {
+        self.consumer
+            .assignment()
+            .map(|tpl| self.consumer.context().partitions(&tpl))
+            .unwrap_or_default()
+    }
+
+    /// Sends `partitions` back to where they continue after a restart — their newest usable
+    /// checkpoint, else the committed position, else the start of the partition — and says
+    /// how each continues. Records fetched past that point are fetched again.
+    pub fn rewind(&self, partitions: &[u32]) -> Result<Vec<(u32, Resume)>, KafkaError> {
+        let context = self.consumer.context();
+        let positions = committed_positions(&self.consumer, &self.topic, partitions)?;
+        let committed: BTreeMap<u32, Committed> = positions
+            .iter()
+            .filter_map(|(&p, (_, c))| Some((p, (*c)?)))
+            .collect();
+        let mut restored = context
+            .load_checkpoints(partitions, &committed)
+            .map_err(KafkaError::Client)?;
+        let mut resumes = Vec::with_capacity(partitions.len());
+        for &partition in partitions {
+            let (offset, resume) = match restored.remove(&partition) {
+                Some((state, origin)) => (
+                    Offset::Offset(state.offset),
+                    Resume::Restore(Box::new(state), origin),
+                ),
+                None => match positions.get(&partition) {
+                    Some(&(Some(offset), _)) => {
+                        (Offset::Offset(offset), fallback(committed.get(&partition)))
+                    }
+                    _ if context.start == StartPosition::Latest => {
+                        return Err(KafkaError::Client(format!(
+                            "partition {partition} has no checkpoint or committed position to go back to"
+                        )));
+                    }
+                    _ => (Offset::Beginning, Resume::Fresh),
+                },
+            };
+            self.consumer
+                .seek(&self.topic, partition as i32, offset, COMMITTED_TIMEOUT)
+                .map_err(|e| KafkaError::Client(format!("seeking partition {partition}: {e}")))?;
+            resumes.push((partition, resume));
+        }
+        Ok(resumes)
     }
 }

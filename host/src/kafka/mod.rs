@@ -12,6 +12,7 @@ mod producer;
 mod run;
 mod stop;
 mod tail;
+mod traps;
 
 pub use client::{Role, client_config};
 pub use consumer::{GroupConsumer, PartitionChange};

@@ -14,8 +14,9 @@ use super::consumer::{GroupConsumer, PartitionChange};
 use super::embedded::Embedded;
 use super::producer::Producer;
 use super::stop::StopFlag;
+use super::traps::Traps;
 use crate::admin::{self, AdminState, Control};
-use crate::config::{Config, Delivery, SourceConfig};
+use crate::config::{Config, Delivery, SourceConfig, TrapPolicy};
 use crate::decode::NO_TIMESTAMP;
 use crate::event::RawBatch;
 use crate::health::{self, Health};
@@ -65,8 +66,12 @@ pub struct KafkaRun {
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
-    health: Arc<Health>,
+    pub(super) health: Arc<Health>,
     assigned: bool,
+    /// What `plugins.on_trap` says to do when a retried batch traps again.
+    pub(super) on_trap: TrapPolicy,
+    /// Trapped batches being retried or sent to the dead-letter output.
+    pub(super) traps: Traps,
 }
 
 fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>, KafkaError> {
@@ -169,6 +174,8 @@ impl KafkaRun {
             poll_errors: 0,
             health,
             assigned: false,
+            on_trap: config.plugins.on_trap,
+            traps: Traps::default(),
         })
     }
 
@@ -286,7 +293,10 @@ impl KafkaRun {
                 records = batch.len()
             )
             .entered();
-            self.pipeline.process_at(batch, now)?;
+            if self.process_batch(batch, now)? {
+                // Every partition went back after a trap: what else was read comes again.
+                break;
+            }
         }
         self.record_rollbacks()?;
         if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
@@ -375,7 +385,7 @@ impl KafkaRun {
 
 /// Applies a change of the partitions owned: revoked partitions' windows and unprocessed
 /// records dropped; assigned partitions restored, resumed or started.
-fn apply(
+pub(super) fn apply(
     pipeline: &mut Pipeline,
     health: &Health,
     metrics: &Metrics,

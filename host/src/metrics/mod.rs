@@ -50,6 +50,8 @@ pub struct Metrics {
     pub plugins: std::sync::Arc<crate::plugin::PluginMetrics>,
     /// Stages rolled back automatically (a new version trapped too often).
     pub rollbacks: Counter,
+    /// Aggregator traps retried on fresh instances from the last checkpoint.
+    pub trap_retries: Counter,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
 }
@@ -138,6 +140,12 @@ impl Metrics {
             "Stages rolled back to their previous plugin version because the new one trapped",
             rollbacks.clone(),
         );
+        let trap_retries = Counter::default();
+        registry.register(
+            "aggregator_retries",
+            "Aggregator traps retried on fresh instances from the partition's last checkpoint",
+            trap_retries.clone(),
+        );
         let pipeline = PipelineMetrics::default();
         pipeline.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
@@ -148,6 +156,7 @@ impl Metrics {
             groups_expired,
             plugins,
             rollbacks,
+            trap_retries,
             pipeline,
         }
     }

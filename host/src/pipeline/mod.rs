@@ -275,17 +275,7 @@ impl Pipeline {
                 }
                 StageOutcome::DeadLetter(reason) => {
                     tracing::warn!(%reason, records = batch.len(), "transform rejected a batch");
-                    let records: Vec<SideRecord<'_>> = (0..batch.len())
-                        .map(|row| SideRecord {
-                            reason: &reason,
-                            late: None,
-                            payload: batch.payload(row),
-                            origin: batch.origin(row),
-                        })
-                        .collect();
-                    self.stats.dead_letters += records.len() as u64;
-                    self.outputs.dead_letter.side(&records)?;
-                    return Ok(());
+                    return self.dead_letter(&batch, &reason);
                 }
             }
         }
@@ -330,6 +320,21 @@ impl Pipeline {
             self.outputs.late.side(&records)?;
         }
         self.write(out)
+    }
+
+    /// Sends every record of `batch` to the dead-letter output with `reason`, unprocessed.
+    pub fn dead_letter(&mut self, batch: &RawBatch, reason: &str) -> Result<(), PipelineError> {
+        let records: Vec<SideRecord<'_>> = (0..batch.len())
+            .map(|row| SideRecord {
+                reason,
+                late: None,
+                payload: batch.payload(row),
+                origin: batch.origin(row),
+            })
+            .collect();
+        self.stats.dead_letters += records.len() as u64;
+        self.outputs.dead_letter.side(&records)?;
+        Ok(())
     }
 
     /// Lets processing time pass without input (idle partitions, time triggers).
