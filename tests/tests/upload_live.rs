@@ -215,6 +215,17 @@ fn window_of_k(brokers: &str) -> (BTreeMap<String, Vec<eddy::kafka::TailRecord>>
 /// counted by the rolled-back version (no restart, nothing lost).
 #[test]
 fn an_activated_aggregator_that_traps_twice_is_rolled_back_in_place() {
+    rolled_back_in_place(("EDDY_PLUGINS__ON_TRAP", "rollback"));
+}
+
+/// The same with `on_trap: dead_letter` (the default): an activated version that traps
+/// `plugins.rollback_traps` (here 2) times is rolled back whatever the policy.
+#[test]
+fn an_activated_aggregator_trapping_too_often_is_rolled_back_whatever_the_policy() {
+    rolled_back_in_place(("EDDY_PLUGINS__ROLLBACK_TRAPS", "2"));
+}
+
+fn rolled_back_in_place(setting: (&str, &str)) {
     let broker = Tansu::start();
     for topic in TOPICS {
         broker.create_topic(topic, PARTITIONS);
@@ -227,7 +238,7 @@ fn an_activated_aggregator_that_traps_twice_is_rolled_back_in_place() {
     let env = [
         ("EDDY_ADMIN__TOKEN", TOKEN.to_string()),
         ("EDDY_ADMIN__REGISTRY_DIR", registry.display().to_string()),
-        ("EDDY_PLUGINS__ON_TRAP", "rollback".to_string()),
+        (setting.0, setting.1.to_string()),
     ];
     let base = 1_700_000_000_000;
     produce(&brokers, &[event(5, base)]);
@@ -275,7 +286,10 @@ fn an_activated_aggregator_that_traps_twice_is_rolled_back_in_place() {
     }
     produce(&brokers, &[event(-1, base + 1)]);
     wait_metric(&eddy, "eddy_plugin_rollbacks_total", 1.0);
-    assert_eq!(eddy.metric("eddy_aggregator_retries_total"), Some(1.0));
+    assert_eq!(
+        eddy.metric(r#"eddy_aggregator_retries_total{plugin="sum"}"#),
+        Some(1.0)
+    );
     let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
     let stages: Value = serde_json::from_str(&body).expect("pipelines");
     assert_eq!(stages[0]["stages"][1]["plugin"], "sum", "{stages}");
@@ -321,7 +335,10 @@ fn a_batch_that_traps_twice_goes_to_the_dead_letter_topic() {
     wait_metric(&eddy, "eddy_events_total", 1.0);
     produce(&brokers, &[event(-1, base + 1)]);
     wait_metric(&eddy, "eddy_dead_letters_total", 1.0);
-    assert_eq!(eddy.metric("eddy_aggregator_retries_total"), Some(1.0));
+    assert_eq!(
+        eddy.metric(r#"eddy_aggregator_retries_total{plugin="sum"}"#),
+        Some(1.0)
+    );
     produce(&brokers, &[event(7, base + 2), event(0, base + 60_000)]);
     let (outputs, result) = window_of_k(&brokers);
     assert_eq!(result["count"].as_f64(), Some(2.0), "{result}");

@@ -49,13 +49,14 @@ pub struct PluginsConfig {
     /// Longest one call into a plugin may run before it is interrupted.
     #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
-    /// What happens when a map or filter plugin traps twice on the same batch (it is retried
-    /// once on a fresh instance first). An aggregator trap always stops the pipeline: its
-    /// groups' state is lost with the instance.
+    /// What happens when a plugin traps twice on the same batch. A map or filter is retried
+    /// once on a fresh instance first; an aggregator (Kafka source) on fresh instances from
+    /// the partition's last checkpoint. With a file or stdin source an aggregator trap stops
+    /// the pipeline: its groups' state is lost with the instance.
     pub on_trap: TrapPolicy,
-    /// A map or filter version activated through the admin API that traps this many times
-    /// within `rollback_window` is rolled back to the version it replaced, whatever
-    /// `on_trap` says.
+    /// A version activated through the admin API that traps this many times within
+    /// `rollback_window` is rolled back to the version it replaced, whatever `on_trap` says
+    /// (an aggregator: in the Kafka loop, in place).
     pub rollback_traps: u32,
     /// See `rollback_traps`.
     #[serde(with = "humantime_serde")]

@@ -72,6 +72,10 @@ pub struct KafkaRun {
     pub(super) on_trap: TrapPolicy,
     /// Trapped batches being retried or sent to the dead-letter output.
     pub(super) traps: Traps,
+    /// An activated version trapping this often is rolled back.
+    pub(super) rollback_traps: usize,
+    /// See `rollback_traps`.
+    pub(super) rollback_window: Duration,
 }
 
 fn producer_for(config: &Config, brokers: &str) -> Result<Option<Arc<Producer>>, KafkaError> {
@@ -176,6 +180,8 @@ impl KafkaRun {
             assigned: false,
             on_trap: config.plugins.on_trap,
             traps: Traps::default(),
+            rollback_traps: config.plugins.rollback_traps as usize,
+            rollback_window: config.plugins.rollback_window,
         })
     }
 

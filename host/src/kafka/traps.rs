@@ -1,5 +1,6 @@
-//! Aggregator traps in the Kafka loop. An aggregator keeps its groups' state inside its
-//! instance, so a trap loses the partition's open windows with it. The batch is retried once
+//! Aggregator traps in the Kafka loop (a panic, the memory or time limit, or an answer the
+//! host refuses). An aggregator keeps its groups' state inside its instance, so a trap loses
+//! the partition's open windows with it. The batch is retried once
 //! on fresh instances: the partition goes back to its last checkpoint (or committed position)
 //! and reads again up to and through the batch — at-least-once, results written since that
 //! checkpoint may be written again; exactly-once, the open transaction is aborted and every
@@ -7,14 +8,17 @@
 //! decides: `stop` the pipeline, `dead_letter` the batch's records (the partition goes back
 //! once more and skips them to the dead-letter output), or `rollback` the stage to the version
 //! before its last activation and go back once more (a stage running its configured plugin
-//! dead-letters instead).
+//! dead-letters instead). An activated version that traps `plugins.rollback_traps` times
+//! within `plugins.rollback_window` is rolled back whatever the policy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
 
 use super::consumer::PartitionChange;
 use super::run::{KafkaRun, apply};
 use crate::config::{Delivery, TrapPolicy};
 use crate::event::RawBatch;
+use crate::metrics::PluginLabel;
 use crate::pipeline::PipelineError;
 use crate::plugin::PluginError;
 
@@ -28,6 +32,8 @@ pub(super) struct Traps {
     retrying: BTreeMap<u32, Span>,
     /// Per partition: batches that trapped again, sent to the dead-letter output when read.
     quarantined: BTreeMap<u32, Vec<Span>>,
+    /// Per plugin: when it trapped lately.
+    recent: BTreeMap<String, VecDeque<Instant>>,
 }
 
 fn span(batch: &RawBatch) -> Option<Span> {
@@ -59,12 +65,20 @@ impl KafkaRun {
             }
             Err(error) => error,
         };
-        let PipelineError::Plugin(PluginError::Trap { plugin, .. }) = &error else {
+        // A trap, or an answer the host refused (too large, malformed): either way the
+        // instance's state cannot be trusted.
+        let (PipelineError::Plugin(PluginError::Trap { plugin, .. })
+        | PipelineError::Plugin(PluginError::Failed { plugin, .. })) = &error
+        else {
             return Err(error);
         };
         let plugin = plugin.clone();
         if self.pipeline.aggregates_running(&plugin).is_empty() {
             return Err(error);
+        }
+        if self.too_many_traps(&plugin) && self.roll_back_in_place(partition, &plugin)? {
+            self.traps.retrying.remove(&partition);
+            return self.go_back(partition);
         }
         // The batch that trapped first holds the culprit: the retry's batches may hold more.
         let first_trap = self
@@ -75,7 +89,12 @@ impl KafkaRun {
             .filter(|&(_, last)| batch_span.0 <= last);
         let Some(trapped) = first_trap else {
             tracing::warn!(%plugin, partition, %error, "aggregator trapped: retrying the batch on fresh instances from the last checkpoint");
-            self.metrics.trap_retries.inc();
+            self.metrics
+                .trap_retries
+                .get_or_create(&PluginLabel {
+                    plugin: plugin.clone(),
+                })
+                .inc();
             self.traps.retrying.insert(partition, batch_span);
             return self.go_back(partition);
         };
@@ -94,6 +113,22 @@ impl KafkaRun {
             .or_default()
             .push(trapped);
         self.go_back(partition)
+    }
+
+    /// Counts a trap of `plugin`; true when it trapped `plugins.rollback_traps` times within
+    /// `plugins.rollback_window` (an activated version is then rolled back whatever the
+    /// policy).
+    fn too_many_traps(&mut self, plugin: &str) -> bool {
+        let now = Instant::now();
+        let recent = self.traps.recent.entry(plugin.to_string()).or_default();
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > self.rollback_window)
+        {
+            recent.pop_front();
+        }
+        recent.len() >= self.rollback_traps
     }
 
     /// Records of quarantined batches go to the dead-letter output; the rest is returned.

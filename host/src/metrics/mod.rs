@@ -6,6 +6,7 @@ pub use pipeline::{ErrorLabels, PartitionLabels, PipelineMetrics, StageLabels};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -38,6 +39,13 @@ pub struct CheckpointMetrics {
     pub aborts: Counter,
 }
 
+/// Which plugin.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct PluginLabel {
+    /// Plugin name.
+    pub plugin: String,
+}
+
 /// Every metric of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -50,8 +58,8 @@ pub struct Metrics {
     pub plugins: std::sync::Arc<crate::plugin::PluginMetrics>,
     /// Stages rolled back automatically (a new version trapped too often).
     pub rollbacks: Counter,
-    /// Aggregator traps retried on fresh instances from the last checkpoint.
-    pub trap_retries: Counter,
+    /// Aggregator traps retried on fresh instances from the last checkpoint, by plugin.
+    pub trap_retries: Family<PluginLabel, Counter>,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
 }
@@ -140,7 +148,7 @@ impl Metrics {
             "Stages rolled back to their previous plugin version because the new one trapped",
             rollbacks.clone(),
         );
-        let trap_retries = Counter::default();
+        let trap_retries = Family::<PluginLabel, Counter>::default();
         registry.register(
             "aggregator_retries",
             "Aggregator traps retried on fresh instances from the partition's last checkpoint",
