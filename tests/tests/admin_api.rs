@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use eddy::admin::{AdminState, Change, Control};
+use eddy::admin::{AdminState, Change, Control, UploadLabels};
 use eddy::config::PluginsConfig;
 use eddy::plugin::Runtime;
 use eddy::swap::StageId;
 use eddy_tests::uploads::malformed_uploads;
 use eddy_tests::{example, fixture, plugin_dir};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -22,6 +24,7 @@ const LIMIT: usize = 4 << 20;
 struct Api {
     router: Router,
     control: Arc<Control>,
+    uploads: Family<UploadLabels, Counter>,
     _dir: tempfile::TempDir,
 }
 
@@ -39,15 +42,18 @@ fn api() -> Api {
         })
         .expect("runtime"),
     );
+    let uploads = Family::<UploadLabels, Counter>::default();
     let router = eddy::admin::router(Arc::new(AdminState {
         control: Arc::clone(&control),
         runtime,
         token: Some(TOKEN.into()),
         max_upload_bytes: LIMIT,
+        uploads: uploads.clone(),
     }));
     Api {
         router,
         control,
+        uploads,
         _dir: dir,
     }
 }
@@ -138,6 +144,9 @@ fn uploads_need_the_token_and_malformed_ones_change_nothing() {
             Some(1),
             "the registry is unchanged"
         );
+        let count = |outcome| api.uploads.get_or_create(&UploadLabels { outcome }).get();
+        assert_eq!(count("refused"), 100, "every refusal counted");
+        assert_eq!(count("stored"), 1);
         let (status, _) = api.call("GET", "/v1/plugins/0123", None, Vec::new()).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     });

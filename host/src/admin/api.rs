@@ -11,6 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,6 +32,15 @@ pub struct AdminState {
     pub token: Option<String>,
     /// Largest upload, bytes.
     pub max_upload_bytes: usize,
+    /// Uploads by outcome (`eddy_plugin_uploads_total`).
+    pub uploads: Family<UploadLabels, Counter>,
+}
+
+/// What became of an upload.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UploadLabels {
+    /// `stored`, or `refused` (not a usable plugin; the registry is unchanged).
+    pub outcome: &'static str,
 }
 
 /// An error answer.
@@ -120,8 +132,13 @@ async fn upload(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the upload was interrupted",
         )
-    })??;
-    Ok((StatusCode::CREATED, Json(entry)).into_response())
+    })?;
+    let outcome = if entry.is_ok() { "stored" } else { "refused" };
+    state.uploads.get_or_create(&UploadLabels { outcome }).inc();
+    if let Err(refused) = &entry {
+        tracing::warn!(error = %refused, "plugin upload refused");
+    }
+    Ok((StatusCode::CREATED, Json(entry?)).into_response())
 }
 
 async fn delete(

@@ -4,6 +4,6 @@ mod api;
 mod client;
 mod control;
 
-pub use api::{Activation, AdminState, ApiError, router};
+pub use api::{Activation, AdminState, ApiError, UploadLabels, router};
 pub use client::{Client, ClientError};
 pub use control::{Change, Control, StageView};

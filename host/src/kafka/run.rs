@@ -464,6 +464,7 @@ pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
                 runtime: Arc::clone(&runtime),
                 token: config.admin.token.clone(),
                 max_upload_bytes: config.admin.max_upload_bytes,
+                uploads: services.metrics.uploads.clone(),
             })));
             services.control = Some(control);
             services.runtime = Some(runtime);

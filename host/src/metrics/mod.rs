@@ -60,6 +60,8 @@ pub struct Metrics {
     pub rollbacks: Counter,
     /// Aggregator traps retried on fresh instances from the last checkpoint, by plugin.
     pub trap_retries: Family<PluginLabel, Counter>,
+    /// Plugin uploads over the admin API, by outcome.
+    pub uploads: Family<crate::admin::UploadLabels, Counter>,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
 }
@@ -154,6 +156,12 @@ impl Metrics {
             "Aggregator traps retried on fresh instances from the partition's last checkpoint",
             trap_retries.clone(),
         );
+        let uploads = Family::<crate::admin::UploadLabels, Counter>::default();
+        registry.register(
+            "plugin_uploads",
+            "Plugin uploads over the admin API: stored, or refused (not a usable plugin)",
+            uploads.clone(),
+        );
         let pipeline = PipelineMetrics::default();
         pipeline.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
@@ -165,6 +173,7 @@ impl Metrics {
             plugins,
             rollbacks,
             trap_retries,
+            uploads,
             pipeline,
         }
     }
