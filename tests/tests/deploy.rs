@@ -149,7 +149,7 @@ fn the_image_alerts_and_dashboard_parse() {
             "runbook has no section for {name}"
         );
     }
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), 8);
     let dashboard: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("grafana/eddy-dashboard.json")).expect("dashboard"),
     )
