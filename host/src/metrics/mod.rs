@@ -157,6 +157,9 @@ impl Metrics {
             trap_retries.clone(),
         );
         let uploads = Family::<crate::admin::UploadLabels, Counter>::default();
+        for outcome in ["stored", "refused"] {
+            let _ = uploads.get_or_create(&crate::admin::UploadLabels { outcome });
+        }
         registry.register(
             "plugin_uploads",
             "Plugin uploads over the admin API: stored, or refused (not a usable plugin)",
@@ -204,5 +207,9 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(
+            text.contains(r#"eddy_plugin_uploads_total{outcome="refused"} 0"#),
+            "outcomes start at zero: {text}"
+        );
     }
 }
