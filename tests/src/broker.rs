@@ -47,6 +47,15 @@ impl Tansu {
         Self::start_on(free_port(), None)
     }
 
+    /// Starts a broker with `topics`, each of `partitions` partitions.
+    pub fn with_topics(topics: &[&str], partitions: u32) -> Self {
+        let broker = Self::start();
+        for topic in topics {
+            broker.create_topic(topic, partitions);
+        }
+        broker
+    }
+
     /// Starts a broker that tells clients to connect to `advertised` (e.g. a proxy in front of
     /// it) instead of its own port.
     pub fn start_advertising(advertised: u16) -> Self {

@@ -253,6 +253,23 @@ impl Report {
         }
     }
 
+    /// Asserts that every reference result, late event and dead letter was written and
+    /// nothing else (duplicates allowed).
+    pub fn assert_nothing_lost_or_wrong(&self) {
+        for (name, missing, unexpected) in [
+            (
+                "results",
+                self.results.missing.len(),
+                self.results.unexpected.len(),
+            ),
+            ("late", self.late.missing.len(), self.late.unexpected.len()),
+            ("dead", self.dead.missing.len(), self.dead.unexpected.len()),
+        ] {
+            assert_eq!(missing, 0, "{name}: nothing lost: {}", self.summary());
+            assert_eq!(unexpected, 0, "{name}: nothing wrong: {}", self.summary());
+        }
+    }
+
     /// One line per topic: missing, unexpected, duplicates.
     pub fn summary(&self) -> String {
         format!(

@@ -100,36 +100,14 @@ fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
 #[test]
 fn killed_ten_times_at_least_once_on_a_real_broker_loses_nothing() {
     let started = Instant::now();
-    let broker = Tansu::start();
-    for topic in TOPICS {
-        broker.create_topic(topic, PARTITIONS);
-    }
+    let broker = Tansu::with_topics(&TOPICS, PARTITIONS);
     let report = crash_and_recover(&broker.bootstrap_servers(), "at_least_once", 11);
     eprintln!(
         "at-least-once after {KILLS} kills, {:?}: {}",
         started.elapsed(),
         report.summary()
     );
-    for (name, missing, unexpected) in [
-        (
-            "results",
-            report.results.missing.len(),
-            report.results.unexpected.len(),
-        ),
-        (
-            "late",
-            report.late.missing.len(),
-            report.late.unexpected.len(),
-        ),
-        (
-            "dead",
-            report.dead.missing.len(),
-            report.dead.unexpected.len(),
-        ),
-    ] {
-        assert_eq!(missing, 0, "{name}: nothing lost: {}", report.summary());
-        assert_eq!(unexpected, 0, "{name}: nothing wrong: {}", report.summary());
-    }
+    report.assert_nothing_lost_or_wrong();
 }
 
 /// `EDDY_TEST_KAFKA=host:port cargo test -p eddy-tests --test crash -- --ignored`, on a fresh

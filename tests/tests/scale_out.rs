@@ -61,26 +61,7 @@ fn three_replicas_lose_one_and_gain_one_at_least_once_without_losing_a_result() 
         broker.create_topic(topic, 4);
     }
     let report = scale_out(&broker.bootstrap_servers(), "at_least_once");
-    for (name, missing, unexpected) in [
-        (
-            "results",
-            report.results.missing.len(),
-            report.results.unexpected.len(),
-        ),
-        (
-            "late",
-            report.late.missing.len(),
-            report.late.unexpected.len(),
-        ),
-        (
-            "dead",
-            report.dead.missing.len(),
-            report.dead.unexpected.len(),
-        ),
-    ] {
-        assert_eq!(missing, 0, "{name}: nothing lost: {}", report.summary());
-        assert_eq!(unexpected, 0, "{name}: nothing wrong: {}", report.summary());
-    }
+    report.assert_nothing_lost_or_wrong();
 }
 
 /// `EDDY_TEST_KAFKA=host:port cargo test -p eddy-tests --test scale_out -- --ignored`, on a

@@ -17,14 +17,15 @@ use sha2::{Digest, Sha256};
 
 use super::{PartitionState, StateError, parallel_map};
 
-/// One partition's state as published: what made it, and the state.
+/// One partition's state as published: what made it, and the state (borrowed when written,
+/// owned when read: the same bytes).
 #[derive(Debug, Serialize, Deserialize)]
-struct Published {
+struct Published<S> {
     id: u64,
     created_ms: i64,
     replica: String,
     plugins: Vec<String>,
-    state: PartitionState,
+    state: S,
 }
 
 /// A published partition state, found by its name (not read yet).
@@ -104,7 +105,7 @@ impl SharedDir {
             created_ms,
             replica: self.replica.clone(),
             plugins: plugins.to_vec(),
-            state: state.clone(),
+            state,
         };
         let mut bytes =
             postcard::to_allocvec(&published).map_err(|e| StateError::Encode(e.to_string()))?;
@@ -180,7 +181,7 @@ impl SharedDir {
         if Sha256::digest(body).as_slice() != digest {
             return Err(corrupt("digest does not match".into()));
         }
-        let published: Published =
+        let published: Published<PartitionState> =
             postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
         if published.state.partition != entry.partition || published.state.offset != entry.offset {
             return Err(corrupt(
