@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use eddy::config::{Config, PluginsConfig, WindowConfig};
+use eddy::decode::Decoder;
 use eddy::event::RawBatch;
 use eddy::generator::{Generator, GeneratorConfig};
 use eddy::output::JsonLines;
@@ -125,6 +126,26 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// The engine path's first stage alone: JSON decode of the same events, so that the table
+/// shows how the engine's time splits between decoding and windows + aggregates.
+fn decode_only(c: &mut Criterion) {
+    let input = batches(EVENTS, KEYS, EVENTS_PER_MS);
+    let config = config(windows()[0].1.clone());
+    let decoder = Decoder::new(&config.decode, &config.aggregates);
+    let mut group = c.benchmark_group("engine_stages");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(EVENTS));
+    group.bench_function("decode_json", |b| {
+        b.iter(|| {
+            input
+                .iter()
+                .map(|batch| decoder.decode(batch).keys.len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -189,6 +210,7 @@ fn open_windows_memory(windows: u64) {
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     throughput(&mut criterion);
+    decode_only(&mut criterion);
     criterion.final_summary();
     // `BENCH_OPEN_WINDOWS=100000,1000000` measures both sizes (default 100 000).
     let sizes = std::env::var("BENCH_OPEN_WINDOWS").unwrap_or_else(|_| "100000".into());

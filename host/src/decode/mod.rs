@@ -1,15 +1,14 @@
 //! Decoding records into events: key, event time and one input value per aggregate, each read
 //! through a JSON pointer.
 //!
-//! Only the top-level fields the pointers name are looked at: the decoder walks the object once,
-//! keeps those fields as raw JSON slices and skips the rest, so no JSON tree is built for an
-//! event. Pointers deeper than one level parse just the top-level field they start in.
+//! Only the top-level fields the pointers name are looked at: the decoder walks the object once
+//! ([`scan`]: the whole payload is checked, nothing is allocated), keeps those fields as raw JSON
+//! text and skips the rest, so no JSON tree is built for an event. Pointers deeper than one
+//! level parse just the top-level field they start in.
 
-use std::fmt;
+mod scan;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::config::{AggregateConfig, DecodeConfig, TimeFormat};
 use crate::event::RawBatch;
@@ -99,37 +98,44 @@ struct Field {
 
 /// A field's value in one event: the raw JSON of a top-level field, or a nested value.
 enum Found<'a> {
-    Raw(&'a RawValue),
+    Raw(&'a str),
     Nested(Value),
 }
 
 impl Found<'_> {
     fn key(&self) -> Option<String> {
         match self {
-            Found::Raw(raw) => {
-                let text = raw.get();
-                match text.as_bytes().first()? {
-                    b'"' => serde_json::from_str(text).ok(),
-                    b't' | b'f' | b'-' | b'0'..=b'9' => Some(text.to_string()),
-                    _ => None,
-                }
-            }
+            Found::Raw(text) => match text.as_bytes().first()? {
+                b'"' => Found::string(text),
+                b't' | b'f' | b'-' | b'0'..=b'9' => Some((*text).to_string()),
+                _ => None,
+            },
             Found::Nested(Value::String(s)) => Some(s.clone()),
             Found::Nested(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
             Found::Nested(_) => None,
         }
     }
 
+    /// A string value's content, unescaped.
+    fn string(text: &str) -> Option<String> {
+        match scan::plain_string(text) {
+            Some(plain) => Some(plain.to_string()),
+            None => serde_json::from_str(text).ok(),
+        }
+    }
+
     fn integer(&self) -> Option<i64> {
         match self {
-            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            // The scanner checked the grammar: an integer's text is what `i64` parses.
+            Found::Raw(text) => text.parse().ok(),
             Found::Nested(v) => v.as_i64(),
         }
     }
 
     fn text(&self) -> Option<String> {
         match self {
-            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            Found::Raw(text) if text.starts_with('"') => Found::string(text),
+            Found::Raw(_) => None,
             Found::Nested(Value::String(s)) => Some(s.clone()),
             Found::Nested(_) => None,
         }
@@ -152,7 +158,9 @@ impl Found<'_> {
 
     fn number(&self) -> Option<f64> {
         match self {
-            Found::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+            // A JSON number's text is what `f64` parses (correctly rounded); a string or a
+            // literal is not, and a number too large for an `f64` is refused as serde_json does.
+            Found::Raw(text) => text.parse::<f64>().ok().filter(|v| v.is_finite()),
             Found::Nested(v) => v.as_f64(),
         }
     }
@@ -165,7 +173,10 @@ pub struct Decoder {
     key: Field,
     time: Field,
     time_format: TimeFormat,
-    fields: Vec<Option<Field>>,
+    /// The distinct pointers of the aggregates' input values (each read once per event).
+    inputs: Vec<Field>,
+    /// Per aggregate, which input it takes (`None`: the aggregate counts, its value is 1).
+    columns: Vec<Option<usize>>,
 }
 
 impl Decoder {
@@ -183,23 +194,36 @@ impl Decoder {
         };
         let key = field(&decode.key);
         let time = field(&decode.time);
-        let fields = aggregates
+        let mut inputs: Vec<Field> = Vec::new();
+        let columns = aggregates
             .iter()
-            .map(|a| a.field.as_deref().map(&mut field))
+            .map(|a| {
+                let pointer = a.field.as_deref()?;
+                Some(
+                    match inputs.iter().position(|f| f.pointer.as_str() == pointer) {
+                        Some(i) => i,
+                        None => {
+                            inputs.push(field(pointer));
+                            inputs.len() - 1
+                        }
+                    },
+                )
+            })
             .collect();
         Self {
             names,
             key,
             time,
             time_format: decode.time_format,
-            fields,
+            inputs,
+            columns,
         }
     }
 
     /// Decodes every record of `batch`.
     pub fn decode(&self, batch: &RawBatch) -> DecodedBatch {
         let mut out = DecodedBatch {
-            values: vec![Vec::with_capacity(batch.len()); self.fields.len()],
+            values: vec![Vec::with_capacity(batch.len()); self.columns.len()],
             ..DecodedBatch::default()
         };
         out.keys.reserve(batch.len());
@@ -216,12 +240,12 @@ impl Decoder {
         out
     }
 
-    fn find<'a>(&self, top: &[Option<&'a RawValue>], field: &Field) -> Option<Found<'a>> {
+    fn find<'a>(&self, top: &[Option<&'a str>], field: &Field) -> Option<Found<'a>> {
         let raw = top[field.top]?;
         if field.pointer.tokens.len() <= 1 {
             return Some(Found::Raw(raw));
         }
-        let value: Value = serde_json::from_str(raw.get()).ok()?;
+        let value: Value = serde_json::from_str(raw).ok()?;
         follow(&field.pointer.tokens[1..], &value)
             .cloned()
             .map(Found::Nested)
@@ -234,13 +258,12 @@ impl Decoder {
         row: u32,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
-        let mut de = serde_json::Deserializer::from_slice(payload);
-        let top = TopLevel { names: &self.names }
-            .deserialize(&mut de)
-            .and_then(|top| de.end().map(|()| top))
+        let mut top = SmallBuffer::new(self.names.len(), None);
+        scan::fields(payload, &self.names, top.as_mut())
             .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        let top = top.as_mut();
         let key = self
-            .find(&top, &self.key)
+            .find(top, &self.key)
             .and_then(|f| f.key())
             .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
         let time = match self.time_format {
@@ -249,7 +272,7 @@ impl Decoder {
             }
             TimeFormat::RecordTimestamp => record_time,
             format => self
-                .find(&top, &self.time)
+                .find(top, &self.time)
                 .and_then(|f| f.time(format))
                 .ok_or_else(|| {
                     DecodeError::Time(self.time.pointer.as_str().to_string(), expected(format))
@@ -258,16 +281,40 @@ impl Decoder {
         out.keys.push(key);
         out.times.push(time);
         out.rows.push(row);
-        for (column, field) in out.values.iter_mut().zip(&self.fields) {
-            column.push(match field {
-                None => 1.0,
-                Some(field) => self
-                    .find(&top, field)
-                    .and_then(|f| f.number())
-                    .unwrap_or(f64::NAN),
-            });
+        let mut inputs = SmallBuffer::new(self.inputs.len(), f64::NAN);
+        for (value, field) in inputs.as_mut().iter_mut().zip(&self.inputs) {
+            if let Some(number) = self.find(top, field).and_then(|f| f.number()) {
+                *value = number;
+            }
+        }
+        let inputs = inputs.as_mut();
+        for (column, input) in out.values.iter_mut().zip(&self.columns) {
+            column.push(input.map_or(1.0, |i| inputs[i]));
         }
         Ok(())
+    }
+}
+
+/// A few values on the stack (the common case: a handful of fields), more on the heap.
+enum SmallBuffer<T> {
+    Stack([T; 8], usize),
+    Heap(Vec<T>),
+}
+
+impl<T: Copy> SmallBuffer<T> {
+    fn new(len: usize, fill: T) -> Self {
+        if len <= 8 {
+            SmallBuffer::Stack([fill; 8], len)
+        } else {
+            SmallBuffer::Heap(vec![fill; len])
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [T] {
+        match self {
+            SmallBuffer::Stack(items, len) => &mut items[..*len],
+            SmallBuffer::Heap(items) => items,
+        }
     }
 }
 
@@ -277,81 +324,6 @@ fn expected(format: TimeFormat) -> &'static str {
         TimeFormat::EpochS => "a number (epoch s)",
         TimeFormat::Rfc3339 => "an RFC 3339 string",
         TimeFormat::RecordTimestamp => "needed",
-    }
-}
-
-/// Reads a JSON object, keeping the raw values of the named top-level fields.
-struct TopLevel<'n> {
-    names: &'n [String],
-}
-
-impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = Vec<Option<&'de RawValue>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = Vec<Option<&'de RawValue>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = vec![None; self.names.len()];
-        while let Some(name) = map.next_key_seed(Name)? {
-            match self.names.iter().position(|n| n.as_str() == name.as_str()) {
-                Some(i) => found[i] = Some(map.next_value::<&'de RawValue>()?),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// An object key, borrowed from the input unless it had escapes.
-enum Key<'de> {
-    Borrowed(&'de str),
-    Owned(String),
-}
-
-impl Key<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
-        }
-    }
-}
-
-struct Name;
-
-impl<'de> DeserializeSeed<'de> for Name {
-    type Value = Key<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Name {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Key::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key::Owned(v.to_string()))
     }
 }
 

@@ -1,0 +1,401 @@
+//! A validating scanner that finds the values of named top-level fields in one JSON object.
+//!
+//! The engine reads a few fields of every event. Building a tree (or driving serde's visitors)
+//! for each event cost about as much as all the windows and aggregates behind it, so the decoder
+//! walks the bytes once instead: it checks the whole payload against the JSON grammar (RFC 8259:
+//! UTF-8, strings with their escapes, numbers, literals, nesting up to 128 levels, nothing after
+//! the object), and keeps only the byte ranges of the values whose field names it was asked for.
+//! Values are interpreted by the caller; escapes inside strings are decoded there, with
+//! `serde_json`, only when a wanted string has one.
+
+use std::fmt;
+
+/// How deep arrays and objects may nest (serde_json's default recursion limit for values it
+/// builds; it skips unwanted values of any depth, the scanner refuses deeper ones).
+const MAX_DEPTH: usize = 128;
+
+/// Why a payload is not a JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanError {
+    what: &'static str,
+    at: usize,
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+/// Scans `payload`, a JSON object, and sets `found[i]` to the raw JSON text of the value of
+/// the top-level field `names[i]` (the last one when a name repeats).
+pub fn fields<'a>(
+    payload: &'a [u8],
+    names: &[String],
+    found: &mut [Option<&'a str>],
+) -> Result<(), ScanError> {
+    let text = std::str::from_utf8(payload).map_err(|e| ScanError {
+        what: "invalid UTF-8",
+        at: e.valid_up_to(),
+    })?;
+    let mut scan = Scanner {
+        bytes: payload,
+        pos: 0,
+    };
+    scan.whitespace();
+    scan.expect(b'{', "expected `{`")?;
+    scan.whitespace();
+    if !scan.eat(b'}') {
+        loop {
+            scan.whitespace();
+            let name_start = scan.pos;
+            scan.expect(b'"', "expected a field name")?;
+            let escaped = scan.string()?;
+            let name = &text[name_start..scan.pos];
+            scan.whitespace();
+            scan.expect(b':', "expected `:`")?;
+            scan.whitespace();
+            let start = scan.pos;
+            scan.value(1)?;
+            if let Some(i) = position(names, name, escaped) {
+                found[i] = Some(&text[start..scan.pos]);
+            }
+            scan.whitespace();
+            if scan.eat(b'}') {
+                break;
+            }
+            scan.expect(b',', "expected `,` or `}`")?;
+        }
+    }
+    scan.whitespace();
+    if scan.pos != payload.len() {
+        return Err(scan.error("trailing characters"));
+    }
+    Ok(())
+}
+
+/// Which of `names` the quoted field name `quoted` is.
+fn position(names: &[String], quoted: &str, escaped: bool) -> Option<usize> {
+    if escaped {
+        let name: String = serde_json::from_str(quoted).ok()?;
+        names.iter().position(|n| *n == name)
+    } else {
+        let name = &quoted[1..quoted.len() - 1];
+        names.iter().position(|n| n == name)
+    }
+}
+
+/// A string value's content when it has no escapes (the common case), without its quotes.
+pub fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Scanner<'_> {
+    fn error(&self, what: &'static str) -> ScanError {
+        ScanError { what, at: self.pos }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == Some(byte);
+        self.pos += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ScanError> {
+        if self.eat(byte) {
+            Ok(())
+        } else {
+            Err(self.error(what))
+        }
+    }
+
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// One value, starting at its first byte.
+    fn value(&mut self, depth: usize) -> Result<(), ScanError> {
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.string().map(|_| ())
+            }
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.error("expected a value")),
+        }
+    }
+
+    /// The rest of a string after its opening quote; whether it had escapes.
+    fn string(&mut self) -> Result<bool, ScanError> {
+        let mut escaped = false;
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos += 1;
+                    self.escape()?;
+                }
+                Some(0..=0x1f) => return Err(self.error("control character in a string")),
+                Some(_) => self.pos += 1,
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<(), ScanError> {
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                self.pos += 1;
+                for _ in 0..4 {
+                    match self.peek() {
+                        Some(b) if b.is_ascii_hexdigit() => self.pos += 1,
+                        _ => return Err(self.error("invalid \\u escape")),
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(self.error("invalid escape")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.pos += 1;
+        self.whitespace();
+        if self.eat(b'}') {
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            self.expect(b'"', "expected a field name")?;
+            self.string()?;
+            self.whitespace();
+            self.expect(b':', "expected `:`")?;
+            self.whitespace();
+            self.value(depth)?;
+            self.whitespace();
+            if self.eat(b'}') {
+                return Ok(());
+            }
+            self.expect(b',', "expected `,` or `}`")?;
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.pos += 1;
+        self.whitespace();
+        if self.eat(b']') {
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            self.value(depth)?;
+            self.whitespace();
+            if self.eat(b']') {
+                return Ok(());
+            }
+            self.expect(b',', "expected `,` or `]`")?;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), ScanError> {
+        if self.bytes[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.error("expected a value"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Result<(), ScanError> {
+        self.eat(b'-');
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return Err(self.error("invalid number"));
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use serde::de::IgnoredAny;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    const SEEDS: [&str; 6] = [
+        r#"{"key":"user-17","ts":1700000000123,"amount":512.34,"latency_ms":1.250}"#,
+        r#" { "key" : "a\"b\\c\u00e9\n" , "ts" : -0, "v" : [1, -2.5e-3, {"x": [true, false, null]}] } "#,
+        r#"{"k\u0065y":{"id":[0,1E+2,3e7]},"ts":"2026-11-26T10:00:00Z","amount":"12"}"#,
+        r#"{"ts":1,"key":7,"key":8,"nested":{"a":{"b":{"c":[[[]]]}}},"e":{}}"#,
+        r#"{"key":"ünïcödé ✓","amount":1.7976931348623157e308,"z":"\/\b\f\r\t"}"#,
+        r#"{}"#,
+    ];
+
+    fn names() -> Vec<String> {
+        ["key", "ts", "amount", "v", "nested"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// What serde_json says of `payload`: an object (with its fields), or not.
+    fn serde_object(payload: &[u8]) -> Option<Map<String, Value>> {
+        let first = payload.iter().find(|b| !b.is_ascii_whitespace());
+        serde_json::from_slice::<IgnoredAny>(payload).ok()?;
+        (first == Some(&b'{'))
+            .then(|| serde_json::from_slice(payload).ok())
+            .flatten()
+    }
+
+    fn check(payload: &[u8]) {
+        let names = names();
+        let mut found = vec![None; names.len()];
+        let scanned = fields(payload, &names, &mut found);
+        let text = String::from_utf8_lossy(payload);
+        // serde_json does not check UTF-8 inside strings it skips; RFC 8259 wants it checked.
+        let accepted = serde_json::from_slice::<IgnoredAny>(payload).is_ok()
+            && std::str::from_utf8(payload).is_ok()
+            && payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        assert_eq!(scanned.is_ok(), accepted, "{text}: {scanned:?}");
+        let Some(object) = serde_object(payload) else {
+            return;
+        };
+        for (name, raw) in names.iter().zip(&found) {
+            let value = raw.map(|raw| serde_json::from_str::<Value>(raw).expect("a value"));
+            assert_eq!(value.as_ref(), object.get(name), "{text}: field {name}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_valid_objects() {
+        for seed in SEEDS {
+            check(seed.as_bytes());
+        }
+        let mut found = [None, None];
+        fields(SEEDS[3].as_bytes(), &names()[..2], &mut found).expect("valid");
+        assert_eq!(
+            found,
+            [Some("8"), Some("1")],
+            "the last of a repeated name wins"
+        );
+    }
+
+    #[test]
+    fn refuses_what_serde_json_refuses() {
+        let bad: [&[u8]; 22] = [
+            b"",
+            b"nope",
+            b"[1,2]",
+            b"\"text\"",
+            b"{",
+            b"{\"a\"}",
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":01}",
+            b"{\"a\":1.}",
+            b"{\"a\":-}",
+            b"{\"a\":1e}",
+            b"{\"a\":tru}",
+            b"{\"a\":\"\\x\"}",
+            b"{\"a\":\"\\u12g4\"}",
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":[1,]}",
+            b"{\"a\":[1 2]}",
+            b"{a:1}",
+            b"{\"a\":1}}",
+        ];
+        for payload in bad {
+            check(payload);
+            assert!(fields(payload, &names(), &mut [None; 5]).is_err());
+        }
+        // Stricter than serde_json, which skips unwanted values of any depth.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(fields(deep.as_bytes(), &names(), &mut [None; 5]).is_err());
+        let fine = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        check(fine.as_bytes());
+    }
+
+    /// Random edits of the seeds (bytes deleted, inserted, swapped for JSON's structural
+    /// characters): the scanner accepts exactly what serde_json accepts, and finds the values
+    /// serde_json finds.
+    #[test]
+    fn agrees_with_serde_json_on_mutations() {
+        const ALPHABET: &[u8] = b"{}[]:,\"\\ -+.eE0123456789tfnulx\x01\xc3";
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..50_000 {
+            let mut payload = SEEDS[rng.random_range(0..SEEDS.len())].as_bytes().to_vec();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..=payload.len());
+                match rng.random_range(0..3) {
+                    0 if at < payload.len() => {
+                        payload.remove(at);
+                    }
+                    1 if at < payload.len() => {
+                        payload[at] = ALPHABET[rng.random_range(0..ALPHABET.len())];
+                    }
+                    _ => payload.insert(at, ALPHABET[rng.random_range(0..ALPHABET.len())]),
+                }
+            }
+            check(&payload);
+        }
+    }
+}
