@@ -238,7 +238,7 @@ impl Operator {
         self.merges.clear();
         self.touched.clear();
         let mut output = Output::default();
-        for (i, (&time, key)) in batch.times.iter().zip(&batch.keys).enumerate() {
+        for (i, (&time, key)) in batch.times.iter().zip(batch.keys.iter()).enumerate() {
             self.windows.clear();
             self.assigner.assign(time, &mut self.windows);
             if let Some(replay) = self.replay {

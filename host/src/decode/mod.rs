@@ -6,7 +6,12 @@
 //! text and skips the rest, so no JSON tree is built for an event. Pointers deeper than one
 //! level parse just the top-level field they start in.
 
+mod keys;
 mod scan;
+
+use std::borrow::Cow;
+
+pub use keys::Keys;
 
 use serde_json::Value;
 
@@ -37,7 +42,7 @@ pub const NO_TIMESTAMP: i64 = i64::MIN;
 #[derive(Debug, Default)]
 pub struct DecodedBatch {
     /// Key of each event.
-    pub keys: Vec<String>,
+    pub keys: Keys,
     /// Event time of each event, epoch ms.
     pub times: Vec<i64>,
     /// Row of the raw batch each event came from.
@@ -102,25 +107,27 @@ enum Found<'a> {
     Nested(Value),
 }
 
-impl Found<'_> {
-    fn key(&self) -> Option<String> {
+impl<'a> Found<'a> {
+    fn key(self) -> Option<Cow<'a, str>> {
         match self {
             Found::Raw(text) => match text.as_bytes().first()? {
                 b'"' => Found::string(text),
-                b't' | b'f' | b'-' | b'0'..=b'9' => Some((*text).to_string()),
+                b't' | b'f' | b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
                 _ => None,
             },
-            Found::Nested(Value::String(s)) => Some(s.clone()),
-            Found::Nested(v @ (Value::Number(_) | Value::Bool(_))) => Some(v.to_string()),
+            Found::Nested(Value::String(s)) => Some(Cow::Owned(s)),
+            Found::Nested(v @ (Value::Number(_) | Value::Bool(_))) => {
+                Some(Cow::Owned(v.to_string()))
+            }
             Found::Nested(_) => None,
         }
     }
 
     /// A string value's content, unescaped.
-    fn string(text: &str) -> Option<String> {
+    fn string(text: &'a str) -> Option<Cow<'a, str>> {
         match scan::plain_string(text) {
-            Some(plain) => Some(plain.to_string()),
-            None => serde_json::from_str(text).ok(),
+            Some(plain) => Some(Cow::Borrowed(plain)),
+            None => serde_json::from_str(text).ok().map(Cow::Owned),
         }
     }
 
@@ -132,11 +139,11 @@ impl Found<'_> {
         }
     }
 
-    fn text(&self) -> Option<String> {
+    fn text(&self) -> Option<Cow<'_, str>> {
         match self {
             Found::Raw(text) if text.starts_with('"') => Found::string(text),
             Found::Raw(_) => None,
-            Found::Nested(Value::String(s)) => Some(s.clone()),
+            Found::Nested(Value::String(s)) => Some(Cow::Borrowed(s)),
             Found::Nested(_) => None,
         }
     }
@@ -149,7 +156,7 @@ impl Found<'_> {
                 let ms = (self.number()? * 1000.0).round();
                 (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64)
             }
-            TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(&self.text()?)
+            TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(self.text()?.as_ref())
                 .ok()
                 .map(|t| t.timestamp_millis()),
             TimeFormat::RecordTimestamp => None,
@@ -226,7 +233,7 @@ impl Decoder {
             values: vec![Vec::with_capacity(batch.len()); self.columns.len()],
             ..DecodedBatch::default()
         };
-        out.keys.reserve(batch.len());
+        out.keys = Keys::with_capacity(batch.len(), batch.len() * 16);
         out.times.reserve(batch.len());
         out.rows.reserve(batch.len());
         for row in 0..batch.len() {
@@ -278,7 +285,7 @@ impl Decoder {
                     DecodeError::Time(self.time.pointer.as_str().to_string(), expected(format))
                 })?,
         };
-        out.keys.push(key);
+        out.keys.push(&key);
         out.times.push(time);
         out.rows.push(row);
         let mut inputs = SmallBuffer::new(self.inputs.len(), f64::NAN);

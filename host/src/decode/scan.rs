@@ -34,42 +34,41 @@ pub fn fields<'a>(
     names: &[String],
     found: &mut [Option<&'a str>],
 ) -> Result<(), ScanError> {
-    let text = std::str::from_utf8(payload).map_err(|e| ScanError {
-        what: "invalid UTF-8",
-        at: e.valid_up_to(),
-    })?;
-    let mut scan = Scanner {
-        bytes: payload,
-        pos: 0,
-    };
-    scan.whitespace();
-    scan.expect(b'{', "expected `{`")?;
-    scan.whitespace();
-    if !scan.eat(b'}') {
+    let text = std::str::from_utf8(payload).map_err(|e| error("invalid UTF-8", e.valid_up_to()))?;
+    let b = payload;
+    let mut i = whitespace(b, 0);
+    i = expect(b, i, b'{', "expected `{`")?;
+    i = whitespace(b, i);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
         loop {
-            scan.whitespace();
-            let name_start = scan.pos;
-            scan.expect(b'"', "expected a field name")?;
-            let escaped = scan.string()?;
-            let name = &text[name_start..scan.pos];
-            scan.whitespace();
-            scan.expect(b':', "expected `:`")?;
-            scan.whitespace();
-            let start = scan.pos;
-            scan.value(1)?;
-            if let Some(i) = position(names, name, escaped) {
-                found[i] = Some(&text[start..scan.pos]);
+            let name_start = i;
+            i = expect(b, i, b'"', "expected a field name")?;
+            let escaped;
+            (i, escaped) = string(b, i)?;
+            let name = &text[name_start..i];
+            i = whitespace(b, i);
+            i = expect(b, i, b':', "expected `:`")?;
+            i = whitespace(b, i);
+            let start = i;
+            i = value(b, i, 1)?;
+            if let Some(k) = position(names, name, escaped) {
+                found[k] = Some(&text[start..i]);
             }
-            scan.whitespace();
-            if scan.eat(b'}') {
-                break;
+            i = whitespace(b, i);
+            match b.get(i) {
+                Some(b',') => i = whitespace(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return Err(error("expected `,` or `}`", i)),
             }
-            scan.expect(b',', "expected `,` or `}`")?;
         }
     }
-    scan.whitespace();
-    if scan.pos != payload.len() {
-        return Err(scan.error("trailing characters"));
+    if whitespace(b, i) != b.len() {
+        return Err(error("trailing characters", i));
     }
     Ok(())
 }
@@ -80,8 +79,8 @@ fn position(names: &[String], quoted: &str, escaped: bool) -> Option<usize> {
         let name: String = serde_json::from_str(quoted).ok()?;
         names.iter().position(|n| *n == name)
     } else {
-        let name = &quoted[1..quoted.len() - 1];
-        names.iter().position(|n| n == name)
+        let name = &quoted.as_bytes()[1..quoted.len() - 1];
+        names.iter().position(|n| n.as_bytes() == name)
     }
 }
 
@@ -91,184 +90,160 @@ pub fn plain_string(raw: &str) -> Option<&str> {
     (!inner.contains('\\')).then_some(inner)
 }
 
-struct Scanner<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+// The scanning functions take the bytes and a position and return the position after what
+// they read, so that the position stays in a register.
+
+fn error(what: &'static str, at: usize) -> ScanError {
+    ScanError { what, at }
 }
 
-impl Scanner<'_> {
-    fn error(&self, what: &'static str) -> ScanError {
-        ScanError { what, at: self.pos }
+fn expect(b: &[u8], i: usize, byte: u8, what: &'static str) -> Result<usize, ScanError> {
+    if b.get(i) == Some(&byte) {
+        Ok(i + 1)
+    } else {
+        Err(error(what, i))
     }
+}
 
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
+fn whitespace(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
     }
+    i
+}
 
-    fn eat(&mut self, byte: u8) -> bool {
-        let hit = self.peek() == Some(byte);
-        self.pos += usize::from(hit);
-        hit
+/// One value, starting at its first byte.
+fn value(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
+    match b.get(i) {
+        Some(b'"') => string(b, i + 1).map(|(i, _)| i),
+        Some(b'-' | b'0'..=b'9') => number(b, i),
+        Some(b'{') => object(b, i, depth + 1),
+        Some(b'[') => array(b, i, depth + 1),
+        Some(b't') => literal(b, i, b"true"),
+        Some(b'f') => literal(b, i, b"false"),
+        Some(b'n') => literal(b, i, b"null"),
+        _ => Err(error("expected a value", i)),
     }
+}
 
-    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ScanError> {
-        if self.eat(byte) {
-            Ok(())
-        } else {
-            Err(self.error(what))
-        }
-    }
-
-    fn whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// One value, starting at its first byte.
-    fn value(&mut self, depth: usize) -> Result<(), ScanError> {
-        match self.peek() {
-            Some(b'"') => {
-                self.pos += 1;
-                self.string().map(|_| ())
+/// The rest of a string after its opening quote: the position after its closing quote, and
+/// whether it had escapes.
+fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), ScanError> {
+    let mut escaped = false;
+    loop {
+        // The plain characters in one tight loop.
+        let rest = b.get(i..).unwrap_or_default();
+        i += rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(rest.len());
+        match b.get(i) {
+            Some(b'"') => return Ok((i + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                i = escape(b, i + 1)?;
             }
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(self.error("expected a value")),
+            Some(_) => return Err(error("control character in a string", i)),
+            None => return Err(error("unterminated string", i)),
         }
     }
+}
 
-    /// The rest of a string after its opening quote; whether it had escapes.
-    fn string(&mut self) -> Result<bool, ScanError> {
-        let mut escaped = false;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(escaped);
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 1;
-                    self.escape()?;
-                }
-                Some(0..=0x1f) => return Err(self.error("control character in a string")),
-                Some(_) => self.pos += 1,
-                None => return Err(self.error("unterminated string")),
-            }
-        }
+fn escape(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    match b.get(i) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
+        Some(b'u') => match b.get(i + 1..i + 5) {
+            Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => Ok(i + 5),
+            _ => Err(error("invalid \\u escape", i)),
+        },
+        _ => Err(error("invalid escape", i)),
     }
+}
 
-    fn escape(&mut self) -> Result<(), ScanError> {
-        match self.peek() {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(b'u') => {
-                self.pos += 1;
-                for _ in 0..4 {
-                    match self.peek() {
-                        Some(b) if b.is_ascii_hexdigit() => self.pos += 1,
-                        _ => return Err(self.error("invalid \\u escape")),
-                    }
-                }
-                Ok(())
-            }
-            _ => Err(self.error("invalid escape")),
+fn object(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
+    if depth > MAX_DEPTH {
+        return Err(error("nested too deeply", i));
+    }
+    let mut i = whitespace(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
+    loop {
+        i = expect(b, i, b'"', "expected a field name")?;
+        (i, _) = string(b, i)?;
+        i = whitespace(b, i);
+        i = expect(b, i, b':', "expected `:`")?;
+        i = value(b, whitespace(b, i), depth)?;
+        i = whitespace(b, i);
+        match b.get(i) {
+            Some(b',') => i = whitespace(b, i + 1),
+            Some(b'}') => return Ok(i + 1),
+            _ => return Err(error("expected `,` or `}`", i)),
         }
     }
+}
 
-    fn object(&mut self, depth: usize) -> Result<(), ScanError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deeply"));
-        }
-        self.pos += 1;
-        self.whitespace();
-        if self.eat(b'}') {
-            return Ok(());
-        }
-        loop {
-            self.whitespace();
-            self.expect(b'"', "expected a field name")?;
-            self.string()?;
-            self.whitespace();
-            self.expect(b':', "expected `:`")?;
-            self.whitespace();
-            self.value(depth)?;
-            self.whitespace();
-            if self.eat(b'}') {
-                return Ok(());
-            }
-            self.expect(b',', "expected `,` or `}`")?;
+fn array(b: &[u8], i: usize, depth: usize) -> Result<usize, ScanError> {
+    if depth > MAX_DEPTH {
+        return Err(error("nested too deeply", i));
+    }
+    let mut i = whitespace(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(i + 1);
+    }
+    loop {
+        i = whitespace(b, value(b, i, depth)?);
+        match b.get(i) {
+            Some(b',') => i = whitespace(b, i + 1),
+            Some(b']') => return Ok(i + 1),
+            _ => return Err(error("expected `,` or `]`", i)),
         }
     }
+}
 
-    fn array(&mut self, depth: usize) -> Result<(), ScanError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deeply"));
-        }
-        self.pos += 1;
-        self.whitespace();
-        if self.eat(b']') {
-            return Ok(());
-        }
-        loop {
-            self.whitespace();
-            self.value(depth)?;
-            self.whitespace();
-            if self.eat(b']') {
-                return Ok(());
-            }
-            self.expect(b',', "expected `,` or `]`")?;
-        }
+fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, ScanError> {
+    match b.get(i..i + word.len()) {
+        Some(found) if found == word => Ok(i + word.len()),
+        _ => Err(error("expected a value", i)),
     }
+}
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), ScanError> {
-        if self.bytes[self.pos..].starts_with(word) {
-            self.pos += word.len();
-            Ok(())
-        } else {
-            Err(self.error("expected a value"))
-        }
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9') = b.get(i) {
+        i += 1;
     }
+    i
+}
 
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-        self.pos - start
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+fn number(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
     }
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fn number(&mut self) -> Result<(), ScanError> {
-        self.eat(b'-');
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.error("invalid number")),
+    i = match b.get(i) {
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits(b, i + 1),
+        _ => return Err(error("invalid number", i)),
+    };
+    if b.get(i) == Some(&b'.') {
+        let end = digits(b, i + 1);
+        if end == i + 1 {
+            return Err(error("invalid number", end));
         }
-        if self.eat(b'.') && self.digits() == 0 {
-            return Err(self.error("invalid number"));
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.error("invalid number"));
-            }
-        }
-        Ok(())
+        i = end;
     }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let end = digits(b, i);
+        if end == i {
+            return Err(error("invalid number", end));
+        }
+        i = end;
+    }
+    Ok(i)
 }
 
 #[cfg(test)]
