@@ -131,7 +131,7 @@ impl<A: Aggregator> Guest for AggregatorExport<A> {
 
     fn save(slots: Vec<u32>) -> ByteColumn {
         with_groups::<A, _>(|groups| {
-            let mut data = Vec::new();
+            let mut data = Vec::with_capacity(slots.len() * 16);
             let mut offsets = Vec::with_capacity(slots.len() + 1);
             offsets.push(0);
             for &slot in &slots {

@@ -81,8 +81,8 @@ pub fn parse_config<C: DeserializeOwned>(json: &str) -> Result<C, Error> {
 
 /// Serialises an accumulator exactly as the plugin does for a checkpoint.
 pub fn save<A: Aggregator>(group: &A, out: &mut Vec<u8>) -> Result<(), Error> {
-    let bytes = postcard::to_allocvec(group)?;
-    out.extend_from_slice(&bytes);
+    // Appended in place: no allocation per group.
+    *out = postcard::to_extend(group, std::mem::take(out))?;
     Ok(())
 }
 

@@ -165,7 +165,7 @@ fn a_truncated_latest_checkpoint_falls_back_to_the_one_before() {
     // Cut partition 2's record of the latest checkpoint in half, as a torn write would.
     {
         let db = rocksdb::DB::open_default(dir.path().join("state")).expect("raw db");
-        let key = format!("p/{latest:020}/{:010}", 2);
+        let key = format!("z/{latest:020}/{:010}", 2);
         let value = db.get(&key).expect("get").expect("record present");
         db.put(&key, &value[..value.len() / 2]).expect("truncated");
     }
