@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use foldhash::fast::RandomState;
+use smallvec::SmallVec;
 
 use crate::window::Window;
 
@@ -24,10 +25,15 @@ pub struct Group {
     pub first_offset: i64,
 }
 
+/// A key's open windows and their slots.
+type Windows = SmallVec<[(Window, u32); 2]>;
+
 /// Open groups by key and window, with small, reused slot numbers.
 #[derive(Debug, Default)]
 pub struct GroupTable {
-    keys: HashMap<String, Vec<(Window, u32)>, RandomState>,
+    /// Each key's open windows and their slots, held in the table's entry (a key has one or
+    /// two open windows in most jobs): looking up an event's group touches one entry.
+    keys: HashMap<Box<str>, Windows, RandomState>,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,
@@ -79,7 +85,9 @@ impl GroupTable {
         match self.keys.get_mut(key) {
             Some(windows) => windows.push((window, slot)),
             None => {
-                self.keys.insert(key.to_string(), vec![(window, slot)]);
+                let mut windows = Windows::new();
+                windows.push((window, slot));
+                self.keys.insert(key.into(), windows);
             }
         }
         self.open += 1;
@@ -163,10 +171,10 @@ impl GroupTable {
         self.open -= 1;
         self.by_end.remove(&(group.window.end, slot));
         self.by_expiry.remove(&(self.expiry(group.window), slot));
-        if let Some(windows) = self.keys.get_mut(&group.key) {
+        if let Some(windows) = self.keys.get_mut(group.key.as_str()) {
             windows.retain(|(_, s)| *s != slot);
             if windows.is_empty() {
-                self.keys.remove(&group.key);
+                self.keys.remove(group.key.as_str());
             }
         }
         Some(group)
