@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Reads the outputs of one scripts/bench.sh run (the directory given) and prints each design
+# budget with what was measured and whether it holds; exits 1 if one is missed or was not
+# measured. Usage: scripts/bench-budgets.sh DIR
+set -uo pipefail
+out=$1
+missed=0
+verdict() { # name, measured (text), holds (0/1; empty: not measured)
+  local state
+  case $3 in 1) state=met ;; 0) state="**missed**"; missed=1 ;; *) state="not measured"; missed=1 ;; esac
+  echo "| $1 | $2 | $state |"
+}
+# A criterion rate in events/s from the `thrpt:` line after the benchmark's id.
+rate() {
+  awk -v id="$2" '$1 == id {found=1} found && /thrpt:/ {gsub(/\[|\]/, ""); v=$4; u=$5;
+    if (u ~ /^M/) v *= 1e6; else if (u ~ /^K/) v *= 1e3; printf "%.0f", v; exit}' "$1"
+}
+cell() { # file, row label pattern, column (1-based among the | cells)
+  awk -F'|' -v pat="$2" -v col="$3" '$0 ~ pat {gsub(/^ +| +$/, "", $(col+1)); print $(col+1); exit}' "$1"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {print (a ~ /^[0-9.]+$/ && a + 0 >= b + 0) ? 1 : 0}'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN {print (a ~ /^[0-9.]+$/ && a + 0 < b + 0) ? 1 : 0}'; }
+
+echo "| budget | measured | |"
+echo "|---|---|---|"
+tumbling=$(rate "$out/windows.txt" engine_10k_keys/tumbling_10s)
+verdict "engine path ≥ 1 M events/s on one core (10 s tumbling, 10 k keys, 5 aggregates)" \
+  "${tumbling:-?} events/s" "$([[ -n $tumbling ]] && ge "$tumbling" 1000000)"
+mb=$(awk '/^open windows: [0-9]+ groups/ && $3 < 200000 {print $10; exit}' "$out/windows.txt")
+verdict "100 k open windows < 200 MB resident" "${mb:-?} MB" "$([[ -n $mb ]] && lt "$mb" 200)"
+if [[ -f $out/kafka-tansu.txt ]]; then
+  share=$(cell "$out/kafka-tansu.txt" 'eddy / bare consumer' 2 | tr -d ' %')
+  verdict "Kafka end to end ≥ 70 % of a bare rdkafka consumer (tansu broker process)" \
+    "${share:-?} %" "$([[ -n $share ]] && ge "$share" 70)"
+  p99=$(cell "$out/kafka-tansu.txt" 'latency emit' 2 | awk -F' / ' '{print $2}')
+  verdict "p99 window close → result acknowledged < 50 ms (tansu)" "${p99:-?} ms" \
+    "$([[ -n $p99 ]] && lt "$p99" 50)"
+else
+  verdict "Kafka end to end ≥ 70 % of a bare rdkafka consumer (tansu broker process)" \
+    "no tansu installed (scripts/install-broker.sh)" ""
+fi
+checkpoint=$(cell "$out/checkpoint.txt" '^\| 1000000 ' 5 | tr -d ' ms')
+recovery=$(cell "$out/checkpoint.txt" '^\| 1000000 ' 6 | tr -d ' ms')
+verdict "checkpoint of 1 M keys < 1 s" "${checkpoint:-?} ms" \
+  "$([[ -n $checkpoint ]] && lt "$checkpoint" 1000)"
+verdict "recovery of 1 M keys < 3 s" "${recovery:-?} ms" "$([[ -n $recovery ]] && lt "$recovery" 3000)"
+base=$(cell "$out/swap.txt" 'no swap' 3 | awk -F' / ' '{print $2}')
+swapped=$(cell "$out/swap.txt" 'every 100 batches' 3 | awk -F' / ' '{print $2}')
+bump=$(awk -v a="$swapped" -v b="$base" 'BEGIN {if (a != "" && b != "") printf "%.2f", a - b}')
+verdict "hot swap under load: batch p99 bump < 20 ms, no event lost" \
+  "p99 ${base:-?} → ${swapped:-?} ms (+${bump:-?} ms)" "$([[ -n $bump ]] && lt "$bump" 20)"
+exit $missed
