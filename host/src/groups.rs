@@ -28,12 +28,16 @@ pub struct Group {
 /// A key's open windows and their slots.
 type Windows = SmallVec<[(Window, u32); 2]>;
 
+/// A key's bytes, held in the table's entry up to 24 bytes (ids, names, UUIDs in their short
+/// forms): comparing a looked-up key then reads no other memory.
+type Key = SmallVec<[u8; 24]>;
+
 /// Open groups by key and window, with small, reused slot numbers.
 #[derive(Debug, Default)]
 pub struct GroupTable {
     /// Each key's open windows and their slots, held in the table's entry (a key has one or
     /// two open windows in most jobs): looking up an event's group touches one entry.
-    keys: HashMap<Box<str>, Windows, RandomState>,
+    keys: HashMap<Key, Windows, RandomState>,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,
@@ -82,12 +86,12 @@ impl GroupTable {
             self.by_end.insert((window.end, slot));
         }
         self.by_expiry.insert((self.expiry(window), slot));
-        match self.keys.get_mut(key) {
+        match self.keys.get_mut(key.as_bytes()) {
             Some(windows) => windows.push((window, slot)),
             None => {
                 let mut windows = Windows::new();
                 windows.push((window, slot));
-                self.keys.insert(key.into(), windows);
+                self.keys.insert(Key::from_slice(key.as_bytes()), windows);
             }
         }
         self.open += 1;
@@ -97,7 +101,7 @@ impl GroupTable {
     /// The slot of `(key, window)` for a non-merging assigner, opening the group if needed.
     /// The caller has checked that the window is not expired.
     pub fn slot(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
-        if let Some(windows) = self.keys.get(key)
+        if let Some(windows) = self.keys.get(key.as_bytes())
             && let Some(&(_, slot)) = windows.iter().find(|(w, _)| *w == window)
         {
             return slot;
@@ -117,7 +121,7 @@ impl GroupTable {
     ) -> Option<(u32, Vec<u32>)> {
         let mut touching: Vec<(Window, u32)> = self
             .keys
-            .get(key)
+            .get(key.as_bytes())
             .map(|windows| {
                 windows
                     .iter()
@@ -152,7 +156,7 @@ impl GroupTable {
             self.by_end.insert((covered.end, target));
         }
         self.by_expiry.insert((self.expiry(covered), target));
-        if let Some(windows) = self.keys.get_mut(key)
+        if let Some(windows) = self.keys.get_mut(key.as_bytes())
             && let Some(entry) = windows.iter_mut().find(|(_, s)| *s == target)
         {
             entry.0 = covered;
@@ -171,10 +175,10 @@ impl GroupTable {
         self.open -= 1;
         self.by_end.remove(&(group.window.end, slot));
         self.by_expiry.remove(&(self.expiry(group.window), slot));
-        if let Some(windows) = self.keys.get_mut(group.key.as_str()) {
+        if let Some(windows) = self.keys.get_mut(group.key.as_bytes()) {
             windows.retain(|(_, s)| *s != slot);
             if windows.is_empty() {
-                self.keys.remove(group.key.as_str());
+                self.keys.remove(group.key.as_bytes());
             }
         }
         Some(group)
