@@ -1,11 +1,13 @@
 //! Checkpoints in a directory every replica shares, one file per partition and checkpoint,
 //! so that a partition's state follows it to whichever replica the consumer group gives it.
 //!
-//! Layout: `<dir>/partition-<p>/<offset>.<id>.<replica>.ckpt`, where `offset` is where reading
-//! resumes, `id` the writer's checkpoint id and `replica` the writer's name. A file is written
-//! to a temporary name, synced and renamed, so a reader sees it whole or not at all; its last
-//! 32 bytes are the SHA-256 of the rest, so a damaged file is refused, loudly, for the one
-//! before it. Each partition keeps its newest `keep` files (by offset); older ones are removed
+//! Layout: `<dir>/partition-<p>/<offset>.<id>.<replica>.ckpz`, where `offset` is where reading
+//! resumes, `id` the writer's checkpoint id and `replica` the writer's name. The body is the
+//! state encoded with postcard and LZ4-compressed (a 100 k-key partition: 9.7 MB → about 2 MB
+//! to write and read over a network file system); files of earlier versions (`.ckpt`, not
+//! compressed) are still read. A file is written to a temporary name, synced and renamed, so a
+//! reader sees it whole or not at all; its last 32 bytes are the SHA-256 of the rest, so a
+//! damaged file is refused, loudly, for the one before it. Each partition keeps its newest `keep` files (by offset); older ones are removed
 //! by whichever replica writes that partition next.
 
 use std::fs;
@@ -16,6 +18,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{PartitionState, StateError, parallel_map};
+
+/// Extension of a published file (LZ4-compressed postcard, then the SHA-256).
+const COMPRESSED: &str = "ckpz";
+/// Extension of a file published before compression (postcard, then the SHA-256).
+const PLAIN: &str = "ckpt";
 
 /// One partition's state as published: what made it, and the state (borrowed when written,
 /// owned when read: the same bytes).
@@ -107,13 +114,18 @@ impl SharedDir {
             plugins: plugins.to_vec(),
             state,
         };
-        let mut bytes =
+        let encoded =
             postcard::to_allocvec(&published).map_err(|e| StateError::Encode(e.to_string()))?;
+        let mut bytes = lz4_flex::block::compress_prepend_size(&encoded);
+        drop(encoded);
         let digest = Sha256::digest(&bytes);
         bytes.extend_from_slice(&digest);
         let dir = self.partition_dir(state.partition);
         fs::create_dir_all(&dir).map_err(|e| io(&dir, &e))?;
-        let name = format!("{:020}.{id:020}.{}.ckpt", state.offset, self.replica);
+        let name = format!(
+            "{:020}.{id:020}.{}.{COMPRESSED}",
+            state.offset, self.replica
+        );
         let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let mut file = fs::File::create(&temporary).map_err(|e| io(&temporary, &e))?;
         file.write_all(&bytes)
@@ -153,7 +165,10 @@ impl SharedDir {
             .filter_map(Result::ok)
             .filter_map(|item| {
                 let name = item.file_name().into_string().ok()?;
-                let mut fields = name.strip_suffix(".ckpt")?.splitn(3, '.');
+                let stem = name
+                    .strip_suffix(&format!(".{COMPRESSED}"))
+                    .or_else(|| name.strip_suffix(&format!(".{PLAIN}")))?;
+                let mut fields = stem.splitn(3, '.');
                 Some(SharedEntry {
                     partition,
                     offset: fields.next()?.parse().ok()?,
@@ -181,6 +196,15 @@ impl SharedDir {
         if Sha256::digest(body).as_slice() != digest {
             return Err(corrupt("digest does not match".into()));
         }
+        let compressed = entry.path.extension().is_some_and(|e| e == COMPRESSED);
+        let decompressed;
+        let body = if compressed {
+            decompressed = lz4_flex::block::decompress_size_prepended(body)
+                .map_err(|e| corrupt(e.to_string()))?;
+            &decompressed[..]
+        } else {
+            body
+        };
         let published: Published<PartitionState> =
             postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
         if published.state.partition != entry.partition || published.state.offset != entry.offset {
@@ -252,6 +276,40 @@ mod tests {
         ));
         fs::write(&entry.path, &bytes[..10]).expect("truncate");
         assert!(shared.read(&entry).is_err());
+    }
+
+    /// A file published before compression (`.ckpt`: postcard, then its SHA-256) is listed
+    /// and read like a new one.
+    #[test]
+    fn reads_files_published_before_compression() {
+        let dir = tempfile::tempdir().expect("dir");
+        let shared = SharedDir::open(dir.path(), "eddy", 3).expect("open");
+        let old = state(4, 7, 3);
+        let published = Published {
+            id: 2,
+            created_ms: 0,
+            replica: "old".to_string(),
+            plugins: Vec::new(),
+            state: &old,
+        };
+        let mut bytes = postcard::to_allocvec(&published).expect("encode");
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        let partition_dir = dir.path().join("partition-4");
+        fs::create_dir_all(&partition_dir).expect("dir");
+        let name = format!("{:020}.{:020}.old.{PLAIN}", 7, 2);
+        fs::write(partition_dir.join(name), bytes).expect("old file");
+        shared.publish(1, 0, &[], &[state(4, 5, 1)]).expect("write");
+        let entries = shared.entries(4).expect("list");
+        assert_eq!(
+            entries.iter().map(|e| (e.offset, e.id)).collect::<Vec<_>>(),
+            [(7, 2), (5, 1)]
+        );
+        assert_eq!(shared.read(&entries[0]).expect("old file read"), old);
+        assert_eq!(
+            shared.read(&entries[1]).expect("new file read"),
+            state(4, 5, 1)
+        );
     }
 
     #[test]
