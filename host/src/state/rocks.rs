@@ -119,7 +119,8 @@ impl RocksState {
     fn read_checked(&self, id: u64) -> Result<Checkpoint, String> {
         let manifest = self.manifest(id)?;
         let partitions: Vec<u32> = manifest.info.offsets.iter().map(|&(p, _)| p).collect();
-        // Partitions are independent: read, check and decode them on every core.
+        // Partitions are independent: read and digest them on every core; decode them only
+        // once the digests match, so damaged bytes never reach the decompressor.
         let read = parallel_map(&partitions, |&partition| {
             let (bytes, compressed) = match self.db.get(partition_key(id, partition)) {
                 Ok(Some(bytes)) => (bytes, true),
@@ -135,23 +136,30 @@ impl RocksState {
                 Err(e) => return Err(store(e)),
             };
             let digest: [u8; 32] = Sha256::digest(&bytes).into();
-            let state = decode(&bytes, compressed)
-                .map_err(|e| StateError::Store(format!("partition {partition}: {e}")))?;
-            Ok((digest, state))
+            Ok((partition, bytes, compressed, digest))
         });
+        let reason = |e: StateError| match e {
+            StateError::Store(reason) => reason,
+            other => other.to_string(),
+        };
+        let read = read
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(reason)?;
         let mut digest = Sha256::new();
-        let mut states = Vec::with_capacity(partitions.len());
-        for result in read {
-            let (partition_digest, state) = result.map_err(|e| match e {
-                StateError::Store(reason) => reason,
-                other => other.to_string(),
-            })?;
+        for (_, _, _, partition_digest) in &read {
             digest.update(partition_digest);
-            states.push(state);
         }
         if digest.finalize().as_slice() != manifest.digest.as_slice() {
             return Err("digest mismatch".into());
         }
+        let states = parallel_map(&read, |(partition, bytes, compressed, _)| {
+            decode(bytes, *compressed)
+                .map_err(|e| StateError::Store(format!("partition {partition}: {e}")))
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(reason)?;
         let info = manifest.info;
         Ok(Checkpoint {
             id: info.id,
