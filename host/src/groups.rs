@@ -142,11 +142,15 @@ impl GroupTable {
         };
         let mut covered = first.cover(&window);
         let mut pending = 0;
+        let mut first_offset = i64::MAX;
         let mut sources = Vec::new();
         for &(w, slot) in &touching[1..] {
             covered = covered.cover(&w);
             if let Some(group) = self.close(slot) {
                 pending += group.pending;
+                // The merged session holds the sources' events: it must be read again from
+                // the lowest of their offsets too.
+                first_offset = first_offset.min(group.first_offset);
             }
             sources.push(slot);
         }
@@ -164,6 +168,7 @@ impl GroupTable {
         if let Some(group) = self.groups[target as usize].as_mut() {
             group.window = covered;
             group.pending += pending;
+            group.first_offset = group.first_offset.min(first_offset);
             group.fired = covered.end <= watermark;
         }
         Some((target, sources))
@@ -359,5 +364,20 @@ mod tests {
             table.session("k", w(-50, -40), 30).is_none(),
             "expired lone session"
         );
+    }
+
+    /// A merge keeps the earliest session whatever order the sessions were opened in, and the
+    /// merged session must be read again from the lowest offset of all the events it holds.
+    #[test]
+    fn a_merge_keeps_the_lowest_first_offset() {
+        let mut table = GroupTable::new(0);
+        let (late, _) = table.session("k", w(20, 30), i64::MIN).expect("open");
+        table.get_mut(late).expect("late").first_offset = 100;
+        let (early, _) = table.session("k", w(0, 10), i64::MIN).expect("open");
+        table.get_mut(early).expect("early").first_offset = 200;
+        let (target, sources) = table.session("k", w(10, 20), i64::MIN).expect("bridge");
+        assert_eq!((target, sources), (early, vec![late]));
+        assert_eq!(table.get(target).map(|g| g.first_offset), Some(100));
+        assert_eq!(table.first_offset(), 100);
     }
 }

@@ -362,12 +362,6 @@ impl Operator {
         for slot in &mut self.slots {
             *slot = resolve(*slot);
         }
-        for &(target, source) in &self.merges {
-            let first = self.groups.get(source).map_or(i64::MAX, |g| g.first_offset);
-            if let Some(group) = self.groups.get_mut(resolve(target)) {
-                group.first_offset = group.first_offset.min(first);
-            }
-        }
         let (targets, sources): (Vec<u32>, Vec<u32>) = self.merges.iter().copied().unzip();
         self.aggregates.merge(&targets, &sources)?;
         self.groups.free(sources);
