@@ -301,8 +301,8 @@ impl Operator {
         let sorted_rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
         self.aggregates
             .accumulate(&sorted_slots, &sorted_rows, &batch.values)?;
-        self.touched.extend_from_slice(&self.slots);
-        self.touched.sort_unstable();
+        // Already in slot order: the touched groups are the distinct slots.
+        self.touched.extend_from_slice(&sorted_slots);
         self.touched.dedup();
         let late_updates: Vec<u32> = self
             .touched
