@@ -9,6 +9,7 @@
 # Usage: scripts/bench.sh   (BENCH_EVENTS=… sets the mock-cluster Kafka runs' size; 500 000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 [[ -f dist/plugins/count.wasm && -f dist/fixtures/sum-v3.wasm ]] || ./scripts/build-plugins.sh
 out=$(mktemp -d)
 run() {

@@ -7,6 +7,7 @@
 # Usage: scripts/build-image.sh [--start]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 start=false
 [[ "${1:-}" == "--start" ]] && start=true
 

@@ -4,8 +4,9 @@
 # dist/examples/<name>.wasm and dist/fixtures/<name>.wasm (misbehaving plugins for the tests). Usage: scripts/build-plugins.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-# Where cargo builds (CARGO_TARGET_DIR, or build.target-dir in .cargo/config.toml).
+# Where cargo builds (CARGO_TARGET_DIR, see scripts/env.sh).
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 out="$target_dir/wasm32-wasip2/release"
 

@@ -6,6 +6,7 @@
 # Usage: scripts/demo.sh [--events N] [--keys N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 scripts/setup.sh
 scripts/build-plugins.sh >/dev/null
 cargo run --quiet -p eddy -- demo "$@"

@@ -3,7 +3,10 @@
 # test of the workspace. The Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 scripts/setup.sh
 scripts/install-broker.sh
 scripts/build-plugins.sh >/dev/null
+# The integration tests run the `eddy` binary, which `cargo test` alone does not build.
+cargo build -p eddy --bin eddy
 cargo test --workspace

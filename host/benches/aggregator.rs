@@ -7,8 +7,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use eddy::config::PluginsConfig;
-use eddy::plugin::{AggregatorPlugin, Runtime};
+use eddy::plugin::{Runtime, WasmAggregator};
+use eddy_engine::aggregate::AggregatorInstance;
+use eddy_engine::config::PluginsConfig;
 
 const GROUPS: u32 = 1024;
 
@@ -32,7 +33,7 @@ fn bench(c: &mut Criterion) {
     let loaded = runtime
         .load("sum")
         .expect("dist/plugins/sum.wasm: run scripts/build-plugins.sh first");
-    let mut plugin = AggregatorPlugin::new(&runtime, &loaded, "{}").expect("sum configures");
+    let mut plugin = WasmAggregator::new(&runtime, &loaded, "{}").expect("sum configures");
 
     let mut group = c.benchmark_group("aggregate_sum");
     for size in [1usize, 64, 1024, 16_384] {

@@ -12,11 +12,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use eddy::config::{BackendKind, Config, SourceConfig, StateConfig};
-use eddy::event::RawBatch;
-use eddy::output::JsonLines;
 use eddy::pipeline::{Outputs, Pipeline};
+use eddy::sink::JsonLines;
 use eddy::state;
+use eddy_engine::config::{BackendKind, Config, SourceConfig, StateConfig};
+use eddy_engine::event::RawBatch;
 
 const PARTITIONS: u32 = 4;
 const BASE_MS: i64 = 1_700_000_000_000;

@@ -16,9 +16,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use eddy::config::{Config, Delivery, KafkaConfig};
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::kafka::{Embedded, KafkaRun, Producer, produce};
+use eddy::app::KafkaRun;
+use eddy::kafka::{Embedded, Producer, produce};
+use eddy_engine::config::{Config, Delivery, KafkaConfig};
+use eddy_engine::generator::{Generator, GeneratorConfig};
 use rdkafka::ClientConfig;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eddy::config::{Config, PluginsConfig};
-use eddy::event::RawBatch;
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::output::JsonLines;
 use eddy::pipeline::{Outputs, Pipeline};
 use eddy::plugin::Runtime;
-use eddy::swap::StageId;
+use eddy::sink::JsonLines;
+use eddy_engine::config::StageId;
+use eddy_engine::config::{Config, PluginsConfig};
+use eddy_engine::event::RawBatch;
+use eddy_engine::generator::{Generator, GeneratorConfig};
 use hdrhistogram::Histogram;
 
 const EVENTS: u64 = 2_000_000;

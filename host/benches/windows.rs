@@ -11,13 +11,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use eddy::config::{Config, PluginsConfig, WindowConfig};
-use eddy::decode::Decoder;
-use eddy::event::RawBatch;
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::output::JsonLines;
 use eddy::pipeline::{Outputs, Pipeline};
 use eddy::plugin::Runtime;
+use eddy::sink::JsonLines;
+use eddy_engine::config::{Config, PluginsConfig, WindowConfig};
+use eddy_engine::decode::Decoder;
+use eddy_engine::event::RawBatch;
+use eddy_engine::generator::{Generator, GeneratorConfig};
 
 const KEYS: u32 = 10_000;
 /// 1 M events at 100 000 events per second of event time: 10 s of event time, so a 10 s

@@ -1,40 +1,33 @@
 //! Eddy: a stream processor whose user code (maps, filters and windowed aggregates) runs as
-//! sandboxed WebAssembly components.
+//! sandboxed WebAssembly components. This crate is the host: everything with I/O around the
+//! event-time engine of the `eddy_engine` crate (decode, watermarks, windows, triggers,
+//! groups, the aggregate operator, snapshots).
 //!
-//! Modules follow the data: [`config`] → [`source`] → [`event`] → [`decode`] → [`watermark`] →
-//! [`window`] → [`groups`] → [`trigger`] → [`operator`] → [`aggregate`] (plugins in
-//! [`plugin`]) → [`output`] / [`sink`], tied together by [`pipeline`]; Kafka in and out in
-//! [`kafka`].
+//! Modules in the order a record meets them, lower layers first (a module uses only those
+//! above it in this list, and the engine):
+//!
+//! ```text
+//! plugin     wasmtime: the runtime, aggregator and transform instances in their sandboxes,
+//!            the registry of uploaded versions, which version each stage runs
+//! metrics    Prometheus registries of every counter, gauge and histogram
+//! kafka      Kafka clients: group consumer, producer, embedded cluster, output reader
+//! state      checkpoints on disk (RocksDB) and opening the configured backend
+//! sink       writers of results, late events and dead letters: JSON lines or Kafka topics
+//! pipeline   source batch -> transform stages -> decode -> operator per partition -> sinks;
+//!            hot swap and admin changes between batches
+//! http       the endpoint: health probes, metrics, the admin API
+//! app        the one start path: config -> HTTP -> bounded loop or Kafka loop -> shutdown
+//! cli        the other commands: demo, plugin new/test, the admin client, generate
+//! ```
 
 #![deny(unsafe_code)]
 
-pub mod admin;
-pub mod aggregate;
-pub mod config;
-pub mod decode;
-pub mod demo;
-pub mod event;
-pub mod generator;
-pub mod groups;
-pub mod health;
-pub mod kafka;
-pub mod metrics;
-pub mod operator;
-pub mod output;
-pub mod pipeline;
 pub mod plugin;
-pub mod plugin_test;
-pub mod progress;
-pub mod recovery;
-pub mod registry;
-pub mod retiring;
-pub mod scaffold;
-pub mod sink;
-pub mod snapshot;
-pub mod source;
-pub mod stage;
+pub mod metrics;
+pub mod kafka;
 pub mod state;
-pub mod swap;
-pub mod trigger;
-pub mod watermark;
-pub mod window;
+pub mod sink;
+pub mod pipeline;
+pub mod http;
+pub mod app;
+pub mod cli;

@@ -1,14 +1,16 @@
 //! The `eddy` command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use eddy::admin::Client;
-use eddy::config::{Config, KafkaConfig, LogConfig, LogFormat};
-use eddy::generator::{Generator, GeneratorConfig, KeyDistribution};
-use eddy::kafka::{Producer, StopFlag};
+use eddy::app::StopFlag;
+use eddy::cli::admin_client::Client;
+use eddy::cli::{demo, generate, new_plugin, run_plugin, validate};
+use eddy_engine::config::{Config, LogConfig, LogFormat};
+use eddy_engine::generator::{GeneratorConfig, KeyDistribution};
+use eddy_engine::stats::Stats;
 
 /// Eddy: windowed stream processing with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -126,7 +128,7 @@ enum PluginCommand {
         name: String,
         /// What the plugin is.
         #[arg(long, value_enum)]
-        kind: eddy::scaffold::Kind,
+        kind: new_plugin::Kind,
         /// Where to make it.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -207,100 +209,15 @@ fn command_config(command: &Command) -> Option<&std::path::Path> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => {
-            let config = Config::load(&config)?;
-            report(eddy::pipeline::run(&config)?);
-        }
-        Command::Probe { url } => {
-            Client::new("", None).get(&url)?;
-        }
-        Command::Validate { config: path } => {
-            Config::load(&path)?;
-            println!("{}: ok", path.display());
-        }
+        Command::Run { config } => run_pipeline(&config),
+        Command::Probe { url } => probe(&url),
+        Command::Validate { config } => validate(&config),
         Command::Demo {
             config,
             events,
             keys,
-        } => {
-            let config = Config::load(&config).context("loading the demo config")?;
-            let generator = GeneratorConfig {
-                events,
-                keys,
-                max_disorder_ms: 500,
-                late_every: 50_000,
-                ..GeneratorConfig::default()
-            };
-            generator
-                .validate()
-                .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
-            let stop = StopFlag::on_signals()?;
-            let stats = eddy::demo::run(
-                &config,
-                generator,
-                &stop,
-                &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
-            )?;
-            report(stats);
-        }
-        Command::Plugin {
-            command: PluginCommand::List { admin },
-        } => {
-            let client = Client::new(&admin.url, admin.token);
-            println!("{}", client.get("/v1/plugins")?);
-            println!("{}", client.get("/v1/pipelines")?);
-        }
-        Command::Plugin {
-            command:
-                PluginCommand::New {
-                    name,
-                    kind,
-                    dir,
-                    sdk,
-                },
-        } => {
-            let sdk = sdk
-                .or_else(eddy::scaffold::default_sdk)
-                .context("no eddy-sdk found: pass --sdk PATH")?;
-            let root = eddy::scaffold::create(&name, kind, &dir, &sdk)?;
-            println!("{}", root.display());
-        }
-        Command::Plugin {
-            command: PluginCommand::Push { file, admin },
-        } => println!("{}", Client::new(&admin.url, admin.token).push(&file)?),
-        Command::Plugin {
-            command:
-                PluginCommand::Activate {
-                    stage,
-                    digest,
-                    admin,
-                },
-        } => println!(
-            "{}",
-            Client::new(&admin.url, admin.token).activate(&stage, &digest)?
-        ),
-        Command::Plugin {
-            command: PluginCommand::Rollback { stage, admin },
-        } => println!("{}", Client::new(&admin.url, admin.token).rollback(&stage)?),
-        Command::Plugin {
-            command:
-                PluginCommand::Test {
-                    plugin,
-                    input,
-                    config,
-                    field,
-                    window,
-                },
-        } => {
-            let test = eddy::plugin_test::PluginTest {
-                config: serde_json::from_str(&config).context("--config is not JSON")?,
-                field,
-                window,
-            };
-            let mut out = std::io::stdout().lock();
-            eddy::plugin_test::run(&plugin, &input, &test, &mut out)?;
-        }
+        } => run_demo(&config, events, keys),
+        Command::Plugin { command } => plugin(command),
         Command::Generate {
             events,
             keys,
@@ -322,29 +239,118 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 payload_bytes,
                 ..GeneratorConfig::default()
             };
-            config
-                .validate()
-                .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
-            let mut generator = Generator::new(config);
-            if let (Some(topic), Some(brokers)) = (topic, brokers) {
-                let producer = Producer::new(&KafkaConfig::default(), &brokers)?;
-                let produced = eddy::kafka::produce(&mut generator, &producer, &topic)?;
-                tracing::info!(produced, %topic, "events produced");
-                return Ok(());
-            }
-            let mut line = Vec::new();
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            while generator.next_event(&mut line) {
-                line.push(b'\n');
-                std::io::Write::write_all(&mut out, &line)?;
-            }
-            std::io::Write::flush(&mut out)?;
+            let target = topic.as_deref().zip(brokers.as_deref());
+            generate::run(config, target, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+    }
+}
+
+/// `eddy run`: the pipeline until its source ends or a signal stops it.
+fn run_pipeline(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    report(eddy::app::run(&config, &StopFlag::on_signals()?)?);
+    Ok(())
+}
+
+/// `eddy probe`: exits 0 when the URL answers 2xx.
+fn probe(url: &str) -> anyhow::Result<()> {
+    Client::new("", None).get(url)?;
+    Ok(())
+}
+
+/// `eddy validate`: loads a config and checks everything `eddy run` would refuse.
+fn validate(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let problems = validate::check(&config);
+    if let Some(first) = problems.first() {
+        for problem in &problems[1..] {
+            eprintln!("eddy: {problem}");
+        }
+        return Err(first.clone().into());
+    }
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// `eddy demo`: the demo pipeline on an embedded cluster fed with generated events.
+fn run_demo(path: &Path, events: u64, keys: u32) -> anyhow::Result<()> {
+    let config = Config::load(path).context("loading the demo config")?;
+    let generator = GeneratorConfig {
+        events,
+        keys,
+        max_disorder_ms: 500,
+        late_every: 50_000,
+        ..GeneratorConfig::default()
+    };
+    generator
+        .validate()
+        .map_err(|(key, message)| anyhow::anyhow!("{key}: {message}"))?;
+    let stop = StopFlag::on_signals()?;
+    let stats = demo::run(
+        &config,
+        generator,
+        &stop,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )?;
+    report(stats);
+    Ok(())
+}
+
+/// `eddy plugin ...`.
+fn plugin(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::List { admin } => {
+            let client = Client::new(&admin.url, admin.token);
+            println!("{}", client.get("/v1/plugins")?);
+            println!("{}", client.get("/v1/pipelines")?);
+        }
+        PluginCommand::New {
+            name,
+            kind,
+            dir,
+            sdk,
+        } => {
+            let sdk = sdk
+                .or_else(new_plugin::default_sdk)
+                .context("no eddy-sdk found: pass --sdk PATH")?;
+            let root = new_plugin::create(&name, kind, &dir, &sdk)?;
+            println!("{}", root.display());
+        }
+        PluginCommand::Push { file, admin } => {
+            println!("{}", Client::new(&admin.url, admin.token).push(&file)?);
+        }
+        PluginCommand::Activate {
+            stage,
+            digest,
+            admin,
+        } => println!(
+            "{}",
+            Client::new(&admin.url, admin.token).activate(&stage, &digest)?
+        ),
+        PluginCommand::Rollback { stage, admin } => {
+            println!("{}", Client::new(&admin.url, admin.token).rollback(&stage)?);
+        }
+        PluginCommand::Test {
+            plugin,
+            input,
+            config,
+            field,
+            window,
+        } => {
+            let test = run_plugin::PluginTest {
+                config: serde_json::from_str(&config).context("--config is not JSON")?,
+                field,
+                window,
+            };
+            run_plugin::run(&plugin, &input, &test, &mut std::io::stdout().lock())?;
         }
     }
     Ok(())
 }
 
-fn report(stats: eddy::pipeline::Stats) {
+fn report(stats: Stats) {
     tracing::info!(
         records_in = stats.records_in,
         events = stats.events,

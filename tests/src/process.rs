@@ -17,7 +17,7 @@ pub fn eddy_binary() -> PathBuf {
         .expect("target dir");
     assert!(
         path.is_file(),
-        "{} is missing: `cargo test --workspace` builds it",
+        "{} is missing: build it with `cargo build -p eddy --bin eddy` (scripts/test.sh does)",
         path.display()
     );
     path

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use eddy::config::KafkaConfig;
 use eddy::kafka::{Producer, Record, Tail, TailRecord};
+use eddy_engine::config::KafkaConfig;
 
 use crate::dataset::PARTITIONS;
 

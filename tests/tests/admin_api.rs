@@ -7,10 +7,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use eddy::admin::{AdminState, Change, Control, UploadLabels};
-use eddy::config::PluginsConfig;
+use eddy::http::admin::AdminState;
+use eddy::metrics::UploadLabels;
 use eddy::plugin::Runtime;
-use eddy::swap::StageId;
+use eddy::plugin::{Change, Control};
+use eddy_engine::config::PluginsConfig;
+use eddy_engine::config::StageId;
 use eddy_tests::uploads::malformed_uploads;
 use eddy_tests::{example, fixture, plugin_dir};
 use prometheus_client::metrics::counter::Counter;
@@ -43,7 +45,7 @@ fn api() -> Api {
         .expect("runtime"),
     );
     let uploads = Family::<UploadLabels, Counter>::default();
-    let router = eddy::admin::router(Arc::new(AdminState {
+    let router = eddy::http::admin::router(Arc::new(AdminState {
         control: Arc::clone(&control),
         runtime,
         token: Some(TOKEN.into()),

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use eddy::config::PluginsConfig;
-use eddy::plugin::{AggregatorPlugin, Runtime};
+use eddy::plugin::{Runtime, WasmAggregator};
+use eddy_engine::aggregate::AggregatorInstance;
+use eddy_engine::config::PluginsConfig;
 use eddy_tests::{plugin_dir, rank_error, relative_error};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -20,9 +21,9 @@ fn runtime() -> Runtime {
     .expect("runtime")
 }
 
-fn instance(runtime: &Runtime, plugin: &str, config: &str) -> AggregatorPlugin {
+fn instance(runtime: &Runtime, plugin: &str, config: &str) -> WasmAggregator {
     let loaded = runtime.load(plugin).expect("plugin loads");
-    AggregatorPlugin::new(runtime, &loaded, config).expect("plugin configures")
+    WasmAggregator::new(runtime, &loaded, config).expect("plugin configures")
 }
 
 /// Random values per group; `dyadic` values (multiples of 1/4) make every sum exact in f64.
@@ -208,7 +209,7 @@ fn every_builtin_describes_itself_and_refuses_bad_config() {
             "{name} schema"
         );
         let loaded = runtime.load(name).expect("loads");
-        let refused = AggregatorPlugin::new(&runtime, &loaded, r#"{"no_such_option":1}"#);
+        let refused = WasmAggregator::new(&runtime, &loaded, r#"{"no_such_option":1}"#);
         assert!(
             matches!(refused, Err(eddy::plugin::PluginError::Config { .. })),
             "{name} accepted an unknown option"

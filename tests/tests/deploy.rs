@@ -63,7 +63,7 @@ fn kubernetes_manifests_match_the_api_schema() {
         .and_then(|d| d.get("eddy.yaml").cloned())
         .expect("eddy.yaml in the ConfigMap");
     let pipeline =
-        eddy::config::Config::from_yaml(&yaml).expect("the ConfigMap's pipeline is valid");
+        eddy_engine::config::Config::from_yaml(&yaml).expect("the ConfigMap's pipeline is valid");
 
     let spec = statefulset.and_then(|s| s.spec).expect("spec");
     let pod = spec.template.spec.expect("pod spec");
@@ -157,7 +157,7 @@ fn the_image_alerts_and_dashboard_parse() {
     assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 8));
     let containerfile = std::fs::read_to_string(root.join("Containerfile")).expect("Containerfile");
     assert!(containerfile.contains("USER 10001") && containerfile.contains("HEALTHCHECK"));
-    eddy::config::Config::from_yaml(
+    eddy_engine::config::Config::from_yaml(
         &std::fs::read_to_string(root.join("eddy.yaml")).expect("eddy.yaml"),
     )
     .expect("the image's pipeline is valid");

@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use eddy::config::PluginsConfig;
-use eddy::plugin::{AggregatorPlugin, PluginError, Runtime};
+use eddy::plugin::{PluginError, Runtime, WasmAggregator};
+use eddy_engine::aggregate::AggregatorInstance;
+use eddy_engine::config::PluginsConfig;
 use eddy_tests::{fixture, plugin_dir};
 
 fn runtime() -> Runtime {
@@ -19,18 +20,18 @@ fn runtime() -> Runtime {
     .expect("runtime")
 }
 
-fn hostile(runtime: &Runtime, mode: &str) -> AggregatorPlugin {
+fn hostile(runtime: &Runtime, mode: &str) -> WasmAggregator {
     let path = fixture("hostile");
     let loaded = runtime
         .load(path.to_str().expect("utf-8 path"))
         .expect("loads");
-    AggregatorPlugin::new(runtime, &loaded, &format!(r#"{{"mode":"{mode}"}}"#)).expect("configures")
+    WasmAggregator::new(runtime, &loaded, &format!(r#"{{"mode":"{mode}"}}"#)).expect("configures")
 }
 
 /// A well-behaved plugin on the same runtime still works.
 fn still_serving(runtime: &Runtime) {
     let loaded = runtime.load("count").expect("count loads");
-    let mut count = AggregatorPlugin::new(runtime, &loaded, "{}").expect("count configures");
+    let mut count = WasmAggregator::new(runtime, &loaded, "{}").expect("count configures");
     count
         .accumulate(&[0, 0, 1], &[1.0, 1.0, 1.0])
         .expect("accumulate");
@@ -120,17 +121,17 @@ fn panicky_pipeline(
     policy: &str,
 ) -> (
     eddy::pipeline::Pipeline,
-    eddy::output::MemoryBuffer,
-    eddy::output::MemoryBuffer,
+    eddy::sink::MemoryBuffer,
+    eddy::sink::MemoryBuffer,
 ) {
-    use eddy::output::JsonLines;
+    use eddy::sink::JsonLines;
     let yaml = format!(
         "transforms: [{{ plugin: {:?} }}]\n\
          aggregates: [{{ name: n, plugin: count }}]\n\
          plugins: {{ on_trap: {policy} }}\n",
         fixture("panicky-filter")
     );
-    let mut config = eddy::config::Config::from_yaml(&yaml).expect("config");
+    let mut config = eddy_engine::config::Config::from_yaml(&yaml).expect("config");
     config.plugins.dir = plugin_dir();
     let (results, results_buffer) = JsonLines::memory();
     let (late, _) = JsonLines::memory();
@@ -144,8 +145,8 @@ fn panicky_pipeline(
     (pipeline, results_buffer, dead_buffer)
 }
 
-fn batch(rows: &[&str]) -> eddy::event::RawBatch {
-    let mut batch = eddy::event::RawBatch::default();
+fn batch(rows: &[&str]) -> eddy_engine::event::RawBatch {
+    let mut batch = eddy_engine::event::RawBatch::default();
     for (i, word) in rows.iter().enumerate() {
         batch.push(
             format!(r#"{{"key":"k","ts":{i},"word":"{word}"}}"#).as_bytes(),

@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use eddy::aggregate::Takeover;
-use eddy::config::{Config, PluginsConfig, WindowConfig};
-use eddy::event::RawBatch;
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::output::{JsonLines, MemoryBuffer};
+use eddy::pipeline::Swapped;
 use eddy::pipeline::{Outputs, Pipeline};
-use eddy::swap::{StageId, Swapped};
+use eddy::sink::{JsonLines, MemoryBuffer};
+use eddy_engine::aggregate::Takeover;
+use eddy_engine::config::StageId;
+use eddy_engine::config::{Config, PluginsConfig, WindowConfig};
+use eddy_engine::event::RawBatch;
+use eddy_engine::generator::{Generator, GeneratorConfig};
 use eddy_tests::{fixture, plugin_dir};
 use serde_json::Value;
 

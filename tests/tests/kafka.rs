@@ -129,23 +129,18 @@ fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
         .expect("port")
         .port();
     let brokers = format!("127.0.0.1:{port}");
-    let mut config = eddy::config::Config::from_yaml(
+    let mut config = eddy_engine::config::Config::from_yaml(
         "sink: { type: kafka, topic: results }\n\
          kafka: { delivery_timeout: 2s, retry_backoff: 50ms }\n",
     )
     .expect("config");
-    config.source = eddy::config::SourceConfig::File { path: input };
+    config.source = eddy_engine::config::SourceConfig::File { path: input };
     config.plugins.dir = plugin_dir();
     let started = Instant::now();
-    let services = eddy::kafka::Services::default();
+    let services = eddy::app::Services::default();
     let health = std::sync::Arc::clone(&services.health);
-    let error = eddy::kafka::run_with(
-        &config,
-        &brokers,
-        &eddy::kafka::StopFlag::default(),
-        services,
-    )
-    .expect_err("an undeliverable result fails the run");
+    let error = eddy::app::run_with(&config, &brokers, &eddy::app::StopFlag::default(), services)
+        .expect_err("an undeliverable result fails the run");
     assert!(!health.is_ready(), "readiness goes false");
     assert!(
         health.reason().contains("could not be delivered"),

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy::config::{Config, TrapPolicy};
-use eddy::event::RawBatch;
 use eddy::metrics::Metrics;
-use eddy::output::{JsonLines, MemoryBuffer};
 use eddy::pipeline::{Outputs, Pipeline};
 use eddy::plugin::Runtime;
-use eddy::swap::StageId;
+use eddy::sink::{JsonLines, MemoryBuffer};
+use eddy_engine::config::StageId;
+use eddy_engine::config::{Config, TrapPolicy};
+use eddy_engine::event::RawBatch;
 use eddy_tests::{example, fixture, plugin_dir};
 
 fn pipeline(config: &Config, metrics: &Metrics) -> (Pipeline, MemoryBuffer, MemoryBuffer) {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use eddy::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
-use eddy::generator::{Generator, GeneratorConfig};
+use eddy_engine::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
+use eddy_engine::generator::{Generator, GeneratorConfig};
 use eddy_tests::{plugin_dir, rank_error, relative_error, repo_root};
 use serde_json::Value;
 
@@ -104,7 +104,7 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
         path: dir.path().join("dead.jsonl"),
     };
     config.plugins.dir = plugin_dir();
-    let stats = eddy::pipeline::run(&config).expect("pipeline runs");
+    let stats = eddy::app::run(&config, &eddy::app::StopFlag::default()).expect("pipeline runs");
 
     let results = read_lines(&dir.path().join("results.jsonl"));
     let late = read_lines(&dir.path().join("late.jsonl"));

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eddy::config::{BackendKind, Config, Delivery, SourceConfig, StateConfig};
-use eddy::event::RawBatch;
-use eddy::output::{JsonLines, MemoryBuffer};
 use eddy::pipeline::{Outputs, Pipeline};
-use eddy::recovery::{Candidate, candidates};
-use eddy::state::{self, CheckpointStore, PartitionState};
+use eddy::sink::{JsonLines, MemoryBuffer};
+use eddy::state;
+use eddy_engine::config::{BackendKind, Config, Delivery, SourceConfig, StateConfig};
+use eddy_engine::event::RawBatch;
+use eddy_engine::recovery::{Candidate, candidates};
+use eddy_engine::state::{CheckpointStore, PartitionState};
 use eddy_tests::plugin_dir;
 use eddy_tests::process::eddy_binary;
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use eddy::config::PluginsConfig;
 use eddy::plugin::Runtime;
-use eddy::registry::{Registry, RegistryError};
+use eddy::plugin::{Registry, RegistryError};
+use eddy_engine::config::PluginsConfig;
 use eddy_tests::uploads::malformed_uploads;
 use eddy_tests::{example, plugin_dir};
 

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use eddy::config::{Config, PluginsConfig, WindowConfig};
-use eddy::event::RawBatch;
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::output::{JsonLines, MemoryBuffer};
 use eddy::pipeline::{Outputs, Pipeline};
-use eddy::snapshot::OperatorSnapshot;
+use eddy::sink::{JsonLines, MemoryBuffer};
+use eddy_engine::config::{Config, PluginsConfig, WindowConfig};
+use eddy_engine::event::RawBatch;
+use eddy_engine::generator::{Generator, GeneratorConfig};
+use eddy_engine::snapshot::OperatorSnapshot;
 use eddy_tests::plugin_dir;
 
 fn config(window: WindowConfig) -> Config {

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use eddy::config::{Config, PluginsConfig, WindowConfig};
-use eddy::generator::{Generator, GeneratorConfig};
-use eddy::output::JsonLines;
 use eddy::pipeline::{Outputs, Pipeline};
+use eddy::sink::JsonLines;
+use eddy_engine::config::{Config, PluginsConfig, WindowConfig};
+use eddy_engine::generator::{Generator, GeneratorConfig};
 use eddy_tests::plugin_dir;
 
 const KEYS: u32 = 50;
@@ -130,7 +130,7 @@ fn state_of_a_partition_idle_for_the_ttl_is_dropped() {
     )
     .expect("pipeline");
     let batch = |partition: u32, keys: std::ops::Range<u32>, at: i64| {
-        let mut batch = eddy::event::RawBatch::with_capacity(keys.len(), 0);
+        let mut batch = eddy_engine::event::RawBatch::with_capacity(keys.len(), 0);
         batch.partition = partition;
         for k in keys {
             let payload = format!(r#"{{"k":"k{k}","t":1700000000000}}"#);

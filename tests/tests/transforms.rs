@@ -1,13 +1,13 @@
 //! The example map and filter plugins, loaded as components, in front of an aggregate.
 
-use eddy::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
-use eddy::event::RawBatch;
-use eddy::plugin::{AggregatorPlugin, Runtime, TransformPlugin};
+use eddy::plugin::{Runtime, TransformPlugin, WasmAggregator};
+use eddy_engine::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
+use eddy_engine::event::RawBatch;
 use eddy_tests::{example, plugin_dir};
 use serde_json::Value;
 
 fn runtime() -> Runtime {
-    Runtime::new(&eddy::config::PluginsConfig {
+    Runtime::new(&eddy_engine::config::PluginsConfig {
         dir: plugin_dir(),
         ..Default::default()
     })
@@ -65,7 +65,7 @@ fn stages_are_checked_against_their_world() {
         .load(path.to_str().expect("utf-8 path"))
         .expect("loads");
     assert!(matches!(
-        AggregatorPlugin::new(&runtime, &filter, "{}"),
+        WasmAggregator::new(&runtime, &filter, "{}"),
         Err(eddy::plugin::PluginError::WrongWorld { .. })
     ));
     assert!(matches!(
@@ -109,7 +109,7 @@ aggregates:
         path: dir.path().join("dead.jsonl"),
     };
     assert!(matches!(config.source, SourceConfig::File { .. }));
-    let stats = eddy::pipeline::run(&config).expect("runs");
+    let stats = eddy::app::run(&config, &eddy::app::StopFlag::default()).expect("runs");
     assert_eq!(stats.filtered, 30);
     let out = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("results");
     let results: Vec<Value> = out
@@ -135,13 +135,13 @@ fn plugin_test_runs_a_plugin_offline() {
         .collect();
     std::fs::write(&input, lines.join("\n")).expect("write");
     let run = |plugin: &str, config: serde_json::Value, field: Option<&str>| {
-        let test = eddy::plugin_test::PluginTest {
+        let test = eddy::cli::run_plugin::PluginTest {
             config,
             field: field.map(String::from),
             window: std::time::Duration::from_secs(1),
         };
         let mut out = Vec::new();
-        eddy::plugin_test::run(&example(plugin), &input, &test, &mut out).expect("runs");
+        eddy::cli::run_plugin::run(&example(plugin), &input, &test, &mut out).expect("runs");
         String::from_utf8(out)
             .expect("utf-8")
             .lines()

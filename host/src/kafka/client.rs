@@ -2,7 +2,7 @@
 
 use rdkafka::ClientConfig;
 
-use crate::config::{KafkaConfig, property_name, property_value};
+use eddy_engine::config::{KafkaConfig, property_name, property_value};
 
 /// What a client is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,10 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, role: Role) -> ClientCo
                 .set("group.id", &kafka.group_id)
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")
-                .set("auto.offset.reset", "earliest")
+                // A position out of the log is an error the loop handles (`kafka.on_reset`),
+                // never a silent jump; partitions without a committed position are assigned
+                // an explicit start.
+                .set("auto.offset.reset", "error")
                 .set("enable.partition.eof", "false");
         }
         Role::Producer => {
@@ -50,4 +53,34 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, role: Role) -> ClientCo
         config.set(property_name(name), property_value(value));
     }
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use eddy_engine::config::Config;
+
+    use super::{Role, client_config};
+
+    /// Eddy's own settings first, then `properties`, then the role's own properties.
+    #[test]
+    fn properties_layer_over_eddys_settings() {
+        let config = Config::from_yaml(
+            "source: { type: kafka, topic: clicks }\n\
+             sink: { type: kafka, topic: counts }\n\
+             kafka:\n  brokers: k1:9092\n  compression: zstd\n\
+             \x20 properties: { security.protocol: SASL_SSL, sasl_username: eddy }\n\
+             \x20 consumer_properties: { fetch.min.bytes: 1024 }\n\
+             \x20 producer_properties: { message.max.bytes: 2000000 }\n",
+        )
+        .expect("valid");
+        let client = client_config(&config.kafka, "b:1", Role::Producer);
+        assert_eq!(client.get("sasl.username"), Some("eddy"));
+        assert_eq!(client.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(client.get("compression.type"), Some("zstd"));
+        assert_eq!(client.get("enable.idempotence"), Some("true"));
+        assert_eq!(client.get("message.max.bytes"), Some("2000000"));
+        assert_eq!(client.get("fetch.min.bytes"), None, "consumer-only");
+        let consumer = client_config(&config.kafka, "b:1", Role::Consumer);
+        assert_eq!(consumer.get("fetch.min.bytes"), Some("1024"));
+    }
 }

@@ -3,7 +3,7 @@
 //! acknowledged (producer flush) and their resume offsets are committed (at-least-once), or
 //! the open transaction is aborted (exactly-once); the loop then drops the revoked
 //! partitions' windows and any of their records it had read but not processed. When
-//! partitions are assigned, each is given where it continues (see [`crate::recovery`]): a
+//! partitions are assigned, each is given where it continues (see [`eddy_engine::recovery`]): a
 //! local checkpoint is loaded here and the partition assigned at the checkpoint's offset.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +16,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance,
     RebalanceProtocol,
 };
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -26,11 +27,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::statistics::Statistics;
 
-use crate::config::{Delivery, KafkaConfig, StartPosition, StateConfig};
 use crate::metrics::PartitionLabels;
-use crate::progress::{Committed, Progress};
-use crate::recovery::{Candidate, Origin, Resume, candidates, fallback};
-use crate::state::{CheckpointStore, PartitionState};
+use eddy_engine::config::{Delivery, KafkaConfig, StartPosition, StateConfig};
+use eddy_engine::progress::{Committed, Progress};
+use eddy_engine::recovery::{Candidate, Origin, Resume, candidates, fallback};
+use eddy_engine::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,6 +72,19 @@ pub struct GroupContext {
 }
 
 impl ClientContext for GroupContext {
+    /// A partition without a committed position reports an offset reset before the start
+    /// Eddy assigns it applies (`auto.offset.reset=error`): not an error. Real resets are
+    /// handled by the loop (`kafka.on_reset`).
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset)
+            && reason.contains("no previously committed offset")
+        {
+            tracing::debug!(%error, reason, "partition without a committed position");
+        } else {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+
     /// librdkafka's statistics (every `statistics.interval.ms`): for each assigned partition,
     /// the records between the next one the pipeline reads and the end (last stable offset).
     /// (librdkafka's own `consumer_lag` counts from the committed offset, which Eddy keeps at
@@ -208,13 +222,17 @@ impl ConsumerContext for GroupContext {
         let (fresh, continuing): (Vec<u32>, Vec<u32>) = partitions
             .iter()
             .partition(|p| start.is_some() && first_time.contains(p) && !cooperative);
-        let committed = match committed_progress(consumer, &self.topic, &continuing) {
-            Ok(committed) => committed,
+        let positions = match committed_positions(consumer, &self.topic, &continuing) {
+            Ok(positions) => positions,
             Err(error) => {
                 self.record(PartitionChange::Failed(error.to_string()));
                 return;
             }
         };
+        let committed: BTreeMap<u32, Committed> = positions
+            .iter()
+            .filter_map(|(&p, (_, c))| Some((p, (*c)?)))
+            .collect();
         let mut resumes = Vec::with_capacity(partitions.len());
         let mut assignment = TopicPartitionList::new();
         let mut explicit = false;
@@ -248,11 +266,16 @@ impl ConsumerContext for GroupContext {
                     Resume::Restore(Box::new(state), origin)
                 }
                 None => {
-                    let _ = assignment.add_partition_offset(
-                        &self.topic,
-                        partition as i32,
-                        Offset::Stored,
-                    );
+                    // With `auto.offset.reset=error` a partition without a committed position
+                    // needs an explicit start: its beginning, as before.
+                    let offset = match positions.get(&partition) {
+                        Some((Some(_), _)) => Offset::Stored,
+                        _ => {
+                            explicit = true;
+                            Offset::Beginning
+                        }
+                    };
+                    let _ = assignment.add_partition_offset(&self.topic, partition as i32, offset);
                     fallback(committed.get(&partition))
                 }
             };
@@ -333,18 +356,6 @@ impl GroupContext {
         }
         Ok(restored)
     }
-}
-
-/// The progress the group committed for `partitions`, where Eddy wrote it.
-fn committed_progress(
-    consumer: &BaseConsumer<GroupContext>,
-    topic: &str,
-    partitions: &[u32],
-) -> Result<BTreeMap<u32, Committed>, KafkaError> {
-    Ok(committed_positions(consumer, topic, partitions)?
-        .into_iter()
-        .filter_map(|(p, (_, committed))| Some((p, committed?)))
-        .collect())
 }
 
 /// A partition's committed offset (none: nothing committed) and, where Eddy wrote it, its
@@ -434,9 +445,58 @@ impl GroupConsumer {
 
     /// Waits up to `timeout` for the next record (or error); rebalance callbacks run here.
     pub fn poll(&self, timeout: Duration) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
+        self.consumer.poll(timeout).map(|r| {
+            r.map_err(|e| match e.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::AutoOffsetReset) => KafkaError::OffsetReset(e.to_string()),
+                _ => KafkaError::Client(e.to_string()),
+            })
+        })
+    }
+
+    /// The assigned partitions whose position fell out of the log: `(partition, position,
+    /// where it continues, whether it had a position)`. `read` has the next offset to read of
+    /// each partition read so far; other partitions' position is their committed offset. A
+    /// partition with neither was given its start explicitly at assignment.
+    pub fn out_of_range(
+        &self,
+        read: &BTreeMap<u32, i64>,
+    ) -> Result<Vec<(u32, i64, i64, bool)>, KafkaError> {
+        let partitions = self.assigned();
+        let committed = committed_positions(&self.consumer, &self.topic, &partitions)?;
+        let mut lost = Vec::new();
+        for partition in partitions {
+            let known = read
+                .get(&partition)
+                .copied()
+                .or_else(|| committed.get(&partition).and_then(|(o, _)| *o));
+            let Some(position) = known else {
+                continue;
+            };
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, partition as i32, COMMITTED_TIMEOUT)
+                .map_err(|e| {
+                    KafkaError::Client(format!("reading partition {partition}'s offsets: {e}"))
+                })?;
+            if position < low {
+                lost.push((partition, position, low, true));
+            } else if position > high {
+                lost.push((partition, position, high, true));
+            }
+        }
+        Ok(lost)
+    }
+
+    /// Continues `partition` from `offset`.
+    pub fn seek_to(&self, partition: u32, offset: i64) -> Result<(), KafkaError> {
         self.consumer
-            .poll(timeout)
-            .map(|r| r.map_err(|e| KafkaError::Client(e.to_string())))
+            .seek(
+                &self.topic,
+                partition as i32,
+                Offset::Offset(offset),
+                COMMITTED_TIMEOUT,
+            )
+            .map_err(|e| KafkaError::Client(format!("seeking partition {partition}: {e}")))
     }
 
     /// Counts rebalances; changes when [`GroupConsumer::take_changes`] has something new.

@@ -1,26 +1,20 @@
-//! Kafka in and out: a group consumer whose partitions each feed their own window operator,
-//! an idempotent producer for results and side outputs, and an embedded (in-process) cluster
-//! for the demo.
+//! Kafka clients: a group consumer whose partitions each feed their own window operator, an
+//! idempotent or transactional producer for results and side outputs, an embedded
+//! (in-process) cluster for the demo, and a reader of output topics. The loop that drives
+//! them is the application's (`app::kafka_loop`).
 
-mod changes;
-mod checkpoint;
 mod client;
 mod consumer;
 mod embedded;
 mod generate;
 mod producer;
-mod run;
-mod stop;
 mod tail;
-mod traps;
 
 pub use client::{Role, client_config};
 pub use consumer::{GroupConsumer, PartitionChange};
 pub use embedded::Embedded;
-pub use generate::produce;
+pub use generate::{produce, produce_paced};
 pub use producer::{Deliveries, Producer, Record};
-pub use run::{KafkaRun, Services, run, run_with};
-pub use stop::StopFlag;
 pub use tail::{Tail, TailRecord};
 
 /// What went wrong talking to Kafka.
@@ -43,4 +37,8 @@ pub enum KafkaError {
     /// Committing progress failed.
     #[error("kafka: committing offsets: {0}")]
     Commit(String),
+    /// A partition's position is no longer in the log: records were deleted before they were
+    /// read.
+    #[error("kafka: {0}")]
+    OffsetReset(String),
 }

@@ -17,7 +17,7 @@ use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 
 use super::KafkaError;
 use super::client::{Role, client_config};
-use crate::config::KafkaConfig;
+use eddy_engine::config::KafkaConfig;
 
 /// What the delivery reports said so far.
 #[derive(Debug, Default)]

@@ -46,6 +46,22 @@ pub struct PluginLabel {
     pub plugin: String,
 }
 
+/// What became of an aggregator batch that trapped again after its retry.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct TrapOutcomeLabels {
+    /// Plugin name.
+    pub plugin: String,
+    /// `dead_letter`, `rollback` or `stop` (`plugins.on_trap`, or an automatic rollback).
+    pub outcome: &'static str,
+}
+
+/// What became of an upload.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct UploadLabels {
+    /// `stored`, or `refused` (not a usable plugin; the registry is unchanged).
+    pub outcome: &'static str,
+}
+
 /// Every metric of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -60,8 +76,15 @@ pub struct Metrics {
     pub rollbacks: Counter,
     /// Aggregator traps retried on fresh instances from the last checkpoint, by plugin.
     pub trap_retries: Family<PluginLabel, Counter>,
+    /// Aggregator batches that trapped again after their retry, by what became of them.
+    pub trap_outcomes: Family<TrapOutcomeLabels, Counter>,
+    /// Partitions whose position fell out of the log (records deleted before they were read).
+    pub offset_resets: Family<PartitionLabels, Counter>,
+    /// Records deleted before they were read and skipped (`kafka.on_reset: continue`), or
+    /// found lost before stopping.
+    pub records_skipped: Family<PartitionLabels, Counter>,
     /// Plugin uploads over the admin API, by outcome.
-    pub uploads: Family<crate::admin::UploadLabels, Counter>,
+    pub uploads: Family<UploadLabels, Counter>,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
 }
@@ -156,9 +179,27 @@ impl Metrics {
             "Aggregator traps retried on fresh instances from the partition's last checkpoint",
             trap_retries.clone(),
         );
-        let uploads = Family::<crate::admin::UploadLabels, Counter>::default();
+        let trap_outcomes = Family::<TrapOutcomeLabels, Counter>::default();
+        registry.register(
+            "aggregator_trap_outcomes",
+            "Aggregator batches that trapped again after their retry: dead_letter, rollback or stop",
+            trap_outcomes.clone(),
+        );
+        let offset_resets = Family::<PartitionLabels, Counter>::default();
+        registry.register(
+            "offset_resets",
+            "Partitions whose position fell out of the log: records were deleted before they were read",
+            offset_resets.clone(),
+        );
+        let records_skipped = Family::<PartitionLabels, Counter>::default();
+        registry.register(
+            "records_skipped",
+            "Records deleted before they were read (kafka.on_reset)",
+            records_skipped.clone(),
+        );
+        let uploads = Family::<UploadLabels, Counter>::default();
         for outcome in ["stored", "refused"] {
-            let _ = uploads.get_or_create(&crate::admin::UploadLabels { outcome });
+            let _ = uploads.get_or_create(&UploadLabels { outcome });
         }
         registry.register(
             "plugin_uploads",
@@ -176,6 +217,9 @@ impl Metrics {
             plugins,
             rollbacks,
             trap_retries,
+            trap_outcomes,
+            offset_resets,
+            records_skipped,
             uploads,
             pipeline,
         }

@@ -8,7 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::pipeline::Stats;
+use eddy_engine::stats::Stats;
 
 /// A stage and a direction.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -6,28 +6,33 @@
 //! own watermark, windows and aggregate instances, so that a partition's state can move
 //! between replicas as a unit. Other sources feed one operator.
 
+mod changes;
+mod outputs;
+mod partitions;
+mod stages;
+pub mod swap;
+mod versions;
+
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::aggregate::Aggregates;
-use crate::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
-use crate::decode::Decoder;
-use crate::event::RawBatch;
-use crate::kafka::{KafkaError, Producer};
-use crate::operator::{Operator, Output};
-use crate::output::JsonLines;
-use crate::plugin::{PluginError, Runtime};
-use crate::sink::{KafkaTopic, SideRecord, SinkError, Writer};
-use crate::snapshot::RestoreError;
-use crate::source;
+use eddy_engine::aggregate::{Aggregates, PluginError, SwapRefused};
+use eddy_engine::config::{Config, SourceConfig};
+use eddy_engine::decode::Decoder;
+use eddy_engine::event::{RawBatch, now_ms};
+use eddy_engine::operator::{Operator, Output};
+use eddy_engine::snapshot::RestoreError;
+use eddy_engine::state::StateError;
+use eddy_engine::stats::Stats;
+pub use outputs::Outputs;
+pub use stages::{StageOutcome, TransformStage};
+pub use swap::Swapped;
 
-mod state;
-mod versions;
-use crate::stage::{StageOutcome, TransformStage};
-use crate::state::StateError;
+use crate::kafka::KafkaError;
+use crate::plugin::{RegistryError, Runtime};
+use crate::sink::{SideRecord, SinkError};
 
 /// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -52,80 +57,18 @@ pub enum PipelineError {
     State(#[from] StateError),
     /// The plugin registry could not be read or written.
     #[error(transparent)]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] RegistryError),
+    /// A stage cannot switch to the version asked for (the plugin itself did not fail).
+    #[error(transparent)]
+    SwapRefused(#[from] SwapRefused),
 }
 
-/// Counters of what the pipeline did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Records read from the source.
-    pub records_in: u64,
-    /// Records removed by filter stages (flat-maps may also add records).
-    pub filtered: u64,
-    /// Events decoded and assigned to windows or sent to the late output.
-    pub events: u64,
-    /// Records sent to the dead-letter output.
-    pub dead_letters: u64,
-    /// Events sent to the late output.
-    pub late: u64,
-    /// Results written.
-    pub results: u64,
-    /// Traps of transform plugins (each retried once on a fresh instance).
-    pub plugin_traps: u64,
-    /// Records skipped because a previous owner of their partition had already accounted for
-    /// them (see [`crate::progress`]).
-    pub replayed: u64,
-    /// Open groups dropped by `state.ttl` (their partition had no events for that long).
-    pub expired: u64,
-}
-
-/// Where a pipeline writes.
-pub struct Outputs {
-    /// Window results.
-    pub results: Writer,
-    /// Events that arrived after their window closed.
-    pub late: Writer,
-    /// Records that could not be processed.
-    pub dead_letter: Writer,
-}
-
-impl Outputs {
-    /// The outputs a config names; Kafka topics are written through `producer`.
-    pub fn open(config: &Config, producer: Option<&Arc<Producer>>) -> Result<Self, SinkError> {
-        let kafka = |topic: &str| -> Result<Writer, SinkError> {
-            let producer = producer.ok_or(KafkaError::Client(format!(
-                "topic `{topic}` is an output but no producer was made"
-            )))?;
-            Ok(Writer::Kafka(KafkaTopic {
-                producer: Arc::clone(producer),
-                topic: topic.to_string(),
-            }))
-        };
-        let side = |config: &SideOutputConfig| -> Result<Writer, SinkError> {
-            match config {
-                SideOutputConfig::Kafka { topic } => kafka(topic),
-                other => Ok(JsonLines::for_side_output(other)?.into()),
-            }
-        };
-        Ok(Self {
-            results: match &config.sink {
-                SinkConfig::Kafka { topic } => kafka(topic)?,
-                other => JsonLines::for_sink(other)?.into(),
-            },
-            late: side(&config.late)?,
-            dead_letter: side(&config.dead_letter)?,
-        })
-    }
-
-    /// The outputs of a config without Kafka outputs.
-    pub fn from_config(config: &Config) -> Result<Self, SinkError> {
-        Self::open(config, None)
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.results.flush()?;
-        self.late.flush()?;
-        self.dead_letter.flush()
+impl From<eddy_engine::aggregate::SwapError> for PipelineError {
+    fn from(error: eddy_engine::aggregate::SwapError) -> Self {
+        match error {
+            eddy_engine::aggregate::SwapError::Refused(refused) => Self::SwapRefused(refused),
+            eddy_engine::aggregate::SwapError::Plugin(plugin) => Self::Plugin(plugin),
+        }
     }
 }
 
@@ -144,13 +87,6 @@ pub struct Pipeline {
     scratch: Vec<u8>,
     rollbacks: Vec<usize>,
     emit_lag: Option<prometheus_client::metrics::histogram::Histogram>,
-}
-
-/// Processing time now, epoch ms.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Pipeline {
@@ -174,7 +110,10 @@ impl Pipeline {
             )?);
         }
         // Made now so that a plugin that cannot be loaded stops start-up.
-        let first = Operator::new(config, Aggregates::new(&runtime, &config.aggregates)?);
+        let first = Operator::new(
+            config,
+            Aggregates::new(runtime.as_ref(), &config.aggregates)?,
+        );
         let per_partition = matches!(config.source, SourceConfig::Kafka { .. });
         let mut operators = BTreeMap::new();
         let mut spare = None;
@@ -239,7 +178,7 @@ impl Pipeline {
                     Some(operator) => operator,
                     None => Operator::new(
                         &self.config,
-                        Aggregates::new(&self.runtime, &self.config.aggregates)?,
+                        Aggregates::new(self.runtime.as_ref(), &self.config.aggregates)?,
                     ),
                 };
                 Ok(entry.insert(operator))
@@ -257,7 +196,7 @@ impl Pipeline {
     pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
         self.stats.records_in += batch.len() as u64;
         if let Some(&last) = batch.source_offsets.last() {
-            self.next_offsets.insert(batch.partition, last + 1);
+            self.account_for(batch.partition, last);
         }
         let mut batch = batch;
         for (index, transform) in self.transforms.iter_mut().enumerate() {
@@ -323,7 +262,12 @@ impl Pipeline {
     }
 
     /// Sends every record of `batch` to the dead-letter output with `reason`, unprocessed.
+    /// The records are accounted for: the partition's position moves past them, so neither a
+    /// commit nor a checkpoint sends them round again.
     pub fn dead_letter(&mut self, batch: &RawBatch, reason: &str) -> Result<(), PipelineError> {
+        if let Some(&last) = batch.source_offsets.last() {
+            self.account_for(batch.partition, last);
+        }
         let records: Vec<SideRecord<'_>> = (0..batch.len())
             .map(|row| SideRecord {
                 reason,
@@ -335,6 +279,13 @@ impl Pipeline {
         self.stats.dead_letters += records.len() as u64;
         self.outputs.dead_letter.side(&records)?;
         Ok(())
+    }
+
+    /// Every record of `partition` up to `offset` is accounted for (processed, or written to
+    /// a side output): its position moves past it.
+    pub fn account_for(&mut self, partition: u32, offset: i64) {
+        let next = self.next_offsets.entry(partition).or_insert(offset + 1);
+        *next = (*next).max(offset + 1);
     }
 
     /// Lets processing time pass without input (idle partitions, time triggers).
@@ -440,19 +391,4 @@ impl Pipeline {
         self.outputs.flush()?;
         Ok(())
     }
-}
-
-/// Runs the pipeline a config describes until its source ends (or, for a Kafka source, until
-/// it is stopped).
-pub fn run(config: &Config) -> Result<Stats, PipelineError> {
-    if matches!(config.source, SourceConfig::Kafka { .. }) || !config.kafka_topics().is_empty() {
-        return crate::kafka::run(config, &crate::kafka::StopFlag::on_signals()?);
-    }
-    let outputs = Outputs::from_config(config)?;
-    let mut pipeline = Pipeline::new(config, outputs)?;
-    let mut source = source::open(&config.source)?;
-    while let Some(batch) = source.next_batch(config.batch_size)? {
-        pipeline.process(batch)?;
-    }
-    pipeline.finish()
 }

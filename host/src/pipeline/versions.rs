@@ -1,16 +1,16 @@
 //! Plugin versions in a running pipeline: how a new aggregate version takes over, putting new
-//! versions in place, and what the stages run now (see [`crate::swap`]).
+//! versions in place, and what the stages run now (see [`crate::pipeline::swap`]).
 
+use eddy_engine::aggregate::{Aggregates, AggregatorInstance, AggregatorPlugin, Takeover};
+use eddy_engine::config::{StageConfig, StageId};
+use eddy_engine::operator::Operator;
+
+use super::stages::TransformStage;
 use super::{Pipeline, PipelineError};
-use crate::aggregate::{Aggregates, Takeover};
-use crate::config::StageConfig;
-use crate::operator::Operator;
-use crate::plugin::AggregatorPlugin;
-use crate::stage::TransformStage;
 
 impl Pipeline {
     /// How aggregate `index` of the operators would take over from `plugin`.
-    pub fn takeover(&self, index: usize, plugin: &AggregatorPlugin) -> Option<Takeover> {
+    pub fn takeover(&self, index: usize, plugin: &dyn AggregatorInstance) -> Option<Takeover> {
         self.operators
             .values()
             .next()
@@ -45,7 +45,7 @@ impl Pipeline {
         if self.per_partition {
             self.spare = Some(Operator::new(
                 &self.config,
-                Aggregates::new(&self.runtime, &self.config.aggregates)?,
+                Aggregates::new(self.runtime.as_ref(), &self.config.aggregates)?,
             ));
         }
         Ok(())
@@ -63,7 +63,7 @@ impl Pipeline {
     }
 
     /// Stages (`aggregates.<name>`) whose current version is the plugin named `plugin`.
-    pub fn aggregates_running(&self, plugin: &str) -> Vec<crate::swap::StageId> {
+    pub fn aggregates_running(&self, plugin: &str) -> Vec<StageId> {
         self.operators
             .values()
             .chain(self.spare.as_ref())
@@ -71,7 +71,7 @@ impl Pipeline {
             .map(|o| o.aggregates().running(plugin))
             .unwrap_or_default()
             .into_iter()
-            .map(crate::swap::StageId::Aggregate)
+            .map(eddy_engine::config::StageId::Aggregate)
             .collect()
     }
 

@@ -1,18 +1,22 @@
-//! One instance of an aggregator plugin: its own store, its configuration, and batched calls.
+//! One instance of an aggregator component: its own store, its configuration, and batched
+//! calls; the engine drives it through [`AggregatorInstance`].
 
+use eddy_engine::aggregate::{
+    AggregatorInstance, AggregatorLoader, PluginError, PluginInfo, PluginKind, SavedColumn,
+};
 use wasmtime::Store;
 
+use super::bindings::ByteColumn;
 use super::bindings::aggregator::exports::eddy::plugin::aggregate::Guest;
 use super::bindings::aggregator::{Aggregator, AggregatorPre};
-use super::bindings::{ByteColumn, PluginInfo, PluginKind};
-use super::error::{PluginError, describe_wit_error};
+use super::error::{describe_wit_error, link_error, trap_error};
 use super::metrics::PluginCalls;
 use super::runtime::{Loaded, Runtime};
-use super::state::PluginState;
+use super::sandbox::Sandbox;
 
-/// A configured aggregator instance.
-pub struct AggregatorPlugin {
-    store: Store<PluginState>,
+/// A configured aggregator component instance.
+pub struct WasmAggregator {
+    store: Store<Sandbox>,
     bindings: Aggregator,
     info: PluginInfo,
     outputs: Vec<String>,
@@ -20,18 +24,18 @@ pub struct AggregatorPlugin {
     metrics: PluginCalls,
 }
 
-impl AggregatorPlugin {
+impl WasmAggregator {
     /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
     pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
         let pre = AggregatorPre::new(loaded.pre.clone())
-            .map_err(PluginError::link(&loaded.source, Some("aggregator")))?;
+            .map_err(link_error(&loaded.source, Some("aggregator")))?;
         let mut store = runtime.store(&loaded.source);
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(PluginError::link(&loaded.source, None))?;
-        let trap = |call| PluginError::trap(&loaded.source, call);
+            .map_err(link_error(&loaded.source, None))?;
+        let trap = |call| trap_error(&loaded.source, call);
         let api = bindings.eddy_plugin_aggregate();
-        let info = api.call_describe(&mut store).map_err(trap("describe"))?;
+        let info = PluginInfo::from(api.call_describe(&mut store).map_err(trap("describe"))?);
         if info.kind != PluginKind::Aggregator {
             return Err(PluginError::WrongWorld {
                 plugin: loaded.source.clone(),
@@ -65,47 +69,44 @@ impl AggregatorPlugin {
         })
     }
 
-    /// What the plugin says about itself.
-    pub fn info(&self) -> &PluginInfo {
-        &self.info
-    }
-
-    /// Names of the values produced per group.
-    pub fn outputs(&self) -> &[String] {
-        &self.outputs
-    }
-
     /// Calls an export with the call time limit set; a trap becomes [`PluginError::Trap`]
     /// (the plugin name is only copied when there is an error).
     fn call<R>(
         &mut self,
         call: &'static str,
-        f: impl FnOnce(&Guest, &mut Store<PluginState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Guest, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(self.deadline);
         let started = std::time::Instant::now();
         let result = f(self.bindings.eddy_plugin_aggregate(), &mut self.store)
-            .map_err(|e| PluginError::trap(&self.info.name, call)(e));
+            .map_err(|e| trap_error(&self.info.name, call)(e));
         self.metrics.record(call, started, &result);
         result
     }
+}
 
-    /// Adds `values[i]` to group `slots[i]`.
-    pub fn accumulate(&mut self, slots: &[u32], values: &[f64]) -> Result<(), PluginError> {
+impl AggregatorInstance for WasmAggregator {
+    fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    fn accumulate(&mut self, slots: &[u32], values: &[f64]) -> Result<(), PluginError> {
         self.call("accumulate", |api, store| {
             api.call_accumulate(store, slots, values)
         })
     }
 
-    /// Merges group `sources[i]` into `targets[i]`.
-    pub fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
+    fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
         self.call("merge", |api, store| {
             api.call_merge(store, targets, sources)
         })
     }
 
-    /// Results of the groups, `outputs().len()` values per slot, row-major.
-    pub fn finish(&mut self, slots: &[u32]) -> Result<Vec<f64>, PluginError> {
+    fn finish(&mut self, slots: &[u32]) -> Result<Vec<f64>, PluginError> {
         let values = self.call("finish", |api, store| api.call_finish(store, slots))?;
         let expected = slots.len() * self.outputs.len();
         if values.len() != expected {
@@ -118,13 +119,11 @@ impl AggregatorPlugin {
         Ok(values)
     }
 
-    /// Frees the groups.
-    pub fn release(&mut self, slots: &[u32]) -> Result<(), PluginError> {
+    fn release(&mut self, slots: &[u32]) -> Result<(), PluginError> {
         self.call("release", |api, store| api.call_release(store, slots))
     }
 
-    /// Serialises the groups' state.
-    pub fn save(&mut self, slots: &[u32]) -> Result<ByteColumn, PluginError> {
+    fn save(&mut self, slots: &[u32]) -> Result<SavedColumn, PluginError> {
         let column = self.call("save", |api, store| api.call_save(store, slots))?;
         if column.offsets.len() != slots.len() + 1 {
             return Err(PluginError::Failed {
@@ -137,18 +136,35 @@ impl AggregatorPlugin {
                 ),
             });
         }
-        Ok(column)
+        Ok(SavedColumn {
+            data: column.data,
+            offsets: column.offsets,
+        })
     }
 
-    /// Replaces the groups with saved state.
-    pub fn restore(&mut self, slots: &[u32], states: &ByteColumn) -> Result<(), PluginError> {
+    fn restore(&mut self, slots: &[u32], states: &SavedColumn) -> Result<(), PluginError> {
+        let states = ByteColumn {
+            data: states.data.clone(),
+            offsets: states.offsets.clone(),
+        };
         self.call("restore", |api, store| {
-            api.call_restore(store, slots, states)
+            api.call_restore(store, slots, &states)
         })?
         .map_err(|e| PluginError::Failed {
             plugin: self.info.name.clone(),
             call: "restore",
             message: describe_wit_error(&e),
         })
+    }
+}
+
+impl AggregatorLoader for Runtime {
+    fn load_aggregator(
+        &self,
+        source: &str,
+        config: &str,
+    ) -> Result<Box<dyn AggregatorInstance>, PluginError> {
+        let loaded = self.load(source)?;
+        Ok(Box::new(WasmAggregator::new(self, &loaded, config)?))
     }
 }

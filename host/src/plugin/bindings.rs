@@ -25,3 +25,27 @@ pub mod transform {
 pub use aggregator::eddy::plugin::types::{
     ByteColumn, PluginError as WitError, PluginInfo, PluginKind,
 };
+
+impl From<PluginKind> for eddy_engine::aggregate::PluginKind {
+    fn from(kind: PluginKind) -> Self {
+        match kind {
+            PluginKind::Aggregator => Self::Aggregator,
+            PluginKind::Map => Self::Map,
+            PluginKind::Filter => Self::Filter,
+            PluginKind::FlatMap => Self::FlatMap,
+        }
+    }
+}
+
+impl From<PluginInfo> for eddy_engine::aggregate::PluginInfo {
+    fn from(info: PluginInfo) -> Self {
+        Self {
+            name: info.name,
+            version: info.version,
+            kind: info.kind.into(),
+            state_format: info.state_format,
+            description: info.description,
+            config_schema: info.config_schema,
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! Asking a component what it is, without configuring it.
 
-use super::bindings::PluginInfo;
+use eddy_engine::aggregate::{PluginError, PluginInfo, PluginKind};
+
 use super::bindings::aggregator::AggregatorPre;
 use super::bindings::transform::TransformPre;
-use super::error::PluginError;
+use super::error::{link_error, trap_error};
 use super::runtime::{Loaded, Runtime};
 
 /// Instantiates `loaded` once and calls `describe()` through whichever world it implements.
@@ -11,16 +12,16 @@ use super::runtime::{Loaded, Runtime};
 /// kind that does not match its world.
 pub fn describe(runtime: &Runtime, loaded: &Loaded) -> Result<PluginInfo, PluginError> {
     let mut store = runtime.store(&loaded.source);
-    let trap = |call| PluginError::trap(&loaded.source, call);
+    let trap = |call| trap_error(&loaded.source, call);
     let (info, aggregator) = if let Ok(pre) = AggregatorPre::new(loaded.pre.clone()) {
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(PluginError::link(&loaded.source, None))?;
+            .map_err(link_error(&loaded.source, None))?;
         let info = bindings
             .eddy_plugin_aggregate()
             .call_describe(&mut store)
             .map_err(trap("describe"))?;
-        (info, true)
+        (PluginInfo::from(info), true)
     } else {
         let pre = TransformPre::new(loaded.pre.clone()).map_err(|e| PluginError::WrongWorld {
             plugin: loaded.source.clone(),
@@ -29,14 +30,14 @@ pub fn describe(runtime: &Runtime, loaded: &Loaded) -> Result<PluginInfo, Plugin
         })?;
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(PluginError::link(&loaded.source, None))?;
+            .map_err(link_error(&loaded.source, None))?;
         let info = bindings
             .eddy_plugin_transformer()
             .call_describe(&mut store)
             .map_err(trap("describe"))?;
-        (info, false)
+        (PluginInfo::from(info), false)
     };
-    let is_aggregator = info.kind == super::bindings::PluginKind::Aggregator;
+    let is_aggregator = info.kind == PluginKind::Aggregator;
     if is_aggregator != aggregator {
         return Err(PluginError::WrongWorld {
             plugin: loaded.source.clone(),

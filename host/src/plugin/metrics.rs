@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use super::error::PluginError;
+use eddy_engine::aggregate::PluginError;
 
 /// Which plugin, version and export.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -1,19 +1,24 @@
-//! WebAssembly plugins: the shared runtime, aggregator and transform instances.
+//! WebAssembly plugins: the shared wasmtime runtime, aggregator and transform instances in
+//! sandboxes of their own, the registry of uploaded versions, and the record of which version
+//! each stage runs.
 
 mod aggregator;
-pub mod bindings;
+mod bindings;
+mod control;
 mod describe;
 mod error;
 mod metrics;
+mod registry;
 mod runtime;
-mod state;
+mod sandbox;
 mod transform;
 
-pub use aggregator::AggregatorPlugin;
-pub use bindings::ByteColumn;
+pub use aggregator::WasmAggregator;
+pub use control::{Change, Control, StageView};
 pub use describe::describe;
-pub use error::PluginError;
+pub use eddy_engine::aggregate::{PluginError, PluginInfo, PluginKind};
 pub use metrics::{CallLabels, PluginCalls, PluginMetrics};
+pub use registry::{Entry, Registry, RegistryError};
 pub use runtime::{Loaded, Runtime};
-pub use state::PluginState;
+pub use sandbox::Sandbox;
 pub use transform::TransformPlugin;

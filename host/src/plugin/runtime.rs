@@ -13,10 +13,10 @@ use wasmtime::component::{Component, HasData, HasSelf, InstancePre, Linker, Reso
 use wasmtime::{Config, Engine, Store};
 
 use super::bindings::aggregator::eddy::plugin::log;
-use super::error::PluginError;
 use super::metrics::{PluginCalls, PluginMetrics};
-use super::state::PluginState;
-use crate::config::PluginsConfig;
+use super::sandbox::Sandbox;
+use eddy_engine::aggregate::PluginError;
+use eddy_engine::config::PluginsConfig;
 
 /// How often the engine's epoch advances; call time limits are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -24,7 +24,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Engine, linker and limits shared by every plugin of a host.
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<PluginState>,
+    linker: Linker<Sandbox>,
     memory_limit_bytes: usize,
     call_deadline_ticks: u64,
     plugin_dir: PathBuf,
@@ -39,7 +39,7 @@ pub struct Loaded {
     /// Name or path the plugin was loaded by.
     pub source: String,
     /// The linked component.
-    pub pre: InstancePre<PluginState>,
+    pub pre: InstancePre<Sandbox>,
 }
 
 impl Runtime {
@@ -58,7 +58,7 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(|e| invalid("engine", e))?;
         let mut linker = Linker::new(&engine);
         link_wasi(&mut linker).map_err(|e| invalid("linker", e))?;
-        log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
+        log::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |state| state)
             .map_err(|e| invalid("linker", e))?;
         let ticks = config
             .call_timeout
@@ -142,11 +142,8 @@ impl Runtime {
     }
 
     /// A fresh store for one instance of `name`, with the memory limit and call deadline set.
-    pub fn store(&self, name: &str) -> Store<PluginState> {
-        let mut store = Store::new(
-            &self.engine,
-            PluginState::new(name, self.memory_limit_bytes),
-        );
+    pub fn store(&self, name: &str) -> Store<Sandbox> {
+        let mut store = Store::new(&self.engine, Sandbox::new(name, self.memory_limit_bytes));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.call_deadline_ticks);
         store
@@ -174,30 +171,30 @@ impl HasData for Io {
 /// `wasi:io`, `wasi:cli` (no arguments or environment; standard streams go nowhere) and
 /// `wasi:random` — and nothing else: a plugin that imports clocks, the filesystem or sockets
 /// does not link, and is refused when loaded.
-fn link_wasi(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+fn link_wasi(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::p2::bindings::{cli, random, sync::io};
     use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 
-    let table = PluginState::table;
-    io::error::add_to_linker::<PluginState, Io>(linker, table)?;
-    io::poll::add_to_linker::<PluginState, Io>(linker, table)?;
-    io::streams::add_to_linker::<PluginState, Io>(linker, table)?;
-    let view = <PluginState as WasiCliView>::cli;
-    cli::environment::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::exit::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::stdin::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::stdout::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::stderr::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(linker, view)?;
-    let rng = <PluginState as WasiRandomView>::random;
-    random::random::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
-    random::insecure::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
-    random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(linker, rng)?;
+    let table = Sandbox::table;
+    io::error::add_to_linker::<Sandbox, Io>(linker, table)?;
+    io::poll::add_to_linker::<Sandbox, Io>(linker, table)?;
+    io::streams::add_to_linker::<Sandbox, Io>(linker, table)?;
+    let view = <Sandbox as WasiCliView>::cli;
+    cli::environment::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::exit::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::stdin::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::stdout::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::stderr::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::terminal_input::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::terminal_output::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::terminal_stdin::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::terminal_stdout::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    cli::terminal_stderr::add_to_linker::<Sandbox, WasiCli>(linker, view)?;
+    let rng = <Sandbox as WasiRandomView>::random;
+    random::random::add_to_linker::<Sandbox, WasiRandom>(linker, rng)?;
+    random::insecure::add_to_linker::<Sandbox, WasiRandom>(linker, rng)?;
+    random::insecure_seed::add_to_linker::<Sandbox, WasiRandom>(linker, rng)?;
     Ok(())
 }
 

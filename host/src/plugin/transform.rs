@@ -2,18 +2,19 @@
 
 use wasmtime::Store;
 
+use super::bindings::ByteColumn;
 use super::bindings::transform::exports::eddy::plugin::transformer::{EventBatch, TransformOutput};
 use super::bindings::transform::{Transform, TransformPre};
-use super::bindings::{ByteColumn, PluginInfo, PluginKind};
-use super::error::{PluginError, describe_wit_error};
+use super::error::{describe_wit_error, link_error, trap_error};
 use super::metrics::PluginCalls;
 use super::runtime::{Loaded, Runtime};
-use super::state::PluginState;
-use crate::event::RawBatch;
+use super::sandbox::Sandbox;
+use eddy_engine::aggregate::{PluginError, PluginInfo, PluginKind};
+use eddy_engine::event::RawBatch;
 
 /// A configured transform instance.
 pub struct TransformPlugin {
-    store: Store<PluginState>,
+    store: Store<Sandbox>,
     bindings: Transform,
     info: PluginInfo,
     deadline: u64,
@@ -24,14 +25,14 @@ impl TransformPlugin {
     /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
     pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
         let pre = TransformPre::new(loaded.pre.clone())
-            .map_err(PluginError::link(&loaded.source, Some("transform")))?;
+            .map_err(link_error(&loaded.source, Some("transform")))?;
         let mut store = runtime.store(&loaded.source);
         let bindings = pre
             .instantiate(&mut store)
-            .map_err(PluginError::link(&loaded.source, None))?;
-        let trap = |call| PluginError::trap(&loaded.source, call);
+            .map_err(link_error(&loaded.source, None))?;
+        let trap = |call| trap_error(&loaded.source, call);
         let api = bindings.eddy_plugin_transformer();
-        let info = api.call_describe(&mut store).map_err(trap("describe"))?;
+        let info = PluginInfo::from(api.call_describe(&mut store).map_err(trap("describe"))?);
         if info.kind == PluginKind::Aggregator {
             return Err(PluginError::WrongWorld {
                 plugin: loaded.source.clone(),
@@ -88,7 +89,7 @@ impl TransformPlugin {
             .bindings
             .eddy_plugin_transformer()
             .call_process(&mut self.store, &batch)
-            .map_err(|e| PluginError::trap(plugin, "process")(e))?
+            .map_err(|e| trap_error(plugin, "process")(e))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
             TransformOutput::Keep(indices) => {

@@ -1,186 +1,80 @@
-//! Checkpoints: everything a pipeline needs to continue after a crash or a hand-over — each
-//! partition's operator snapshot and the source offset it belongs to, and the plugin versions
-//! that made the state — written atomically under increasing ids by a state backend, in memory
-//! or in RocksDB.
+//! Checkpoint storage on disk: the RocksDB backend, and opening the backend a config names
+//! (the backend trait, the memory backend and the shared hand-over files are the engine's).
 
-mod memory;
 mod rocks;
-mod shared;
-mod store;
 
-use serde::{Deserialize, Serialize};
-
-pub use memory::MemoryState;
+use eddy_engine::config::{BackendKind, StateConfig, replica_name};
+use eddy_engine::state::{CheckpointStore, MemoryState, SharedDir, StateBackend, StateError};
 pub use rocks::RocksState;
-pub use shared::{SharedDir, SharedEntry};
-pub use store::{CheckpointStore, open};
 
-use crate::snapshot::OperatorSnapshot;
-
-/// One partition's state in a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionState {
-    /// Source partition (0 for unpartitioned sources).
-    pub partition: u32,
-    /// The first source offset not reflected in `snapshot`: reading resumes here.
-    pub offset: i64,
-    /// The operator's state.
-    pub snapshot: OperatorSnapshot,
-}
-
-/// A checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Increasing id.
-    pub id: u64,
-    /// When it was taken, epoch ms.
-    pub created_ms: i64,
-    /// The plugin versions whose state it holds (content hashes).
-    pub plugins: Vec<String>,
-    /// Per partition.
-    pub partitions: Vec<PartitionState>,
-}
-
-impl Checkpoint {
-    /// What its manifest says.
-    pub fn info(&self) -> CheckpointInfo {
-        CheckpointInfo {
-            id: self.id,
-            created_ms: self.created_ms,
-            plugins: self.plugins.clone(),
-            offsets: self
-                .partitions
-                .iter()
-                .map(|p| (p.partition, p.offset))
-                .collect(),
-        }
-    }
-}
-
-/// A checkpoint's manifest: what it holds, without the state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckpointInfo {
-    /// Its id.
-    pub id: u64,
-    /// When it was taken, epoch ms.
-    pub created_ms: i64,
-    /// The plugin versions whose state it holds.
-    pub plugins: Vec<String>,
-    /// Per partition held, the offset reading resumes from.
-    pub offsets: Vec<(u32, i64)>,
-}
-
-impl CheckpointInfo {
-    /// The resume offset of `partition`, when the checkpoint holds it.
-    pub fn offset(&self, partition: u32) -> Option<i64> {
-        self.offsets
-            .iter()
-            .find(|(p, _)| *p == partition)
-            .map(|(_, o)| *o)
-    }
-}
-
-/// What writing a checkpoint cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    /// Bytes of state written.
-    pub bytes: u64,
-}
-
-/// Why state could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// The state directory cannot be used; it is left as it is.
-    #[error("state directory {dir}: {message}")]
-    Open {
-        /// The directory.
-        dir: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Reading or writing failed.
-    #[error("state store: {0}")]
-    Store(String),
-    /// A checkpoint could not be encoded.
-    #[error("encoding a checkpoint: {0}")]
-    Encode(String),
-    /// A checkpoint is incomplete or its digest does not match.
-    #[error("checkpoint {id} is unusable: {reason}")]
-    Corrupt {
-        /// Its id.
-        id: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No checkpoint has this id.
-    #[error("no checkpoint {0}")]
-    Missing(u64),
-    /// A checkpoint id did not increase.
-    #[error("checkpoint id {id} is not above the latest, {latest}")]
-    Order {
-        /// The id given.
-        id: u64,
-        /// The latest id written.
-        latest: u64,
-    },
-}
-
-/// Where checkpoints are kept.
-pub trait StateBackend: Send {
-    /// Writes `checkpoint` atomically: afterwards it is the latest, or (on error) nothing
-    /// changed. Older checkpoints beyond the number kept are removed.
-    fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError>;
-
-    /// The checkpoint `id`, checked whole.
-    fn read(&mut self, id: u64) -> Result<Checkpoint, StateError>;
-
-    /// The manifests of the checkpoints kept, oldest first (their state is not checked).
-    fn index(&self) -> Result<Vec<CheckpointInfo>, StateError>;
-
-    /// The latest complete checkpoint. A latest one that is corrupt or incomplete is skipped,
-    /// loudly, for the one before it.
-    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
-        for info in self.index()?.iter().rev() {
-            match self.read(info.id) {
-                Ok(checkpoint) => return Ok(Some(checkpoint)),
-                Err(error @ StateError::Corrupt { .. }) => {
-                    tracing::error!(%error, "falling back to the checkpoint before");
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Ids of the checkpoints kept, oldest first.
-    fn ids(&self) -> Result<Vec<u64>, StateError> {
-        Ok(self.index()?.iter().map(|i| i.id).collect())
-    }
-}
-
-/// `f` over `items` on every core, results in order (partitions are independent, and
-/// encoding a million keys' state on one core is most of a checkpoint's time).
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R, StateError> + Sync,
-) -> Vec<Result<R, StateError>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, items.len().max(1));
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Err(StateError::Store("a worker thread panicked".into()))]
-                })
-            })
-            .collect()
+/// Opens the backend `config` names, and the shared directory when one is set: an unusable
+/// directory is an error naming it.
+pub fn open(config: &StateConfig) -> Result<CheckpointStore, StateError> {
+    let backend: Box<dyn StateBackend> = match config.backend {
+        BackendKind::Memory => Box::new(MemoryState::new(config.keep)),
+        BackendKind::Rocksdb => Box::new(RocksState::open(&config.dir, config.keep)?),
+    };
+    let store = CheckpointStore::new(backend)?;
+    Ok(match &config.shared_dir {
+        Some(dir) => store.with_shared(SharedDir::open(dir, &replica_name(), config.keep)?),
+        None => store,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use eddy_engine::config::{BackendKind, StateConfig};
+    use eddy_engine::snapshot::OperatorSnapshot;
+    use eddy_engine::state::PartitionState;
+
+    use super::open;
+
+    fn state(partition: u32, offset: i64) -> PartitionState {
+        PartitionState {
+            partition,
+            offset,
+            snapshot: OperatorSnapshot {
+                watermark: 0,
+                max_seen: Vec::new(),
+                formats: Vec::new(),
+                groups: Vec::new(),
+                states: Vec::new(),
+                retiring: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn ids_continue_after_a_reopen_and_loads_pick_partitions() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = StateConfig {
+            backend: BackendKind::Rocksdb,
+            dir: dir.path().join("state"),
+            keep: 2,
+            ..StateConfig::default()
+        };
+        let mut store = open(&config).expect("open");
+        for offset in [10, 20, 30] {
+            store
+                .write(
+                    0,
+                    vec!["count@1".into()],
+                    vec![state(0, offset), state(1, offset)],
+                )
+                .expect("write");
+        }
+        assert_eq!(
+            store.index().iter().map(|i| i.id).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        drop(store);
+        let mut store = open(&config).expect("reopen");
+        assert_eq!(store.latest_id(), Some(3));
+        let loaded = store.load(3, &[1]).expect("read").expect("usable");
+        assert_eq!(loaded.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(loaded[&1].offset, 30);
+        let (id, _) = store.write(0, Vec::new(), Vec::new()).expect("write");
+        assert_eq!(id, 4);
+        assert_eq!(store.load(1, &[0]).expect("read"), None, "removed long ago");
+    }
 }

@@ -13,7 +13,7 @@ use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{
+use eddy_engine::state::{
     Checkpoint, CheckpointInfo, PartitionState, StateBackend, StateError, Written, parallel_map,
 };
 
@@ -232,7 +232,7 @@ impl StateBackend for RocksState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::OperatorSnapshot;
+    use eddy_engine::snapshot::OperatorSnapshot;
 
     fn checkpoint(id: u64) -> Checkpoint {
         Checkpoint {

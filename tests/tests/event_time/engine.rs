@@ -4,14 +4,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use eddy::config::{
+use eddy::pipeline::{Outputs, Pipeline};
+use eddy::plugin::Runtime;
+use eddy::sink::{JsonLines, MemoryBuffer};
+use eddy_engine::config::{
     AggregateConfig, Config, PluginsConfig, SideOutputConfig, SinkConfig, TriggerConfig,
     WatermarkConfig, WindowConfig,
 };
-use eddy::event::RawBatch;
-use eddy::output::{JsonLines, MemoryBuffer};
-use eddy::pipeline::{Outputs, Pipeline};
-use eddy::plugin::Runtime;
+use eddy_engine::event::RawBatch;
 use eddy_tests::plugin_dir;
 
 use crate::model::{Row, Spec, Win};

@@ -1,0 +1,151 @@
+//! Kafka connection, consumer and producer settings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a consumer starts reading a partition.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartPosition {
+    /// Resume from the consumer group's committed offsets; partitions without one start at
+    /// their earliest offset.
+    #[default]
+    Committed,
+    /// Every partition assigned for the first time in this process starts at its earliest
+    /// offset, whatever the group committed (a replay).
+    Earliest,
+    /// Every partition assigned for the first time in this process starts at its end: only
+    /// records produced from now on are read.
+    Latest,
+}
+
+/// What to do when a partition's position is no longer in the log (retention, or the
+/// embedded cluster's limit, deleted records before they were read): those records are lost.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnReset {
+    /// Stop with an error naming the partition and the records lost (readiness false).
+    #[default]
+    Stop,
+    /// Log an error, count the records skipped, and continue from the earliest record left.
+    Continue,
+}
+
+/// Compression of produced batches.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip.
+    Gzip,
+    /// Snappy.
+    Snappy,
+    /// LZ4.
+    #[default]
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// The librdkafka name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Settings shared by the Kafka source, sink and side outputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers (`host:port,host:port`), or `embedded` for an in-process mock cluster
+    /// (librdkafka's; for the demo and tests, it keeps nothing after the process exits).
+    pub brokers: String,
+    /// Consumer group id; replicas with the same id share the input's partitions.
+    pub group_id: String,
+    /// Where partitions start when first assigned.
+    pub start: StartPosition,
+    /// What to do when records were deleted before they were read (see [`OnReset`]). A
+    /// partition that never had a committed position continues from its earliest record
+    /// whatever this says.
+    pub on_reset: OnReset,
+    /// How often progress is committed (the producer is flushed first, so a committed offset
+    /// never runs ahead of a result that has not been acknowledged).
+    #[serde(with = "humantime_serde")]
+    pub commit_interval: Duration,
+    /// How long the producer batches records before sending (`linger.ms`).
+    #[serde(with = "humantime_serde")]
+    pub linger: Duration,
+    /// Largest produce batch in bytes (`batch.size`).
+    pub batch_bytes: u64,
+    /// Compression of produced batches.
+    pub compression: Compression,
+    /// How long a produced record may take to be acknowledged, retries included
+    /// (`delivery.timeout.ms`); after that the failure stops the pipeline.
+    #[serde(with = "humantime_serde")]
+    pub delivery_timeout: Duration,
+    /// First wait between produce retries (`retry.backoff.ms`), doubled up to
+    /// `retry.backoff.max.ms` by librdkafka.
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    /// Partitions of each topic the embedded cluster creates (`brokers: embedded` only).
+    pub embedded_partitions: u32,
+    /// librdkafka properties for both consumer and producer, passed through as they are
+    /// (e.g. `security.protocol: SASL_SSL`). In environment overrides, write `_` for `.`:
+    /// `EDDY_KAFKA__PROPERTIES__SECURITY_PROTOCOL=SASL_SSL`.
+    pub properties: BTreeMap<String, serde_json::Value>,
+    /// librdkafka properties for the consumer only; they win over `properties`.
+    pub consumer_properties: BTreeMap<String, serde_json::Value>,
+    /// librdkafka properties for the producer only; they win over `properties`.
+    pub producer_properties: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "localhost:9092".into(),
+            group_id: "eddy".into(),
+            start: StartPosition::Committed,
+            on_reset: OnReset::Stop,
+            commit_interval: Duration::from_secs(5),
+            linger: Duration::from_millis(5),
+            batch_bytes: 1_000_000,
+            compression: Compression::Lz4,
+            delivery_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+            embedded_partitions: 4,
+            properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
+            producer_properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// A property name as librdkafka spells it: environment overrides write `_` for `.`.
+pub fn property_name(name: &str) -> String {
+    name.replace('_', ".")
+}
+
+/// A property value as text (numbers and booleans from YAML or the environment included).
+pub fn property_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl KafkaConfig {
+    /// Whether the brokers are an in-process mock cluster.
+    pub fn is_embedded(&self) -> bool {
+        self.brokers == "embedded"
+    }
+}

@@ -1,0 +1,449 @@
+//! The window operator: assigns decoded events to groups, drives the aggregate plugins, and
+//! decides what is emitted after every batch (early, on-time and late-update results), what
+//! goes to the late output, and when group state is freed.
+
+use std::collections::HashMap;
+
+use crate::aggregate::{Aggregates, Takeover};
+use crate::aggregate::{AggregatorLoader, AggregatorPlugin, PluginError, SwapError};
+use crate::config::{AggregateConfig, Config};
+use crate::decode::DecodedBatch;
+use crate::groups::{Group, GroupTable};
+use crate::results::Emit;
+use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
+use crate::trigger::Trigger;
+use crate::watermark::{WatermarkSettings, Watermarks};
+use crate::window::{Assigner, Window};
+
+/// A result of one group, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// Why it was emitted.
+    pub emit: Emit,
+    /// The groups, in order.
+    pub groups: Vec<Group>,
+    /// Their aggregate values.
+    pub finished: crate::aggregate::Finished,
+}
+
+/// An event that arrived after its windows' allowed lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Late {
+    /// Index of the event in its decoded batch.
+    pub event: usize,
+    /// Watermark it missed.
+    pub watermark: i64,
+    /// Its event time.
+    pub time: i64,
+}
+
+/// What one batch (or one tick of processing time) produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Results by emit kind: late updates, on-time, early.
+    pub results: Vec<Emitted>,
+    /// Late events.
+    pub late: Vec<Late>,
+    /// Open groups dropped because their partition had no events for `state.ttl`.
+    pub expired: u64,
+}
+
+/// Windows, groups, watermarks and triggers over the aggregate plugins.
+pub struct Operator {
+    assigner: Assigner,
+    groups: GroupTable,
+    aggregates: Aggregates,
+    watermarks: Watermarks,
+    trigger: Trigger,
+    windows: Vec<Window>,
+    slots: Vec<u32>,
+    rows: Vec<u32>,
+    merges: Vec<(u32, u32)>,
+    touched: Vec<u32>,
+    replay: Option<Replay>,
+    replayed: u64,
+    ttl_ms: Option<i64>,
+    last_input_ms: Option<i64>,
+}
+
+/// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
+/// its watermark was `watermark`. Records before `read_to` whose windows all end at or before
+/// `watermark` were already accounted for (in a result or the late output) and are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replay {
+    /// First source offset the previous owner had not read.
+    pub read_to: i64,
+    /// The previous owner's watermark.
+    pub watermark: i64,
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Operator {
+    /// An operator for `config` over loaded aggregates.
+    pub fn new(config: &Config, aggregates: Aggregates) -> Self {
+        let settings = WatermarkSettings {
+            bound_ms: millis(config.watermark.out_of_orderness),
+            interval_ms: millis(config.watermark.interval),
+            idle_timeout_ms: config.watermark.idle_timeout.map(millis),
+        };
+        Self {
+            assigner: Assigner::from_config(&config.window),
+            groups: GroupTable::new(millis(config.allowed_lateness)),
+            aggregates,
+            watermarks: Watermarks::new(settings),
+            trigger: Trigger::from_config(&config.trigger),
+            windows: Vec::new(),
+            slots: Vec::new(),
+            rows: Vec::new(),
+            merges: Vec::new(),
+            touched: Vec::new(),
+            replay: None,
+            replayed: 0,
+            ttl_ms: config.state.ttl.map(millis),
+            last_input_ms: None,
+        }
+    }
+
+    /// Continues where a previous owner of the source left off (see [`Replay`]).
+    pub fn resume(&mut self, replay: Replay) {
+        self.watermarks.resume(replay.watermark);
+        self.replay = Some(replay);
+    }
+
+    /// The operator's state: watermark, open groups and their aggregate state.
+    pub fn snapshot(&mut self) -> Result<OperatorSnapshot, PluginError> {
+        let slots = self.groups.open_slots();
+        let groups = slots
+            .iter()
+            .filter_map(|&slot| self.groups.get(slot).map(SavedGroup::of))
+            .collect();
+        Ok(OperatorSnapshot {
+            watermark: self.watermarks.current(),
+            max_seen: self.watermarks.max_seen(),
+            formats: self.aggregates.state_formats(),
+            groups,
+            states: self.aggregates.save(&slots)?,
+            retiring: self.aggregates.save_retiring(&slots)?,
+        })
+    }
+
+    /// Restores a snapshot into this operator, which has no groups yet, at processing time
+    /// `now_ms`.
+    pub fn restore(
+        &mut self,
+        snapshot: &OperatorSnapshot,
+        now_ms: i64,
+        loader: &dyn AggregatorLoader,
+        configs: &[AggregateConfig],
+    ) -> Result<(), RestoreError> {
+        let current = self.aggregates.state_formats();
+        if snapshot.formats != current {
+            return Err(RestoreError::Formats {
+                saved: snapshot.formats.clone(),
+                current,
+            });
+        }
+        let n = snapshot.groups.len();
+        if snapshot.states.len() != current.len()
+            || snapshot.states.iter().any(|c| c.offsets.len() != n + 1)
+        {
+            return Err(RestoreError::Inconsistent(format!(
+                "{n} groups but state columns of other lengths"
+            )));
+        }
+        if !self.groups.is_empty() {
+            return Err(RestoreError::Inconsistent(
+                "restoring into an operator that has groups".into(),
+            ));
+        }
+        let slots: Vec<u32> = snapshot
+            .groups
+            .iter()
+            .map(|saved| self.groups.restore(saved.group()))
+            .collect();
+        self.aggregates.restore(&slots, &snapshot.states)?;
+        self.aggregates
+            .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;
+        self.watermarks.resume(snapshot.watermark);
+        self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
+        Ok(())
+    }
+
+    /// Puts `plugin` (from `source`) in place of aggregate `index`'s current version (from
+    /// `current_source`); see [`Aggregates::swap`].
+    pub fn swap_aggregate(
+        &mut self,
+        index: usize,
+        plugin: AggregatorPlugin,
+        source: &str,
+        current_source: &str,
+    ) -> Result<Takeover, SwapError> {
+        let open = self.groups.open_slots();
+        self.aggregates
+            .swap(index, plugin, source, current_source, &open)
+    }
+
+    /// The aggregates.
+    pub fn aggregates(&self) -> &Aggregates {
+        &self.aggregates
+    }
+
+    /// The aggregates' plugin versions.
+    pub fn plugin_versions(&self) -> Vec<String> {
+        self.aggregates.versions()
+    }
+
+    /// Records skipped because a previous owner had already accounted for them.
+    pub fn replayed(&self) -> u64 {
+        self.replayed
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> i64 {
+        self.watermarks.current()
+    }
+
+    /// Number of open groups (key × window).
+    pub fn open_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Size of the slot tables inside the plugins (highest slot used, plus one).
+    pub fn slot_capacity(&self) -> usize {
+        self.groups.slot_capacity()
+    }
+
+    /// Lowest source offset held by an open group (`i64::MAX` when none).
+    pub fn first_offset(&self) -> i64 {
+        self.groups.first_offset()
+    }
+
+    /// Adds the events of a batch from `partition` at processing time `now_ms`, then emits.
+    /// `source_offsets` are the raw batch's record offsets (empty when the source has none).
+    pub fn process(
+        &mut self,
+        partition: u32,
+        batch: &DecodedBatch,
+        source_offsets: &[i64],
+        now_ms: i64,
+    ) -> Result<Output, PluginError> {
+        let watermark = self.watermarks.current();
+        self.watermarks.touch(partition, now_ms);
+        self.last_input_ms = Some(now_ms);
+        self.slots.clear();
+        self.rows.clear();
+        self.merges.clear();
+        self.touched.clear();
+        let mut output = Output::default();
+        for (i, (&time, key)) in batch.times.iter().zip(batch.keys.iter()).enumerate() {
+            self.windows.clear();
+            self.assigner.assign(time, &mut self.windows);
+            if let Some(replay) = self.replay {
+                match source_offsets.get(batch.rows[i] as usize) {
+                    Some(&offset) if offset < replay.read_to => {
+                        if self.windows.iter().all(|w| w.end <= replay.watermark) {
+                            self.replayed += 1;
+                            continue;
+                        }
+                    }
+                    _ => self.replay = None,
+                }
+            }
+            self.watermarks.observe(partition, time);
+            let before = self.slots.len();
+            for &window in &self.windows {
+                let slot = if self.assigner.is_merging() {
+                    match self.groups.session(key, window, watermark) {
+                        Some((slot, sources)) => {
+                            self.merges
+                                .extend(sources.into_iter().map(|source| (slot, source)));
+                            slot
+                        }
+                        None => continue,
+                    }
+                } else if self.groups.is_expired(window, watermark) {
+                    continue;
+                } else {
+                    self.groups.slot(key, window, watermark)
+                };
+                self.slots.push(slot);
+                self.rows.push(i as u32);
+                if let Some(group) = self.groups.get_mut(slot) {
+                    group.pending += 1;
+                    if let Some(&offset) = source_offsets.get(batch.rows[i] as usize) {
+                        group.first_offset = group.first_offset.min(offset);
+                    }
+                }
+            }
+            if self.slots.len() == before {
+                output.late.push(Late {
+                    event: i,
+                    watermark,
+                    time,
+                });
+            }
+        }
+        self.apply_merges()?;
+        // The plugins get the batch ordered by slot (each group's events still in input order,
+        // so results are the same): their slot tables are then read front to back instead of
+        // missing the cache on nearly every event (+25 % events/s over 10 k keys).
+        let mut order: Vec<u64> = self
+            .slots
+            .iter()
+            .zip(&self.rows)
+            .map(|(&slot, &row)| (u64::from(slot) << 32) | u64::from(row))
+            .collect();
+        order.sort_unstable();
+        let sorted_slots: Vec<u32> = order.iter().map(|&p| (p >> 32) as u32).collect();
+        let sorted_rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
+        self.aggregates
+            .accumulate(&sorted_slots, &sorted_rows, &batch.values)?;
+        // Already in slot order: the touched groups are the distinct slots.
+        self.touched.extend_from_slice(&sorted_slots);
+        self.touched.dedup();
+        let late_updates: Vec<u32> = self
+            .touched
+            .iter()
+            .copied()
+            .filter(|&slot| self.groups.get(slot).is_some_and(|g| g.fired))
+            .collect();
+        output.results = self.emit(now_ms, late_updates)?;
+        Ok(output)
+    }
+
+    /// Lets processing time pass without events (idle partitions, time triggers), then emits.
+    pub fn tick(&mut self, now_ms: i64) -> Result<Output, PluginError> {
+        self.touched.clear();
+        let results = self.emit(now_ms, Vec::new())?;
+        let expired = self.expire_idle(now_ms)?;
+        Ok(Output {
+            results,
+            late: Vec::new(),
+            expired,
+        })
+    }
+
+    /// With `state.ttl`: when no event has arrived for the TTL (processing time), the
+    /// watermark cannot move and no open window will fire; their state is dropped.
+    fn expire_idle(&mut self, now_ms: i64) -> Result<u64, PluginError> {
+        let Some(ttl) = self.ttl_ms else {
+            return Ok(0);
+        };
+        let last = *self.last_input_ms.get_or_insert(now_ms);
+        if self.groups.is_empty() || now_ms.saturating_sub(last) < ttl {
+            return Ok(0);
+        }
+        let open = self.groups.len() as u64;
+        self.expire(i64::MAX)?;
+        Ok(open)
+    }
+
+    /// The input has ended: every open window fires, then all state is freed.
+    pub fn close(&mut self) -> Result<Output, PluginError> {
+        let watermark = self.watermarks.close();
+        let mut results = Vec::new();
+        let due = self.groups.due(watermark);
+        self.push_results(&mut results, Emit::OnTime, due)?;
+        self.expire(watermark)?;
+        Ok(Output {
+            results,
+            late: Vec::new(),
+            expired: 0,
+        })
+    }
+
+    /// Merges session state in the plugins in the order the merges happened, points this
+    /// batch's events at the surviving groups, and frees the merged slots.
+    fn apply_merges(&mut self) -> Result<(), PluginError> {
+        if self.merges.is_empty() {
+            return Ok(());
+        }
+        let mut into: HashMap<u32, u32> = HashMap::new();
+        for &(target, source) in &self.merges {
+            into.insert(source, target);
+        }
+        let resolve = |mut slot: u32| {
+            while let Some(&next) = into.get(&slot) {
+                slot = next;
+            }
+            slot
+        };
+        for slot in &mut self.slots {
+            *slot = resolve(*slot);
+        }
+        let (targets, sources): (Vec<u32>, Vec<u32>) = self.merges.iter().copied().unzip();
+        self.aggregates.merge(&targets, &sources)?;
+        self.groups.free(sources);
+        Ok(())
+    }
+
+    /// Emits late updates for `late_updates`, on-time results for windows the new watermark
+    /// completes, early results the trigger asks for, and frees expired groups.
+    fn emit(&mut self, now_ms: i64, late_updates: Vec<u32>) -> Result<Vec<Emitted>, PluginError> {
+        let mut results = Vec::new();
+        self.push_results(&mut results, Emit::LateUpdate, late_updates)?;
+        let watermark = self.watermarks.advance(now_ms);
+        let due = self.groups.due(watermark);
+        self.push_results(&mut results, Emit::OnTime, due)?;
+        let early: Vec<u32> = if self.trigger.time_fires(now_ms) {
+            self.groups.pending_unfired()
+        } else if !self.trigger.counts() {
+            Vec::new()
+        } else {
+            self.touched
+                .iter()
+                .copied()
+                .filter(|&slot| {
+                    self.groups
+                        .get(slot)
+                        .is_some_and(|g| !g.fired && self.trigger.count_fires(g.pending))
+                })
+                .collect()
+        };
+        self.push_results(&mut results, Emit::Early, early)?;
+        self.expire(watermark)?;
+        Ok(results)
+    }
+
+    /// Finishes `slots` and adds their results, ordered by window, then key.
+    fn push_results(
+        &mut self,
+        results: &mut Vec<Emitted>,
+        emit: Emit,
+        mut slots: Vec<u32>,
+    ) -> Result<(), PluginError> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        let order = |g: Option<&Group>| g.map(|g| (g.window.end, g.window.start, g.key.clone()));
+        slots.sort_by_cached_key(|&slot| order(self.groups.get(slot)));
+        let finished = self.aggregates.finish(&slots)?;
+        let mut groups = Vec::with_capacity(slots.len());
+        for &slot in &slots {
+            if let Some(group) = self.groups.get_mut(slot) {
+                group.pending = 0;
+                groups.push(group.clone());
+            }
+        }
+        results.push(Emitted {
+            emit,
+            groups,
+            finished,
+        });
+        Ok(())
+    }
+
+    fn expire(&mut self, watermark: i64) -> Result<(), PluginError> {
+        let expired = self.groups.expire(watermark);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let slots: Vec<u32> = expired.into_iter().map(|(slot, _)| slot).collect();
+        self.aggregates.release(&slots)?;
+        self.groups.free(slots);
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! Results, late events and dead letters encoded as JSON lines (the writers are the host's).
+
+use serde_json::{Map, Number, Value};
+
+use crate::aggregate::Finished;
+use crate::groups::Group;
+
+/// Why a window's result was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Emit {
+    /// Before the window's end, by a count or processing-time trigger: a partial result.
+    Early,
+    /// The watermark passed the window's end.
+    OnTime,
+    /// Events within the allowed lateness changed a window whose end the watermark had passed.
+    LateUpdate,
+}
+
+impl Emit {
+    /// The name in results: `early`, `on_time` or `late_update`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Emit::Early => "early",
+            Emit::OnTime => "on_time",
+            Emit::LateUpdate => "late_update",
+        }
+    }
+}
+
+/// A JSON number for `v`: an integer when `v` is whole and exact, `null` when not finite.
+pub fn number(v: f64) -> Value {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        Value::Number(Number::from(v as i64))
+    } else {
+        Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Writes the results of `groups` as JSON lines onto `out`, fields in this order: `key`,
+/// `window_start`, `window_end`, `emit`, then one field per aggregate (a number, or an object
+/// when it has several named outputs). Returns the number of results written.
+pub fn write_results(
+    groups: &[Group],
+    finished: &Finished,
+    emit: Emit,
+    out: &mut Vec<u8>,
+) -> usize {
+    let string = |out: &mut Vec<u8>, s: &str| {
+        // Serialising a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    let num = |out: &mut Vec<u8>, v: f64| {
+        let _ = serde_json::to_writer(&mut *out, &number(v));
+    };
+    for (i, group) in groups.iter().enumerate() {
+        out.extend_from_slice(b"{\"key\":");
+        string(out, &group.key);
+        out.extend_from_slice(b",\"window_start\":");
+        out.extend_from_slice(group.window.start.to_string().as_bytes());
+        out.extend_from_slice(b",\"window_end\":");
+        out.extend_from_slice(group.window.end.to_string().as_bytes());
+        out.extend_from_slice(b",\"emit\":\"");
+        out.extend_from_slice(emit.as_str().as_bytes());
+        out.push(b'"');
+        for (name, outputs, values) in &finished.columns {
+            let row = &values[i * outputs.len()..(i + 1) * outputs.len()];
+            out.push(b',');
+            string(out, name);
+            out.push(b':');
+            if outputs.len() == 1 && outputs[0].is_empty() {
+                num(out, row[0]);
+            } else {
+                out.push(b'{');
+                for (j, (output, &v)) in outputs.iter().zip(row).enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    string(out, output);
+                    out.push(b':');
+                    num(out, v);
+                }
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    groups.len()
+}
+
+/// The side-output record of an event: the reason, extra fields, and the event itself (as JSON
+/// when it parses, else as text).
+pub fn side_record(reason: &str, extra: &[(&str, Value)], payload: &[u8]) -> Value {
+    let mut object = Map::new();
+    object.insert("reason".into(), Value::from(reason));
+    for (key, value) in extra {
+        object.insert((*key).into(), value.clone());
+    }
+    let event = serde_json::from_slice(payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
+    object.insert("event".into(), event);
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::Window;
+
+    #[test]
+    fn results_have_fixed_fields_then_aggregates() {
+        let groups = vec![Group {
+            window: Window { start: 0, end: 10 },
+            key: "k".into(),
+            fired: true,
+            pending: 0,
+            first_offset: i64::MAX,
+        }];
+        let finished = Finished {
+            columns: vec![
+                ("n".into(), vec![String::new()], vec![2.0]),
+                (
+                    "lat".into(),
+                    vec!["p50".into(), "p99".into()],
+                    vec![1.5, f64::NAN],
+                ),
+            ],
+        };
+        let mut out = Vec::new();
+        assert_eq!(write_results(&groups, &finished, Emit::OnTime, &mut out), 1);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "{\"key\":\"k\",\"window_start\":0,\"window_end\":10,\"emit\":\"on_time\",\"n\":2,\"lat\":{\"p50\":1.5,\"p99\":null}}\n"
+        );
+    }
+
+    #[test]
+    fn side_records_keep_the_event() {
+        let r = side_record("late", &[("watermark", Value::from(5))], br#"{"a":1}"#);
+        assert_eq!(
+            r.to_string(),
+            r#"{"event":{"a":1},"reason":"late","watermark":5}"#
+        );
+        let r = side_record("bad", &[], b"\xffx");
+        assert_eq!(r["event"], Value::from("\u{fffd}x"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Checkpoints: everything a pipeline needs to continue after a crash or a hand-over — each
+//! partition's operator snapshot and the source offset it belongs to, and the plugin versions
+//! that made the state — written atomically under increasing ids by a state backend, in memory
+//! or in RocksDB.
+
+mod memory;
+mod shared;
+mod store;
+
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryState;
+pub use shared::{SharedDir, SharedEntry};
+pub use store::CheckpointStore;
+
+use crate::snapshot::OperatorSnapshot;
+
+/// One partition's state in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// Source partition (0 for unpartitioned sources).
+    pub partition: u32,
+    /// The first source offset not reflected in `snapshot`: reading resumes here.
+    pub offset: i64,
+    /// The operator's state.
+    pub snapshot: OperatorSnapshot,
+}
+
+/// A checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Increasing id.
+    pub id: u64,
+    /// When it was taken, epoch ms.
+    pub created_ms: i64,
+    /// The plugin versions whose state it holds (content hashes).
+    pub plugins: Vec<String>,
+    /// Per partition.
+    pub partitions: Vec<PartitionState>,
+}
+
+impl Checkpoint {
+    /// What its manifest says.
+    pub fn info(&self) -> CheckpointInfo {
+        CheckpointInfo {
+            id: self.id,
+            created_ms: self.created_ms,
+            plugins: self.plugins.clone(),
+            offsets: self
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.offset))
+                .collect(),
+        }
+    }
+}
+
+/// A checkpoint's manifest: what it holds, without the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// Its id.
+    pub id: u64,
+    /// When it was taken, epoch ms.
+    pub created_ms: i64,
+    /// The plugin versions whose state it holds.
+    pub plugins: Vec<String>,
+    /// Per partition held, the offset reading resumes from.
+    pub offsets: Vec<(u32, i64)>,
+}
+
+impl CheckpointInfo {
+    /// The resume offset of `partition`, when the checkpoint holds it.
+    pub fn offset(&self, partition: u32) -> Option<i64> {
+        self.offsets
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, o)| *o)
+    }
+}
+
+/// What writing a checkpoint cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes of state written.
+    pub bytes: u64,
+}
+
+/// Why state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state directory cannot be used; it is left as it is.
+    #[error("state directory {dir}: {message}")]
+    Open {
+        /// The directory.
+        dir: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading or writing failed.
+    #[error("state store: {0}")]
+    Store(String),
+    /// A checkpoint could not be encoded.
+    #[error("encoding a checkpoint: {0}")]
+    Encode(String),
+    /// A checkpoint is incomplete or its digest does not match.
+    #[error("checkpoint {id} is unusable: {reason}")]
+    Corrupt {
+        /// Its id.
+        id: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No checkpoint has this id.
+    #[error("no checkpoint {0}")]
+    Missing(u64),
+    /// A checkpoint id did not increase.
+    #[error("checkpoint id {id} is not above the latest, {latest}")]
+    Order {
+        /// The id given.
+        id: u64,
+        /// The latest id written.
+        latest: u64,
+    },
+}
+
+/// Where checkpoints are kept.
+pub trait StateBackend: Send {
+    /// Writes `checkpoint` atomically: afterwards it is the latest, or (on error) nothing
+    /// changed. Older checkpoints beyond the number kept are removed.
+    fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError>;
+
+    /// The checkpoint `id`, checked whole.
+    fn read(&mut self, id: u64) -> Result<Checkpoint, StateError>;
+
+    /// The manifests of the checkpoints kept, oldest first (their state is not checked).
+    fn index(&self) -> Result<Vec<CheckpointInfo>, StateError>;
+
+    /// The latest complete checkpoint. A latest one that is corrupt or incomplete is skipped,
+    /// loudly, for the one before it.
+    fn latest(&mut self) -> Result<Option<Checkpoint>, StateError> {
+        for info in self.index()?.iter().rev() {
+            match self.read(info.id) {
+                Ok(checkpoint) => return Ok(Some(checkpoint)),
+                Err(error @ StateError::Corrupt { .. }) => {
+                    tracing::error!(%error, "falling back to the checkpoint before");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ids of the checkpoints kept, oldest first.
+    fn ids(&self) -> Result<Vec<u64>, StateError> {
+        Ok(self.index()?.iter().map(|i| i.id).collect())
+    }
+}
+
+/// `f` over `items` on every core, results in order (partitions are independent, and
+/// encoding a million keys' state on one core is most of a checkpoint's time).
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, StateError> + Sync,
+) -> Vec<Result<R, StateError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(StateError::Store("a worker thread panicked".into()))]
+                })
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,73 @@
+//! The bounded loop: a source that ends (a file, standard input, the generator) read batch by
+//! batch into the pipeline until it ends or the process is asked to stop; then every open
+//! window fires and the outputs (Kafka topics too) are flushed.
+
+use std::sync::Arc;
+
+use eddy_engine::config::Config;
+use eddy_engine::source;
+use eddy_engine::stats::Stats;
+
+use super::{Services, StopFlag, kafka_loop};
+use crate::pipeline::{Outputs, Pipeline, PipelineError};
+use crate::plugin::Runtime;
+
+/// Runs `config` over its bounded source; `brokers` serve its Kafka outputs, if any.
+/// Readiness is true while it runs and false, with the error, when it fails.
+pub fn run(
+    config: &Config,
+    brokers: &str,
+    stop: &StopFlag,
+    services: &Services,
+) -> Result<Stats, PipelineError> {
+    let result = run_until_done(config, brokers, stop, services);
+    if let Err(error) = &result {
+        services.health.set_unready(error.to_string());
+    }
+    result
+}
+
+fn run_until_done(
+    config: &Config,
+    brokers: &str,
+    stop: &StopFlag,
+    services: &Services,
+) -> Result<Stats, PipelineError> {
+    let mut config = config.clone();
+    if let Some(control) = &services.control {
+        control.apply_kept(&mut config)?;
+    }
+    let producer = kafka_loop::producer_for(&config, brokers)?;
+    let outputs = Outputs::open(&config, producer.as_ref())?;
+    let runtime = match &services.runtime {
+        Some(runtime) => Arc::clone(runtime),
+        None => Arc::new(Runtime::with_metrics(
+            &config.plugins,
+            Arc::clone(&services.metrics.plugins),
+        )?),
+    };
+    let mut pipeline = Pipeline::with_runtime(&config, runtime, outputs)?;
+    pipeline.set_emit_lag(services.metrics.pipeline.event_time_lag.clone());
+    if let Some(control) = &services.control {
+        control.set_stages(&pipeline.stages());
+    }
+    let mut source = source::open(&config.source, config.batch_linger)?;
+    services.health.set_ready();
+    while !stop.is_set() {
+        let Some(batch) = source.next_batch(config.batch_size)? else {
+            break;
+        };
+        pipeline.process(batch)?;
+        if let Some(control) = services.control.as_ref().filter(|c| c.has_pending()) {
+            pipeline.flush()?;
+            pipeline.apply_changes(control)?;
+        }
+        services.metrics.pipeline.observe(&pipeline.stats(), 0);
+    }
+    let stats = pipeline.finish()?;
+    if let Some(producer) = &producer {
+        producer.flush()?;
+    }
+    services.metrics.pipeline.observe(&stats, 0);
+    Ok(stats)
+}

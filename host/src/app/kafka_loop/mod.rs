@@ -1,0 +1,452 @@
+//! The Kafka loop: poll a batch from the group consumer, split it by partition, process each
+//! partition's records, publish resume offsets, periodically flush the producer and commit
+//! them, and take checkpoints (see [`checkpoint`]); trapped batches in [`traps`], admin
+//! changes in [`changes`].
+
+mod changes;
+mod checkpoint;
+mod reset;
+mod traps;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::CommitMode;
+
+use traps::Traps;
+
+use super::Services;
+use crate::kafka::{GroupConsumer, KafkaError, PartitionChange, Producer};
+use crate::plugin::Control;
+use eddy_engine::config::{Config, Delivery, SourceConfig, TrapPolicy};
+use eddy_engine::decode::NO_TIMESTAMP;
+use eddy_engine::event::RawBatch;
+use eddy_engine::event::now_ms;
+use eddy_engine::recovery::{Origin, Resume};
+use eddy_engine::state::CheckpointStore;
+use eddy_engine::stats::Stats;
+
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::pipeline::{Outputs, Pipeline, PipelineError};
+use crate::plugin::Runtime;
+use crate::state;
+
+/// How long one poll waits for the first record of a batch.
+const POLL_WAIT: Duration = Duration::from_millis(50);
+/// How often processing time is let pass when records keep coming.
+const TICK_EVERY: Duration = Duration::from_millis(100);
+/// How often progress is logged.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A pipeline reading a Kafka topic, one poll round at a time.
+pub struct KafkaRun {
+    consumer: GroupConsumer,
+    control: Option<Arc<Control>>,
+    producer: Option<Arc<Producer>>,
+    pipeline: Pipeline,
+    store: Arc<Mutex<CheckpointStore>>,
+    delivery: Delivery,
+    metrics: Arc<Metrics>,
+    batch_size: usize,
+    commit_interval: Duration,
+    /// Checkpoints outlive the process: progress is committed with them only.
+    durable: bool,
+    checkpoint_interval: Duration,
+    last_commit: Instant,
+    last_checkpoint: Instant,
+    last_tick: Instant,
+    last_log: Instant,
+    poll_errors: u64,
+    health: Arc<Health>,
+    assigned: bool,
+    /// What `kafka.on_reset` says to do when records were deleted before they were read.
+    on_reset: eddy_engine::config::OnReset,
+    /// What `plugins.on_trap` says to do when a retried batch traps again.
+    on_trap: TrapPolicy,
+    /// Trapped batches being retried or sent to the dead-letter output.
+    traps: Traps,
+    /// An activated version trapping this often is rolled back.
+    rollback_traps: usize,
+    /// See `rollback_traps`.
+    rollback_window: Duration,
+}
+
+/// The producer of the config's Kafka outputs, transactional with exactly-once; `None` when no
+/// output is a Kafka topic.
+pub(super) fn producer_for(
+    config: &Config,
+    brokers: &str,
+) -> Result<Option<Arc<Producer>>, KafkaError> {
+    let writes_kafka = config
+        .kafka_topics()
+        .iter()
+        .any(|(key, _)| *key != "source.topic");
+    if !writes_kafka {
+        return Ok(None);
+    }
+    let producer = match config.state.delivery {
+        Delivery::AtLeastOnce => Producer::new(&config.kafka, brokers)?,
+        Delivery::ExactlyOnce => {
+            let id = config.transactional_id();
+            tracing::info!(transactional_id = %id, "exactly-once: transactional producer");
+            let timeout = (config.state.checkpoint_interval * 3).max(Duration::from_secs(60));
+            Producer::transactional(&config.kafka, brokers, &id, timeout)?
+        }
+    };
+    Ok(Some(Arc::new(producer)))
+}
+
+impl KafkaRun {
+    /// Loads the plugins, connects to `brokers` and subscribes to the source topic.
+    pub fn start(config: &Config, brokers: &str) -> Result<Self, PipelineError> {
+        Self::start_with(config, brokers, Services::default())
+    }
+
+    /// Like [`KafkaRun::start`], reporting readiness to `health` (ready once partitions are
+    /// assigned, not ready with the error once a round fails, e.g. results cannot be
+    /// delivered) and checkpoints to `metrics`. The state directory is opened first: one
+    /// that cannot be used stops the start, named.
+    pub fn start_with(
+        config: &Config,
+        brokers: &str,
+        services: Services,
+    ) -> Result<Self, PipelineError> {
+        let Services {
+            health,
+            metrics,
+            control,
+            runtime,
+        } = services;
+        health.set_unready("waiting for partitions");
+        let mut config = config.clone();
+        if let Some(control) = &control {
+            control.apply_kept(&mut config)?;
+        }
+        let config = &config;
+        let SourceConfig::Kafka { topic } = &config.source else {
+            return Err(KafkaError::Client("the source is not a Kafka topic".into()).into());
+        };
+        let store = Arc::new(Mutex::new(state::open(&config.state)?));
+        let producer = producer_for(config, brokers)?;
+        let outputs = Outputs::open(config, producer.as_ref())?;
+        let runtime = match runtime {
+            Some(runtime) => runtime,
+            None => Arc::new(Runtime::with_metrics(
+                &config.plugins,
+                Arc::clone(&metrics.plugins),
+            )?),
+        };
+        let mut pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
+        pipeline.set_emit_lag(metrics.pipeline.event_time_lag.clone());
+        if let Some(producer) = &producer {
+            producer
+                .deliveries()
+                .export_latency(metrics.pipeline.delivery.clone());
+        }
+        if let Some(control) = &control {
+            control.set_stages(&pipeline.stages());
+        }
+        let consumer = GroupConsumer::new(
+            &config.kafka,
+            brokers,
+            topic,
+            producer.clone(),
+            &config.state,
+            Arc::clone(&store),
+            Some(metrics.pipeline.consumer_lag.clone()),
+        )?;
+        consumer.set_formats(pipeline.state_formats());
+        // Series at zero from the start, so that rate alerts see the first retry.
+        for (stage, plugin) in pipeline.stages() {
+            if matches!(stage, eddy_engine::config::StageId::Aggregate(_)) {
+                let _ = metrics
+                    .trap_retries
+                    .get_or_create(&crate::metrics::PluginLabel { plugin });
+            }
+        }
+        let now = Instant::now();
+        Ok(Self {
+            consumer,
+            control,
+            producer,
+            pipeline,
+            store,
+            delivery: config.state.delivery,
+            durable: config.state.durable(),
+            metrics,
+            batch_size: config.batch_size,
+            commit_interval: config.kafka.commit_interval,
+            checkpoint_interval: config.state.checkpoint_interval,
+            last_commit: now,
+            last_checkpoint: now,
+            last_tick: now,
+            last_log: now,
+            poll_errors: 0,
+            health,
+            assigned: false,
+            on_trap: config.plugins.on_trap,
+            on_reset: config.kafka.on_reset,
+            traps: Traps::default(),
+            rollback_traps: config.plugins.rollback_traps as usize,
+            rollback_window: config.plugins.rollback_window,
+        })
+    }
+
+    /// What the pipeline has done so far.
+    pub fn stats(&self) -> Stats {
+        self.pipeline.stats()
+    }
+
+    /// The producer of results and side outputs, when any goes to Kafka.
+    pub fn producer(&self) -> Option<&Arc<Producer>> {
+        self.producer.as_ref()
+    }
+
+    /// Errors the consumer reported while polling (logged; librdkafka recovers from them).
+    pub fn poll_errors(&self) -> u64 {
+        self.poll_errors
+    }
+
+    /// The pipeline (open groups, watermarks).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Readiness of this run.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// The metrics of this run.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// One round: reads up to `batch_size` records (waiting briefly for the first), processes
+    /// them by partition, lets processing time pass, and commits when due. Returns the number
+    /// of records read. A failure makes the run not ready, with the error as the reason.
+    pub fn round(&mut self) -> Result<usize, PipelineError> {
+        let result = self.poll_and_process();
+        if let Err(error) = &result {
+            self.health.set_unready(error.to_string());
+            self.roll_back_trapped_aggregator(error);
+        }
+        result
+    }
+
+    fn poll_and_process(&mut self) -> Result<usize, PipelineError> {
+        if let Some(producer) = &self.producer {
+            producer.check()?;
+            match producer.deliveries().outage() {
+                Some(reason) => self
+                    .health
+                    .set_unready(format!("sink unreachable: {reason}")),
+                None if self.assigned => self.health.set_ready(),
+                None => {}
+            }
+        }
+        if self.control.as_ref().is_some_and(|c| c.has_pending()) {
+            self.apply_changes()?;
+        }
+        let mut batches: BTreeMap<u32, RawBatch> = BTreeMap::new();
+        let mut read = 0;
+        let mut wait = POLL_WAIT;
+        while read < self.batch_size {
+            let generation = self.consumer.generation();
+            let polled = self.consumer.poll(wait);
+            if self.consumer.generation() != generation {
+                for change in self.consumer.take_changes() {
+                    if let PartitionChange::Assigned(resumes) = &change {
+                        self.assigned = !resumes.is_empty();
+                    }
+                    apply(
+                        &mut self.pipeline,
+                        &self.health,
+                        &self.metrics,
+                        change,
+                        &mut batches,
+                    )?;
+                }
+            }
+            match polled {
+                None => break,
+                Some(Err(KafkaError::OffsetReset(error))) => {
+                    self.poll_errors += 1;
+                    self.offset_reset(&error)?;
+                    break;
+                }
+                Some(Err(error)) => {
+                    self.poll_errors += 1;
+                    tracing::warn!(%error, "consumer error");
+                    break;
+                }
+                Some(Ok(message)) => {
+                    let Ok(partition) = u32::try_from(message.partition()) else {
+                        continue;
+                    };
+                    let timestamp = message.timestamp().to_millis().unwrap_or(NO_TIMESTAMP);
+                    batches
+                        .entry(partition)
+                        .or_insert_with(|| {
+                            let mut batch = RawBatch::with_capacity(self.batch_size, 0);
+                            batch.partition = partition;
+                            batch
+                        })
+                        .push_at(
+                            message.payload().unwrap_or_default(),
+                            timestamp,
+                            message.offset(),
+                        );
+                    read += 1;
+                    wait = Duration::ZERO;
+                }
+            }
+        }
+        let now = now_ms();
+        for (partition, batch) in batches {
+            let _span = tracing::debug_span!(
+                "batch",
+                partition,
+                first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
+                records = batch.len()
+            )
+            .entered();
+            if self.process_batch(batch, now)? {
+                // Every partition went back after a trap: what else was read comes again.
+                break;
+            }
+        }
+        self.record_rollbacks()?;
+        if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
+            let expired = self.pipeline.stats().expired;
+            self.pipeline.tick_at(now)?;
+            self.metrics
+                .groups_expired
+                .inc_by(self.pipeline.stats().expired - expired);
+            // Progress scans every open group, so it is published with the tick, not per
+            // round. A revoke in between commits the last published progress: older, but
+            // consistent (offset, read position and watermark taken together), so the next
+            // owner re-reads a little more and writes nothing partial.
+            self.consumer.set_progress(&self.pipeline.progress());
+            self.last_tick = Instant::now();
+            self.export_metrics(now);
+        }
+        if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
+            self.checkpoint()?;
+        } else if self.delivery == Delivery::AtLeastOnce
+            && !self.durable
+            && self.last_commit.elapsed() >= self.commit_interval
+        {
+            self.commit(CommitMode::Async)?;
+        }
+        if self.last_log.elapsed() >= LOG_EVERY {
+            self.last_log = Instant::now();
+            let stats = self.pipeline.stats();
+            tracing::info!(
+                records = stats.records_in,
+                results = stats.results,
+                late = stats.late,
+                dead_letters = stats.dead_letters,
+                open_groups = self.pipeline.open_groups(),
+                "progress"
+            );
+        }
+        Ok(read)
+    }
+
+    fn export_metrics(&self, now: i64) {
+        let metrics = &self.metrics.pipeline;
+        metrics.observe(&self.pipeline.stats(), self.poll_errors);
+        metrics
+            .groups
+            .set(i64::try_from(self.pipeline.open_groups()).unwrap_or(i64::MAX));
+        let watermark = self.pipeline.watermark();
+        if watermark > i64::MIN {
+            metrics
+                .watermark_lag
+                .set(now.saturating_sub(watermark) as f64 / 1e3);
+        }
+    }
+
+    /// Waits for every result written so far to be acknowledged, then commits the resume
+    /// offsets (at-least-once). With exactly-once, takes a checkpoint, which commits them in
+    /// its transaction.
+    pub fn commit(&mut self, mode: CommitMode) -> Result<(), PipelineError> {
+        if self.delivery == Delivery::ExactlyOnce {
+            self.checkpoint()?;
+            return Ok(());
+        }
+        if let Some(producer) = &self.producer {
+            producer.flush()?;
+        }
+        self.pipeline.flush()?;
+        self.consumer.set_progress(&self.pipeline.progress());
+        self.consumer.commit(mode)?;
+        self.forget_durable_quarantine();
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Stops: takes a checkpoint and commits progress. With `fire_open_windows`, every open
+    /// window is fired first, as at the end of a bounded input (the demo); otherwise open
+    /// windows are in the checkpoint (and can be rebuilt from the committed offsets).
+    pub fn shutdown(mut self, fire_open_windows: bool) -> Result<Stats, PipelineError> {
+        if fire_open_windows {
+            self.pipeline.finish()?;
+        }
+        self.checkpoint()?;
+        if self.delivery == Delivery::AtLeastOnce {
+            self.commit(CommitMode::Sync)?;
+        }
+        Ok(self.pipeline.stats())
+    }
+}
+
+/// Applies a change of the partitions owned: revoked partitions' windows and unprocessed
+/// records dropped; assigned partitions restored, resumed or started.
+pub(super) fn apply(
+    pipeline: &mut Pipeline,
+    health: &Health,
+    metrics: &Metrics,
+    change: PartitionChange,
+    batches: &mut BTreeMap<u32, RawBatch>,
+) -> Result<(), PipelineError> {
+    match change {
+        PartitionChange::Revoked(partitions) => {
+            for partition in partitions {
+                batches.remove(&partition);
+                pipeline.revoke(partition);
+            }
+        }
+        PartitionChange::Assigned(resumes) => {
+            let any = !resumes.is_empty();
+            let now = now_ms();
+            for (partition, resume) in resumes {
+                match resume {
+                    Resume::Fresh => {}
+                    Resume::Replay(replay) => {
+                        tracing::info!(partition, ?replay, "continuing from committed progress");
+                        metrics.checkpoint.replayed.inc();
+                        pipeline.resume(partition, replay)?;
+                    }
+                    Resume::Restore(state, origin) => {
+                        metrics.checkpoint.restored.inc();
+                        if origin == Origin::Shared {
+                            metrics.checkpoint.restored_shared.inc();
+                        }
+                        pipeline.restore_partition(&state, now)?;
+                    }
+                }
+            }
+            // Ready once every assigned partition is restored or resumed.
+            if any {
+                health.set_ready();
+            }
+        }
+        PartitionChange::Failed(error) => return Err(KafkaError::Client(error).into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The one path that starts the process: config → embedded cluster (when asked) → HTTP
+//! endpoint (health, metrics, admin API) → outputs and the pipeline → the bounded loop (file,
+//! stdin, generator) or the Kafka loop → graceful shutdown of both.
+
+mod bounded;
+mod kafka_loop;
+mod stop;
+
+use std::sync::Arc;
+
+use eddy_engine::config::{Config, SourceConfig};
+use eddy_engine::stats::Stats;
+pub use kafka_loop::KafkaRun;
+pub use stop::StopFlag;
+
+use crate::http::{self, Health, Server, admin::AdminState};
+use crate::kafka::Embedded;
+use crate::metrics::Metrics;
+use crate::pipeline::PipelineError;
+use crate::plugin::{Control, Runtime};
+
+/// What a run reports to and takes changes from, besides its config.
+#[derive(Default, Clone)]
+pub struct Services {
+    /// Readiness.
+    pub health: Arc<Health>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Changes from the admin API (plugin activations), and where they are recorded.
+    pub control: Option<Arc<Control>>,
+    /// A plugin runtime to share (with the admin API's upload checks).
+    pub runtime: Option<Arc<Runtime>>,
+}
+
+/// Runs the pipeline `config` describes until its source ends or `stop` is set: starts the
+/// embedded Kafka cluster when the config asks for it, serves `http.listen` (health, metrics
+/// and the admin API, whatever the source), runs the loop, then shuts the endpoint down.
+pub fn run(config: &Config, stop: &StopFlag) -> Result<Stats, PipelineError> {
+    let embedded = start_embedded(config)?;
+    let brokers = embedded
+        .as_ref()
+        .map_or_else(|| config.kafka.brokers.clone(), Embedded::bootstrap_servers);
+    let (services, server) = start_services(config)?;
+    stop.exit_after(config.state.shutdown_timeout)?;
+    let result = run_with(config, &brokers, stop, services);
+    if let Some(server) = server {
+        server.shutdown();
+    }
+    result
+}
+
+/// Like [`run`], on the given bootstrap servers, with `services` made by the caller (no
+/// embedded cluster, no HTTP endpoint of its own).
+pub fn run_with(
+    config: &Config,
+    brokers: &str,
+    stop: &StopFlag,
+    services: Services,
+) -> Result<Stats, PipelineError> {
+    if !matches!(config.source, SourceConfig::Kafka { .. }) {
+        return bounded::run(config, brokers, stop, &services);
+    }
+    let mut run = KafkaRun::start_with(config, brokers, services)?;
+    tracing::info!(brokers, "pipeline started");
+    while !stop.is_set() {
+        run.round()?;
+    }
+    tracing::info!("stopping: checkpoint and commit");
+    run.shutdown(false)
+}
+
+/// The embedded cluster with the config's topics, when `kafka.brokers` asks for it and some
+/// input or output is a Kafka topic.
+fn start_embedded(config: &Config) -> Result<Option<Embedded>, PipelineError> {
+    if !config.kafka.is_embedded() || config.kafka_topics().is_empty() {
+        return Ok(None);
+    }
+    let embedded = Embedded::start()?;
+    for (_, topic) in config.kafka_topics() {
+        embedded.create_topic(topic, config.kafka.embedded_partitions)?;
+    }
+    Ok(Some(embedded))
+}
+
+/// Readiness, metrics and one plugin runtime; with `http.listen`, the admin API's registry
+/// and the endpoint serving them all.
+fn start_services(config: &Config) -> Result<(Services, Option<Server>), PipelineError> {
+    let mut services = Services::default();
+    let runtime = Arc::new(Runtime::with_metrics(
+        &config.plugins,
+        Arc::clone(&services.metrics.plugins),
+    )?);
+    services.runtime = Some(Arc::clone(&runtime));
+    let Some(listen) = config.http.listen else {
+        return Ok((services, None));
+    };
+    let control = Arc::new(Control::open(&config.admin.registry_dir)?);
+    services.control = Some(Arc::clone(&control));
+    let admin = Arc::new(AdminState {
+        control,
+        runtime,
+        token: config.admin.token.clone(),
+        max_upload_bytes: config.admin.max_upload_bytes,
+        uploads: services.metrics.uploads.clone(),
+    });
+    let router = http::router(
+        Arc::clone(&services.health),
+        Arc::clone(&services.metrics),
+        Some(admin),
+    );
+    let server = http::serve(listen, router)?;
+    Ok((services, Some(server)))
+}

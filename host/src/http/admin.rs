@@ -1,0 +1,269 @@
+//! The admin HTTP API (`/v1`): list, show, upload and delete plugin versions; list the
+//! pipeline's stages; activate a version for a stage or roll it back. Mutations need the
+//! bearer token of `admin.token`. Errors are JSON `{"error": "..."}` with a 4xx status that
+//! says what the client got wrong.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde::Deserialize;
+use serde_json::json;
+
+use eddy_engine::config::StageId;
+
+use crate::metrics::UploadLabels;
+use crate::plugin::{Change, Control, RegistryError, Runtime};
+
+/// What the handlers share.
+pub struct AdminState {
+    /// Registry, changes and stage views.
+    pub control: Arc<Control>,
+    /// Validates uploads (compiles them, asks `describe()`).
+    pub runtime: Arc<Runtime>,
+    /// The bearer token mutations need; `None`: read-only.
+    pub token: Option<String>,
+    /// Largest upload, bytes.
+    pub max_upload_bytes: usize,
+    /// Uploads by outcome (`eddy_plugin_uploads_total`).
+    pub uploads: Family<UploadLabels, Counter>,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::TooLarge { .. } => error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            RegistryError::Invalid(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
+            RegistryError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
+            RegistryError::Io { .. } => {
+                tracing::error!(error = %e, "plugin registry");
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the plugin registry could not be written",
+                )
+            }
+        }
+    }
+}
+
+type Shared = State<Arc<AdminState>>;
+
+fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.token else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "changes are disabled: set admin.token (EDDY_ADMIN__TOKEN)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given == Some(token.as_str()) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer <admin.token>)",
+        ))
+    }
+}
+
+async fn list(State(state): Shared) -> impl IntoResponse {
+    let registry = state.control.registry();
+    Json(registry.list().cloned().collect::<Vec<_>>())
+}
+
+async fn show(State(state): Shared, Path(digest): Path<String>) -> Result<Response, ApiError> {
+    let registry = state.control.registry();
+    let entry = registry
+        .get(&digest)
+        .cloned()
+        .ok_or(RegistryError::NotFound(digest))?;
+    Ok(Json(entry).into_response())
+}
+
+async fn upload(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let runtime = Arc::clone(&state.runtime);
+    let control = Arc::clone(&state.control);
+    let limit = state.max_upload_bytes;
+    // Compiling a component takes a while: off the async threads.
+    let entry = tokio::task::spawn_blocking(move || {
+        control
+            .registry()
+            .add(&runtime, &body, limit, eddy_engine::event::now_ms())
+    })
+    .await
+    .map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the upload was interrupted",
+        )
+    })?;
+    let outcome = if entry.is_ok() { "stored" } else { "refused" };
+    state.uploads.get_or_create(&UploadLabels { outcome }).inc();
+    if let Err(refused) = &entry {
+        tracing::warn!(error = %refused, "plugin upload refused");
+    }
+    Ok((StatusCode::CREATED, Json(entry?)).into_response())
+}
+
+async fn delete(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path(digest): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    if state.control.is_active(&digest) {
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("{digest} is active in a stage: activate another version or roll back first"),
+        ));
+    }
+    state.control.registry().remove(&digest)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn pipelines(State(state): Shared) -> impl IntoResponse {
+    Json(json!([{ "name": "main", "stages": state.control.stages() }]))
+}
+
+/// Body of an activation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    /// The registry version to run.
+    pub digest: String,
+}
+
+fn stage_of(state: &AdminState, pipeline: &str, stage: &str) -> Result<StageId, ApiError> {
+    if pipeline != "main" {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no pipeline `{pipeline}`; there is `main`"),
+        ));
+    }
+    let id = StageId::parse(stage).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("`{stage}` is not a stage: write aggregates.<name> or transforms.<index>"),
+        )
+    })?;
+    if !state.control.stages().iter().any(|v| v.stage == stage) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("pipeline main has no stage `{stage}`"),
+        ));
+    }
+    Ok(id)
+}
+
+async fn activate(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((pipeline, stage)): Path<(String, String)>,
+    body: Result<Json<Activation>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let Json(activation) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let stage = stage_of(&state, &pipeline, &stage)?;
+    let kind = state
+        .control
+        .registry()
+        .get(&activation.digest)
+        .map(|e| e.kind.clone())
+        .ok_or_else(|| RegistryError::NotFound(activation.digest.clone()))?;
+    let wanted = match stage {
+        StageId::Aggregate(_) => kind == "aggregator",
+        StageId::Transform(_) => kind != "aggregator",
+    };
+    if !wanted {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} is a {kind} plugin; stage {stage} needs {}",
+                activation.digest,
+                match stage {
+                    StageId::Aggregate(_) => "an aggregator",
+                    StageId::Transform(_) => "a map, filter or flat-map",
+                }
+            ),
+        ));
+    }
+    state.control.ask(Change::Activate {
+        stage: stage.clone(),
+        digest: activation.digest.clone(),
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "stage": stage.to_string(), "digest": activation.digest, "status": "takes effect at the next checkpoint barrier" })),
+    )
+        .into_response())
+}
+
+async fn rollback(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((pipeline, stage)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let stage = stage_of(&state, &pipeline, &stage)?;
+    if state.control.rollback_source(&stage).is_none() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("stage {stage} runs its configured plugin: nothing to roll back"),
+        ));
+    }
+    state.control.ask(Change::Rollback {
+        stage: stage.clone(),
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "stage": stage.to_string(), "status": "rolls back at the next checkpoint barrier" })),
+    )
+        .into_response())
+}
+
+/// The admin routes, under `/v1`.
+pub fn router(state: Arc<AdminState>) -> Router {
+    let limit = state.max_upload_bytes + 1024;
+    Router::new()
+        .route("/v1/plugins", get(list).post(upload))
+        .route("/v1/plugins/{digest}", get(show).delete(delete))
+        .route("/v1/pipelines", get(pipelines))
+        .route(
+            "/v1/pipelines/{pipeline}/stages/{stage}/activate",
+            post(activate),
+        )
+        .route(
+            "/v1/pipelines/{pipeline}/stages/{stage}/rollback",
+            post(rollback),
+        )
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

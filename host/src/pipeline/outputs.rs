@@ -1,0 +1,58 @@
+//! Where a pipeline writes its results, late events and dead letters.
+
+use std::sync::Arc;
+
+use eddy_engine::config::{Config, SideOutputConfig, SinkConfig};
+
+use crate::kafka::{KafkaError, Producer};
+use crate::sink::{JsonLines, KafkaTopic, SinkError, Writer};
+
+/// Where a pipeline writes.
+pub struct Outputs {
+    /// Window results.
+    pub results: Writer,
+    /// Events that arrived after their window closed.
+    pub late: Writer,
+    /// Records that could not be processed.
+    pub dead_letter: Writer,
+}
+
+impl Outputs {
+    /// The outputs a config names; Kafka topics are written through `producer`.
+    pub fn open(config: &Config, producer: Option<&Arc<Producer>>) -> Result<Self, SinkError> {
+        let kafka = |topic: &str| -> Result<Writer, SinkError> {
+            let producer = producer.ok_or(KafkaError::Client(format!(
+                "topic `{topic}` is an output but no producer was made"
+            )))?;
+            Ok(Writer::Kafka(KafkaTopic {
+                producer: Arc::clone(producer),
+                topic: topic.to_string(),
+            }))
+        };
+        let side = |config: &SideOutputConfig| -> Result<Writer, SinkError> {
+            match config {
+                SideOutputConfig::Kafka { topic } => kafka(topic),
+                other => Ok(JsonLines::for_side_output(other)?.into()),
+            }
+        };
+        Ok(Self {
+            results: match &config.sink {
+                SinkConfig::Kafka { topic } => kafka(topic)?,
+                other => JsonLines::for_sink(other)?.into(),
+            },
+            late: side(&config.late)?,
+            dead_letter: side(&config.dead_letter)?,
+        })
+    }
+
+    /// The outputs of a config without Kafka outputs.
+    pub fn from_config(config: &Config) -> Result<Self, SinkError> {
+        Self::open(config, None)
+    }
+
+    pub(super) fn flush(&mut self) -> Result<(), SinkError> {
+        self.results.flush()?;
+        self.late.flush()?;
+        self.dead_letter.flush()
+    }
+}

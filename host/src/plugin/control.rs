@@ -1,0 +1,273 @@
+//! What the admin API and the pipeline loop share: the plugin registry, the activations asked
+//! for and not yet applied, which version each stage runs, and the activation history kept
+//! beside the registry so a restart runs the same versions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use eddy_engine::config::{Config, StageId};
+
+use super::registry::{Registry, RegistryError};
+
+/// A change asked for through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Run version `digest` in `stage`.
+    Activate {
+        /// The stage.
+        stage: StageId,
+        /// The registry version.
+        digest: String,
+    },
+    /// Go back to the version `stage` ran before its last activation.
+    Rollback {
+        /// The stage.
+        stage: StageId,
+    },
+}
+
+/// One stage as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageView {
+    /// `aggregates.<name>` or `transforms.<index>`.
+    pub stage: String,
+    /// What it runs: a built-in name, a path, or a registry file.
+    pub plugin: String,
+    /// The registry version it runs, if it runs one.
+    pub digest: Option<String>,
+    /// Versions activated before this one, oldest first (what a rollback returns to).
+    pub history: Vec<String>,
+    /// A change asked for and not applied yet.
+    pub pending: bool,
+    /// Why the last change failed, if it did.
+    pub error: Option<String>,
+    /// What happened the last time its plugin trapped twice on a batch (`plugins.on_trap`:
+    /// dead-lettered, rolled back, stopped), if it did.
+    #[serde(default)]
+    pub last_trap: Option<String>,
+}
+
+/// Per stage, the registry versions activated, oldest first (the last runs).
+type Activations = BTreeMap<String, Vec<String>>;
+
+/// Shared by the admin API and the pipeline loop.
+pub struct Control {
+    registry: Mutex<Registry>,
+    changes: Mutex<Vec<Change>>,
+    pending: AtomicBool,
+    stages: Mutex<Vec<StageView>>,
+    activations: Mutex<Activations>,
+    configured: Mutex<BTreeMap<String, String>>,
+    file: PathBuf,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Control {
+    /// Opens the registry in `dir` and the activations kept there.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        let registry = Registry::open(dir)?;
+        let file = dir.join("activations");
+        let activations = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| RegistryError::Io {
+                path: file.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Activations::new(),
+            Err(source) => {
+                return Err(RegistryError::Io {
+                    path: file.clone(),
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            registry: Mutex::new(registry),
+            changes: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            stages: Mutex::new(Vec::new()),
+            activations: Mutex::new(activations),
+            configured: Mutex::new(BTreeMap::new()),
+            file,
+        })
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.registry)
+    }
+
+    /// Points each stage of `config` with a kept activation at its registry file, so a
+    /// restarted pipeline runs what was activated.
+    pub fn apply_kept(&self, config: &mut Config) -> Result<(), RegistryError> {
+        let mut configured = lock(&self.configured);
+        for a in &config.aggregates {
+            configured.insert(format!("aggregates.{}", a.name), a.plugin.clone());
+        }
+        for (i, t) in config.transforms.iter().enumerate() {
+            configured.insert(format!("transforms.{i}"), t.plugin.clone());
+        }
+        drop(configured);
+        let activations = lock(&self.activations).clone();
+        let registry = self.registry();
+        for (stage, digests) in &activations {
+            let Some(digest) = digests.last() else {
+                continue;
+            };
+            let path = registry.path(digest)?.display().to_string();
+            match StageId::parse(stage) {
+                Some(StageId::Aggregate(name)) => {
+                    if let Some(a) = config.aggregates.iter_mut().find(|a| a.name == name) {
+                        a.plugin = path;
+                    }
+                }
+                Some(StageId::Transform(index)) => {
+                    if let Some(t) = config.transforms.get_mut(index) {
+                        t.plugin = path;
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `change` for the pipeline loop (applied at its next checkpoint barrier).
+    pub fn ask(&self, change: Change) {
+        let stage = match &change {
+            Change::Activate { stage, .. } | Change::Rollback { stage } => stage.to_string(),
+        };
+        if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == stage) {
+            view.pending = true;
+        }
+        lock(&self.changes).push(change);
+        self.pending.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether changes wait (cheap: checked every round).
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// Takes the changes asked for.
+    pub fn take(&self) -> Vec<Change> {
+        self.pending.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *lock(&self.changes))
+    }
+
+    /// The stages as the API shows them.
+    pub fn stages(&self) -> Vec<StageView> {
+        lock(&self.stages).clone()
+    }
+
+    /// Whether some stage runs `digest` (an active version cannot be deleted).
+    pub fn is_active(&self, digest: &str) -> bool {
+        lock(&self.activations)
+            .values()
+            .any(|d| d.last().is_some_and(|d| d == digest))
+    }
+
+    /// Where `stage` returns to on a rollback: the version activated before its current
+    /// one, or the plugin the configuration names. `None` when nothing was activated.
+    pub fn rollback_source(&self, stage: &StageId) -> Option<Result<String, RegistryError>> {
+        let key = stage.to_string();
+        let mut before = lock(&self.activations).get(&key)?.clone();
+        before.pop()?;
+        Some(match before.pop() {
+            Some(digest) => self
+                .registry()
+                .path(&digest)
+                .map(|p| p.display().to_string()),
+            None => Ok(lock(&self.configured)
+                .get(&key)
+                .cloned()
+                .unwrap_or_default()),
+        })
+    }
+
+    /// Records what the pipeline runs now: every stage with its plugin.
+    pub fn set_stages(&self, stages: &[(StageId, String)]) {
+        {
+            // The first plugins seen are the configured ones (unless `apply_kept` said).
+            let mut configured = lock(&self.configured);
+            for (stage, plugin) in stages {
+                configured
+                    .entry(stage.to_string())
+                    .or_insert_with(|| plugin.clone());
+            }
+        }
+        let activations = lock(&self.activations);
+        let mut views = lock(&self.stages);
+        let old = std::mem::take(&mut *views);
+        for (stage, plugin) in stages {
+            let key = stage.to_string();
+            let history = activations.get(&key).cloned().unwrap_or_default();
+            let previous = old.iter().find(|v| v.stage == key);
+            views.push(StageView {
+                stage: key,
+                plugin: plugin.clone(),
+                digest: history.last().cloned(),
+                history: history.iter().rev().skip(1).rev().cloned().collect(),
+                pending: previous.is_some_and(|p| p.pending) && self.has_pending(),
+                error: previous.and_then(|p| p.error.clone()),
+                last_trap: previous.and_then(|p| p.last_trap.clone()),
+            });
+        }
+    }
+
+    /// Records the outcome of a change of `stage`: on success the activation history is
+    /// updated and written beside the registry.
+    pub fn record(
+        &self,
+        stage: &StageId,
+        outcome: Result<Option<String>, String>,
+        rollback: bool,
+    ) -> Result<(), RegistryError> {
+        let key = stage.to_string();
+        let mut result = Ok(());
+        if let Ok(digest) = &outcome {
+            let mut activations = lock(&self.activations);
+            let history = activations.entry(key.clone()).or_default();
+            if rollback {
+                history.pop();
+            } else if let Some(digest) = digest {
+                history.push(digest.clone());
+            }
+            if history.is_empty() {
+                activations.remove(&key);
+            }
+            result = self.save(&activations);
+        }
+        if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == key) {
+            view.pending = false;
+            view.error = outcome.err();
+        }
+        result
+    }
+
+    /// Records what became of a batch on which `stage`'s plugin trapped twice.
+    pub fn record_trap(&self, stage: &StageId, outcome: String) {
+        let key = stage.to_string();
+        if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == key) {
+            view.last_trap = Some(outcome);
+        }
+    }
+
+    fn save(&self, activations: &Activations) -> Result<(), RegistryError> {
+        let io = |source| RegistryError::Io {
+            path: self.file.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec_pretty(activations)
+            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+        let temporary = self.file.with_extension("tmp");
+        std::fs::write(&temporary, bytes).map_err(io)?;
+        std::fs::rename(&temporary, &self.file).map_err(io)
+    }
+}

@@ -1,0 +1,149 @@
+//! Where results and side outputs go: JSON lines (stdout, stderr, a file, memory) or a Kafka
+//! topic.
+
+use std::io;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+mod lines;
+
+use eddy_engine::event::Origin;
+use eddy_engine::operator::Emitted;
+use eddy_engine::results;
+pub use lines::{JsonLines, MemoryBuffer};
+
+use crate::kafka::{KafkaError, Producer, Record};
+
+/// Why a result or side record could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing lines failed.
+    #[error("writing output: {0}")]
+    Io(#[from] io::Error),
+    /// Producing to Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}
+
+/// A record sent to a side output (late or dead letter).
+#[derive(Debug, Clone, Copy)]
+pub struct SideRecord<'a> {
+    /// Why it was sent there.
+    pub reason: &'a str,
+    /// The watermark and event time of a late event.
+    pub late: Option<(i64, i64)>,
+    /// The record as it was read.
+    pub payload: &'a [u8],
+    /// Where it was read, when the source has offsets.
+    pub origin: Option<Origin>,
+}
+
+/// A Kafka topic written through the shared producer.
+pub struct KafkaTopic {
+    /// The producer.
+    pub producer: Arc<Producer>,
+    /// The topic.
+    pub topic: String,
+}
+
+/// One output.
+pub enum Writer {
+    /// JSON lines.
+    Lines(JsonLines),
+    /// Records on a Kafka topic.
+    Kafka(KafkaTopic),
+}
+
+impl From<JsonLines> for Writer {
+    fn from(lines: JsonLines) -> Self {
+        Writer::Lines(lines)
+    }
+}
+
+impl Writer {
+    /// Writes results; returns how many.
+    pub fn results(
+        &mut self,
+        emitted: &Emitted,
+        scratch: &mut Vec<u8>,
+    ) -> Result<usize, SinkError> {
+        scratch.clear();
+        let written =
+            results::write_results(&emitted.groups, &emitted.finished, emitted.emit, scratch);
+        match self {
+            Writer::Lines(lines) => lines.write_raw(scratch)?,
+            Writer::Kafka(kafka) => {
+                let lines = scratch.split(|&b| b == b'\n');
+                for (group, line) in emitted.groups.iter().zip(lines) {
+                    kafka.producer.send(&Record {
+                        topic: &kafka.topic,
+                        partition: None,
+                        key: Some(group.key.as_bytes()),
+                        payload: line,
+                        headers: &[],
+                        measure: true,
+                    })?;
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Writes side records: as JSON lines with the reason and the event, or to Kafka as the
+    /// original record with the reason in headers.
+    pub fn side(&mut self, records: &[SideRecord<'_>]) -> Result<(), SinkError> {
+        match self {
+            Writer::Lines(lines) => {
+                let values: Vec<Value> = records
+                    .iter()
+                    .map(|record| {
+                        let mut extra = Vec::new();
+                        if let Some((watermark, time)) = record.late {
+                            extra.push(("watermark", Value::from(watermark)));
+                            extra.push(("event_time", Value::from(time)));
+                        }
+                        if let Some(origin) = record.origin {
+                            extra.push(("partition", Value::from(origin.partition)));
+                            extra.push(("offset", Value::from(origin.offset)));
+                        }
+                        results::side_record(record.reason, &extra, record.payload)
+                    })
+                    .collect();
+                lines.write(&values)?;
+            }
+            Writer::Kafka(kafka) => {
+                for record in records {
+                    let mut headers = vec![("eddy.error", record.reason.to_string())];
+                    if let Some((watermark, time)) = record.late {
+                        headers.push(("eddy.watermark", watermark.to_string()));
+                        headers.push(("eddy.event_time", time.to_string()));
+                    }
+                    if let Some(origin) = record.origin {
+                        headers.push(("eddy.partition", origin.partition.to_string()));
+                        headers.push(("eddy.offset", origin.offset.to_string()));
+                    }
+                    kafka.producer.send(&Record {
+                        topic: &kafka.topic,
+                        partition: None,
+                        key: None,
+                        payload: record.payload,
+                        headers: &headers,
+                        measure: false,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes lines; for Kafka, checks the delivery reports so far (the producer itself is
+    /// flushed before offsets are committed).
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        match self {
+            Writer::Lines(lines) => lines.flush()?,
+            Writer::Kafka(kafka) => kafka.producer.check()?,
+        }
+        Ok(())
+    }
+}
