@@ -22,3 +22,39 @@ def log(level, message):
         wit_log.log(wit_log.Level(int(level)), str(message))
     else:
         print(f"[{Level(int(level)).name}] {message}", file=sys.stderr)
+
+
+class _LogWriter:
+    """A text stream that sends each line to the host's log.
+
+    Inside the component every WASI import is a trapping stub (the host grants plugins nothing
+    but logging), so writing to the real stdout or stderr would trap. ``print`` and tracebacks
+    go to the host's log instead.
+    """
+
+    def __init__(self, level):
+        self.level = level
+        self.pending = ""
+
+    def write(self, text):
+        self.pending += text
+        while "\n" in self.pending:
+            line, self.pending = self.pending.split("\n", 1)
+            log(self.level, line)
+        return len(text)
+
+    def flush(self):
+        if self.pending:
+            log(self.level, self.pending)
+            self.pending = ""
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+
+if sys.platform == "wasi":  # pragma: no cover - only inside the component
+    sys.stdout = _LogWriter(Level.INFO)
+    sys.stderr = _LogWriter(Level.WARN)
