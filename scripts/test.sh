@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (apt packages, wasm target, the tansu test broker), builds the plugins (Rust, Python and
-# JavaScript), and runs every test of the workspace and of the Python and JavaScript SDKs. The Kafka tests start their own broker processes. Usage: scripts/test.sh
+# JavaScript), and runs every test of the workspace and of the Python and JavaScript SDKs. The
+# Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
