@@ -5,7 +5,7 @@
 # Installs the pinned tools when missing: a venv (EDDY_PY_VENV, default /var/tmp/eddy-poly-venv)
 # with componentize-py and pytest, and `npm ci` in sdk/js and the JS examples. A component newer
 # than its sources is not rebuilt. With --test, also runs the SDKs' and examples' native tests
-# (pytest, node --test). Usage: scripts/build-polyglot.sh [--test]
+# (pytest, node --test) and the scaffold templates' tests. Usage: scripts/build-polyglot.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -58,5 +58,11 @@ if [ "${1:-}" = "--test" ]; then
     done
     (cd sdk/js && node --test test/)
     for name in js-mean js-filter; do (cd "examples/$name" && node --test); done
+    # The scaffold templates pass their own tests where they stand.
+    for kind in aggregator map filter; do
+        (cd "sdk/python/template/$kind" && "$py" -m pytest -q -p no:cacheprovider)
+        (cd "sdk/js/template/$kind" && npm install --no-audit --no-fund --no-package-lock \
+            --loglevel=error >/dev/null && node --test)
+    done
 fi
 ls -l dist/examples/python-*.wasm dist/examples/js-*.wasm
