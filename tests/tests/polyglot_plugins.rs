@@ -274,6 +274,9 @@ fn per_batch_call_cost() {
     }
     // Far inside the default call deadline (5 s): a 4096-value batch is one call.
     for ((name, n), cost) in costs {
-        assert!(cost < Duration::from_secs(1), "{name}: {n} values took {cost:?}");
+        assert!(
+            cost < Duration::from_secs(1),
+            "{name}: {n} values took {cost:?}"
+        );
     }
 }
