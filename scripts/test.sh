@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (apt packages, wasm target, the tansu test broker), builds the plugins, and runs every
-# test of the workspace. The Kafka tests start their own broker processes. Usage: scripts/test.sh
+# Sets up (apt packages, wasm target, the tansu test broker), builds the plugins (Rust, Python and
+# JavaScript), and runs every test of the workspace and of the Python and JavaScript SDKs. The
+# Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
 scripts/install-broker.sh
 scripts/build-plugins.sh >/dev/null
+# Python and JavaScript plugins (componentize-py, componentize-js) and their native tests.
+scripts/build-polyglot.sh --test
 # The integration tests run the `eddy` binary, which `cargo test` alone does not build.
 cargo build -p eddy --bin eddy
 cargo test --workspace

@@ -32,9 +32,11 @@ impl Sandbox {
             table: ResourceTable::new(),
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(memory_limit_bytes)
-                .instances(4)
-                .tables(16)
-                .memories(4)
+                // A component is several core instances: a Rust plugin 2-3, a Python one
+                // (componentize-py: the interpreter, libc and adapters) a few dozen.
+                .instances(64)
+                .tables(64)
+                .memories(8)
                 .build(),
             name: name.to_string(),
         }
