@@ -133,11 +133,12 @@ fn crash_and_recover(
         ),
     )
     .expect("config written");
-    // A killed member leaves the group only when its session times out.
+    // A killed member leaves the group only when its session times out: keep it short, the
+    // next run waits for it (the test broker allows sessions down to 1 s).
     let env = [
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
-            "6000".to_string(),
+            "3000".to_string(),
         ),
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__HEARTBEAT_INTERVAL_MS",
