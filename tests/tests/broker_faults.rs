@@ -4,14 +4,13 @@
 //! it reports not ready while the broker is frozen, ready again after, and what it wrote
 //! equals the reference (at-least-once: nothing missing or wrong; exactly-once: exact).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::process::{Eddy, http_get};
-use eddy_tests::topics::{feed_in_slices, read_outputs};
+use eddy_tests::topics::{input_producer, produce_with, read_outputs};
 
 const SLICES: usize = 40;
 const SLICE_EVERY: Duration = Duration::from_millis(1_500);
@@ -38,25 +37,36 @@ fn faults(delivery: &str) -> Report {
         ),
     )
     .expect("config written");
-    // Results wait (and are retried) through outages of up to two minutes.
+    // Results wait (and are retried) through outages of up to a minute (no longer than a
+    // transaction may last: 60 s).
     let env = [
-        ("EDDY_KAFKA__DELIVERY_TIMEOUT", "120s".to_string()),
+        ("EDDY_KAFKA__DELIVERY_TIMEOUT", "60s".to_string()),
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
             "10000".to_string(),
         ),
     ];
-    let done = Arc::new(AtomicBool::new(false));
+    // The input is produced slice by slice, each slice under `gate`: the test holds the gate
+    // while the broker is frozen (a produce request to a frozen broker times out).
+    let gate = Arc::new(Mutex::new(()));
     let feeder = {
-        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
+        let (brokers, records, gate) = (brokers.clone(), data.records.clone(), gate.clone());
         std::thread::spawn(move || {
-            feed_in_slices(
-                &brokers,
-                &records,
-                PARTITIONS as usize,
-                (SLICES, SLICE_EVERY),
-                &done,
-            );
+            let producer = input_producer(&brokers);
+            let per_partition = records.len() / PARTITIONS as usize;
+            for slice in 0..SLICES {
+                let range = slice * per_partition / SLICES..(slice + 1) * per_partition / SLICES;
+                let part: Vec<(i32, Vec<u8>)> = (0..PARTITIONS as usize)
+                    .flat_map(|p| {
+                        records[p * per_partition..(p + 1) * per_partition][range.clone()].to_vec()
+                    })
+                    .collect();
+                {
+                    let _open = gate.lock().unwrap_or_else(PoisonError::into_inner);
+                    produce_with(&producer, &part);
+                }
+                std::thread::sleep(SLICE_EVERY);
+            }
         })
     };
     let mut eddy = Eddy::run(&config, &brokers, &env);
@@ -74,7 +84,9 @@ fn faults(delivery: &str) -> Report {
             eddy.exited()
         );
     }
-    std::thread::sleep(Duration::from_secs(5));
+    eddy.wait_ready(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    let held = gate.lock().unwrap_or_else(PoisonError::into_inner);
     broker.pause();
     let frozen = Instant::now();
     eprintln!("broker frozen after {:?}", started.elapsed());
@@ -87,6 +99,7 @@ fn faults(delivery: &str) -> Report {
         std::thread::sleep(Duration::from_millis(250));
     }
     broker.resume();
+    drop(held);
     eprintln!(
         "broker thawed after {:?}; eddy not ready while it was frozen: {not_ready:?}",
         started.elapsed()
@@ -95,7 +108,6 @@ fn faults(delivery: &str) -> Report {
     eddy.wait_ready(Duration::from_secs(120));
     eprintln!("eddy ready again {:?} after the thaw", thawed.elapsed());
     feeder.join().expect("feeder");
-    assert!(done.load(Ordering::SeqCst));
     let outputs = read_outputs(
         &brokers,
         data.windows.len(),
