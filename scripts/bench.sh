@@ -20,7 +20,8 @@ run() {
   fi
 }
 
-# A tansu broker process for the Kafka run against a real broker (scripts/install-broker.sh).
+# A tansu broker process for the Kafka run against a real broker, when one is installed by hand
+# (the tests moved to Apache Kafka, tests/kafka/; moving this bench there is still to do).
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 broker_pid=""
 trap '[[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null || true' EXIT

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing Eddy needs on a Debian machine with a Rust toolchain:
-# the native libraries' build dependencies (apt), rustfmt and clippy, and the wasm32-wasip2
-# target. Installs only what is missing. Usage: scripts/setup.sh
+# the native libraries' build dependencies and Java 17 with Maven (apt), rustfmt and clippy,
+# and the wasm32-wasip2 target. Installs only what is missing. Usage: scripts/setup.sh
 set -euo pipefail
 
-packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config)
+# Java 17 and Maven: the Apache Kafka broker of the tests (scripts/install-kafka.sh).
+packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config
+  openjdk-17-jre-headless maven)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

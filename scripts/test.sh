@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Sets up (apt packages, wasm target, the tansu test broker), builds the plugins (Rust, Python and
-# JavaScript), and runs every test of the workspace and of the Python and JavaScript SDKs. The
-# Kafka tests start their own broker processes. Usage: scripts/test.sh
+# Sets up (apt packages, wasm target, the Apache Kafka test broker from Maven Central), builds the
+# plugins (Rust, Python and JavaScript), and runs every test of the workspace and of the Python
+# and JavaScript SDKs. The Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
-scripts/install-broker.sh
+scripts/install-kafka.sh >/dev/null
 scripts/build-plugins.sh >/dev/null
 # Python and JavaScript plugins (componentize-py, componentize-js) and their native tests.
 scripts/build-polyglot.sh --test

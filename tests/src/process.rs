@@ -175,6 +175,21 @@ impl Eddy {
         let _ = self.child.wait();
     }
 
+    /// SIGSTOP: the process freezes (no heartbeats, no commits) with everything open.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after [`Eddy::pause`].
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    /// The exit status if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill")

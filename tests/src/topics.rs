@@ -8,42 +8,14 @@ use eddy_engine::config::KafkaConfig;
 
 use crate::dataset::PARTITIONS;
 
-/// A producer for test input. With `one_per_batch`, every record is a record batch of its
-/// own: tansu 0.6, fetching from an offset inside a stored batch, skips to the next batch,
-/// and a restarted Eddy fetches from arbitrary offsets.
-pub fn input_producer(brokers: &str, one_per_batch: bool) -> Producer {
-    let mut kafka = KafkaConfig::default();
-    if one_per_batch {
-        kafka.linger = Duration::ZERO;
-        kafka
-            .producer_properties
-            .insert("batch.num.messages".into(), 1.into());
-    }
+/// A producer for test input (batching as configured by default). It waits out broker
+/// outages of up to two minutes (tests kill, restart and pause brokers).
+pub fn input_producer(brokers: &str) -> Producer {
+    let kafka = KafkaConfig {
+        delivery_timeout: Duration::from_secs(120),
+        ..KafkaConfig::default()
+    };
     Producer::new(&kafka, brokers).expect("test producer")
-}
-
-/// Creates `topics` (name, partitions) on `brokers` through the admin API.
-pub fn create_topics(brokers: &str, topics: &[(&str, u32)]) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin client");
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|(name, n)| NewTopic::new(name, *n as i32, TopicReplication::Fixed(1)))
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let results = runtime.block_on(admin.create_topics(&new, &AdminOptions::new()));
-    for result in results.expect("create topics") {
-        if let Err((topic, error)) = result {
-            panic!("creating topic {topic}: {error}");
-        }
-    }
 }
 
 /// Sends `records` to `events` and waits for every acknowledgement.
@@ -73,7 +45,7 @@ pub fn feed_in_slices(
     (slices, every): (usize, Duration),
     done: &std::sync::atomic::AtomicBool,
 ) {
-    let producer = input_producer(brokers, true);
+    let producer = input_producer(brokers);
     let per_partition = data.len() / partitions;
     for slice in 0..slices {
         let range = slice * per_partition / slices..(slice + 1) * per_partition / slices;
@@ -88,7 +60,7 @@ pub fn feed_in_slices(
 
 /// Sends `records` to `events`.
 pub fn produce(brokers: &str, records: &[(i32, Vec<u8>)]) {
-    produce_with(&input_producer(brokers, false), records);
+    produce_with(&input_producer(brokers), records);
 }
 
 /// Reads the output topics (`read_committed`) until `results` results arrived and then

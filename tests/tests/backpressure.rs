@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use eddy::kafka::Embedded;
-use eddy_tests::broker::Tansu;
+use eddy_tests::broker::Kafka;
 use eddy_tests::process::{Eddy, http_get};
 use eddy_tests::proxy::Proxy;
 use eddy_tests::topics::input_producer;
@@ -47,14 +47,14 @@ fn metric(eddy: &Eddy, name: &str) -> f64 {
 
 #[test]
 fn a_blocked_sink_keeps_memory_bounded_and_slows_intake() {
-    // Input on an in-process cluster; results on tansu behind a proxy the test cuts.
+    // Input on an in-process cluster; results on Apache Kafka behind a proxy the test cuts.
     let cluster = Embedded::start().expect("mock cluster");
     cluster.create_topic("events", 4).expect("topic");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let sink = Tansu::start_advertising(port);
+    let sink = Kafka::start_advertising(port);
     sink.create_topic("results", 4);
     let proxy = Proxy::start_on(port, sink.port());
     let dir = tempfile::tempdir().expect("dir");
@@ -78,7 +78,7 @@ fn a_blocked_sink_keeps_memory_bounded_and_slows_intake() {
     proxy.cut();
 
     // Keep offering events: every key a new window every second, so results pile up.
-    let producer = input_producer(&brokers, false);
+    let producer = input_producer(&brokers);
     let mut ts = 1_700_000_000_000i64;
     let mut offer = |seconds: u64| {
         let until = Instant::now() + Duration::from_secs(seconds);

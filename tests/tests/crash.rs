@@ -1,35 +1,130 @@
-//! Crash tests: while `eddy run` processes the known dataset (produced bit by bit as it
-//! runs), it is killed with SIGKILL at random points ten times and restarted each time, with
-//! its checkpoints in RocksDB. At-least-once on a real broker (tansu): every reference
-//! result, late event and dead letter is present, nothing else; duplicates are allowed and
-//! reported. Exactly-once needs a broker with transactions, which this machine cannot run
-//! (tansu 0.6 has no EndTxn; librdkafka's mock cluster accepts EndTxn but writes no
-//! transaction markers and keeps no offsets sent to a transaction; Apache Kafka and Redpanda
-//! cannot be downloaded here): it runs against `EDDY_TEST_KAFKA`, a fresh broker, when set.
+//! Crash tests on Apache Kafka: while `eddy run` processes the known dataset (produced bit by
+//! bit as it runs), it is killed with SIGKILL and restarted, again and again, with its
+//! checkpoints in RocksDB.
+//!
+//! - At-least-once, ten kills at random points: every reference result, late event and dead
+//!   letter is present, nothing else; duplicates are allowed and reported.
+//! - Exactly-once, twenty kills: half at random points (a transaction is open nearly all the
+//!   time: results of the current checkpoint interval written to it, uncommitted), half right
+//!   after a checkpoint reached RocksDB (the test watches the write-ahead log grow), while its
+//!   transaction commits. After each kill the test compares the newest checkpoint in RocksDB
+//!   with the one the group's committed offsets name, and counts kills that left a checkpoint
+//!   whose transaction never committed. The committed output equals the reference: nothing
+//!   missing, nothing unexpected, no duplicates.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use eddy_tests::broker::Tansu;
+use eddy_engine::config::{BackendKind, StateConfig};
+use eddy_engine::progress::Progress;
+use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{create_topics, feed_in_slices, read_outputs};
+use eddy_tests::topics::{feed_in_slices, read_outputs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 
-const KILLS: usize = 10;
 /// Slices the dataset is produced in, one every `SLICE_EVERY`.
-const SLICES: usize = 40;
 const SLICE_EVERY: Duration = Duration::from_millis(1_500);
 
-/// Runs the dataset through `eddy run` killed `KILLS` times; returns the comparison of what
-/// was written with the reference.
-fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
+/// Where a run is killed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum KillAt {
+    /// A random moment 0.2 to 3 s after it is ready.
+    Random,
+    /// Right after a checkpoint write reached RocksDB's write-ahead log (exactly-once: while
+    /// its transaction commits).
+    AfterCheckpointWrite,
+}
+
+/// What the kills did.
+#[derive(Default)]
+struct Kills {
+    /// Partitions restored from a checkpoint, summed over the runs.
+    restored: f64,
+    /// Kills that left a newer checkpoint in RocksDB than the committed transaction names.
+    uncommitted_checkpoints: usize,
+}
+
+/// Total size of RocksDB's write-ahead log files in `dir`, and their number.
+fn wal_size(dir: &Path) -> (u64, usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .fold((0, 0), |(size, n), e| {
+            (size + e.metadata().map_or(0, |m| m.len()), n + 1)
+        })
+}
+
+/// Waits (at most 5 s) until the write-ahead log in `dir` changes: a checkpoint was written.
+fn wait_for_checkpoint_write(dir: &Path) -> bool {
+    let before = wal_size(dir);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if wal_size(dir) != before {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    false
+}
+
+/// The newest checkpoint in the RocksDB store at `dir` (its process is dead).
+fn latest_local_checkpoint(dir: &Path) -> Option<u64> {
+    let config = StateConfig {
+        backend: BackendKind::Rocksdb,
+        dir: dir.to_path_buf(),
+        ..StateConfig::default()
+    };
+    eddy::state::open(&config)
+        .expect("the killed run's RocksDB opens")
+        .latest_id()
+}
+
+/// The newest checkpoint the group's committed offsets name (committed transactions only).
+fn committed_checkpoint(brokers: &str) -> Option<u64> {
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "eddy-test")
+        // read_uncommitted: no wait for the killed producer's pending offsets.
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("offsets reader");
+    let mut list = TopicPartitionList::new();
+    for partition in 0..PARTITIONS as i32 {
+        list.add_partition_offset("events", partition, Offset::Invalid)
+            .expect("partition");
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .filter_map(|e| Progress::parse_metadata(e.metadata())?.checkpoint)
+        .max()
+}
+
+/// Runs the dataset (`slices` slices) through `eddy run` killed at each of `kills`; returns
+/// the comparison of what was written with the reference, and what the kills did.
+fn crash_and_recover(
+    brokers: &str,
+    delivery: &str,
+    seed: u64,
+    kills: &[KillAt],
+    slices: usize,
+) -> (Report, Kills) {
     let data: Dataset = dataset();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("crash.yaml");
-    let state = dir.path().join("state");
+    let state: PathBuf = dir.path().join("state");
     std::fs::write(
         &config,
         format!(
@@ -38,11 +133,12 @@ fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
         ),
     )
     .expect("config written");
-    // A killed member leaves the group only when its session times out.
+    // A killed member leaves the group only when its session times out: keep it short, the
+    // next run waits for it (the test broker allows sessions down to 1 s).
     let env = [
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
-            "6000".to_string(),
+            "3000".to_string(),
         ),
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__HEARTBEAT_INTERVAL_MS",
@@ -57,26 +153,37 @@ fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
                 &brokers,
                 &records,
                 PARTITIONS as usize,
-                (SLICES, SLICE_EVERY),
+                (slices, SLICE_EVERY),
                 &done,
             );
         })
     };
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut restored = 0.0;
-    for kill in 0..KILLS {
+    let mut result = Kills::default();
+    for (n, &at) in kills.iter().enumerate() {
         let mut eddy = Eddy::run(&config, brokers, &env);
         eddy.wait_ready(Duration::from_secs(90));
         std::thread::sleep(Duration::from_millis(rng.random_range(200..3_000)));
-        restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
-        eprintln!(
-            "kill {}: checkpoint {:?}, {} partitions restored so far, {:?} replayed now",
-            kill + 1,
-            eddy.metric("eddy_checkpoint_id"),
-            restored,
-            eddy.metric("eddy_partitions_replayed_total"),
-        );
+        result.restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
+        let checkpoint = eddy.metric("eddy_checkpoint_id");
+        let caught = at == KillAt::AfterCheckpointWrite && wait_for_checkpoint_write(&state);
         eddy.crash();
+        let latest = latest_local_checkpoint(&state);
+        let committed = (delivery == "exactly_once").then(|| committed_checkpoint(brokers));
+        let uncommitted = committed.is_some_and(|c| latest > c);
+        result.uncommitted_checkpoints += usize::from(uncommitted);
+        eprintln!(
+            "kill {} ({at:?}{}): checkpoint {checkpoint:?} committed before, {latest:?} newest in RocksDB, {} committed{}; {} partitions restored so far",
+            n + 1,
+            if caught { ", caught a write" } else { "" },
+            committed.map_or("-".into(), |c| format!("{c:?}")),
+            if uncommitted {
+                ": killed between a checkpoint and its commit"
+            } else {
+                ""
+            },
+            result.restored,
+        );
     }
     feeder.join().expect("feeder");
     assert!(done.load(Ordering::SeqCst));
@@ -88,44 +195,63 @@ fn crash_and_recover(brokers: &str, delivery: &str, seed: u64) -> Report {
         Duration::from_secs(3),
         Duration::from_secs(120),
     );
+    result.restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
     assert!(
-        restored > 0.0,
+        result.restored > 0.0,
         "restarts restored partitions from checkpoints"
     );
     let status = eddy.stop();
     assert!(status.success(), "eddy exits 0 on SIGTERM, got {status}");
-    Report::of(&data, &outputs)
+    (Report::of(&data, &outputs), result)
 }
 
 #[test]
-fn killed_ten_times_at_least_once_on_a_real_broker_loses_nothing() {
+fn killed_ten_times_at_least_once_loses_nothing() {
+    let _heavy = one_at_a_time();
     let started = Instant::now();
-    let broker = Tansu::with_topics(&TOPICS, PARTITIONS);
-    let report = crash_and_recover(&broker.bootstrap_servers(), "at_least_once", 11);
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let kills = [KillAt::Random; 10];
+    let (report, result) =
+        crash_and_recover(&broker.bootstrap_servers(), "at_least_once", 11, &kills, 40);
     eprintln!(
-        "at-least-once after {KILLS} kills, {:?}: {}",
+        "at-least-once after {} kills, {:?}: {}; {} partitions restored",
+        kills.len(),
         started.elapsed(),
-        report.summary()
+        report.summary(),
+        result.restored
     );
     report.assert_nothing_lost_or_wrong();
 }
 
-/// `EDDY_TEST_KAFKA=host:port cargo test -p eddy-tests --test crash -- --ignored`, on a fresh
-/// Apache Kafka or Redpanda broker (the test creates its topics).
 #[test]
-#[ignore = "needs a Kafka broker with transactions: set EDDY_TEST_KAFKA"]
-fn killed_ten_times_exactly_once_writes_everything_once() {
+fn killed_twenty_times_exactly_once_writes_everything_once() {
+    let _heavy = one_at_a_time();
     let started = Instant::now();
-    let brokers = std::env::var("EDDY_TEST_KAFKA").expect("EDDY_TEST_KAFKA names a broker");
-    let topics: Vec<(&str, u32)> = TOPICS.iter().map(|t| (*t, PARTITIONS)).collect();
-    create_topics(&brokers, &topics);
-    let report = crash_and_recover(&brokers, "exactly_once", 12);
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let kills: Vec<KillAt> = (0..20)
+        .map(|n| {
+            if n % 2 == 0 {
+                KillAt::Random
+            } else {
+                KillAt::AfterCheckpointWrite
+            }
+        })
+        .collect();
+    let (report, result) =
+        crash_and_recover(&broker.bootstrap_servers(), "exactly_once", 12, &kills, 70);
     eprintln!(
-        "exactly-once after {KILLS} kills, {:?}: {}",
+        "exactly-once after {} kills ({} between a checkpoint and its commit), {:?}: {}; {} partitions restored",
+        kills.len(),
+        result.uncommitted_checkpoints,
         started.elapsed(),
-        report.summary()
+        report.summary(),
+        result.restored
     );
     assert!(report.results.exact(), "results: {}", report.summary());
     assert!(report.late.exact(), "late: {}", report.summary());
     assert!(report.dead.exact(), "dead letters: {}", report.summary());
+    assert!(
+        result.uncommitted_checkpoints > 0,
+        "some kills hit a checkpoint whose transaction had not committed"
+    );
 }

@@ -1,4 +1,4 @@
-//! `eddy run` between Kafka topics, on a real broker process (tansu) and on librdkafka's
+//! `eddy run` between Kafka topics, on a real broker process (Apache Kafka) and on librdkafka's
 //! in-process mock cluster: a known dataset on a 4-partition topic, with records that cannot
 //! be decoded and events that arrive late, processed by two runs of `eddy run` (the first
 //! stopped with SIGTERM halfway); the result, late and dead-letter topics are read back and
@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use eddy::kafka::Embedded;
-use eddy_tests::broker::Tansu;
+use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{CONFIG, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::plugin_dir;
 use eddy_tests::process::Eddy;
@@ -77,14 +77,32 @@ fn check(brokers: &str, create_topic: impl Fn(&str, u32), restart: bool, extra: 
     );
 }
 
-/// One run on tansu. (A restart is tested on the mock cluster only: tansu 0.6 keeps no offset
-/// commit metadata, where Eddy records how far a partition was read and its watermark, and a
-/// fetch from an offset inside a stored record batch skips to the next batch.)
+/// On Apache Kafka: a run stopped with SIGTERM halfway and a second run from the committed
+/// progress write what one uninterrupted run writes; then the exactly-once path (a
+/// transaction per checkpoint) on a broker that enforces transactions.
 #[test]
-fn eddy_run_on_a_real_broker() {
-    let broker = Tansu::start();
+fn eddy_run_stopped_and_restarted_on_a_real_broker() {
+    let started = Instant::now();
+    let broker = Kafka::start();
     let create = |topic: &str, partitions| broker.create_topic(topic, partitions);
-    check(&broker.bootstrap_servers(), create, false, "");
+    check(&broker.bootstrap_servers(), create, true, "");
+    eprintln!(
+        "at-least-once, stopped and restarted: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn eddy_run_exactly_once_stopped_and_restarted_on_a_real_broker() {
+    let started = Instant::now();
+    let broker = Kafka::start();
+    let create = |topic: &str, partitions| broker.create_topic(topic, partitions);
+    let extra = "state: { delivery: exactly_once, checkpoint_interval: 200ms, transactional_id: eddy-eos-test }\n";
+    check(&broker.bootstrap_servers(), create, true, extra);
+    eprintln!(
+        "exactly-once, stopped and restarted: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use eddy_tests::broker::Tansu;
+use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{CONFIG, PARTITIONS, TOPICS, dataset};
 use eddy_tests::process::{Eddy, http_get};
 use eddy_tests::proxy::Proxy;
@@ -33,7 +33,7 @@ fn readiness_goes_false_while_the_sink_is_down_and_true_after() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let broker = Tansu::start_advertising(port);
+    let broker = Kafka::start_advertising(port);
     let proxy = Proxy::start_on(port, broker.port());
     for topic in TOPICS {
         broker.create_topic(topic, PARTITIONS);

@@ -1,23 +1,26 @@
-//! Scale-out on a real broker (tansu): three `eddy run` replicas in one consumer group share a
+//! Scale-out on Apache Kafka: three `eddy run` replicas in one consumer group share a
 //! 12-partition topic while the known dataset is produced bit by bit; each has its own RocksDB
 //! and all publish checkpoints to one shared directory. Mid-stream one replica is killed with
 //! SIGKILL (its partitions move to the other two when its session times out), later a fourth
 //! joins (partitions move to it). At-least-once: every reference result, late event and dead
 //! letter is written, nothing else (duplicates are allowed and reported), and partitions that
-//! moved were restored from state other replicas had published.
+//! moved were restored from state other replicas had published. Exactly-once: the committed
+//! output equals the reference, so the killed replica's unfinished transaction left nothing
+//! behind.
 //!
-//! Exactly-once (the committed output equals the reference, a zombie cannot commit) needs a
-//! broker with transactions, which this machine cannot run (see `crash.rs`): that variant runs
-//! against `EDDY_TEST_KAFKA` when set.
+//! Zombie fencing (exactly-once): of two replicas, one is frozen with SIGSTOP until its
+//! partitions have moved to the other, then thawed with SIGCONT: the transaction it had open
+//! cannot commit (its consumer group generation is stale, KIP-447), it steps down or exits,
+//! and the committed output still equals the reference.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use eddy_tests::broker::Tansu;
+use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, Report, dataset_of};
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{create_topics, feed_in_slices, read_outputs};
+use eddy_tests::topics::{feed_in_slices, read_outputs};
 
 const INPUT_PARTITIONS: u32 = 12;
 const PER_PARTITION: i64 = 2_500;
@@ -53,34 +56,31 @@ fn total(replicas: &[Option<Eddy>], metric: &str) -> f64 {
         .sum()
 }
 
+/// A broker with the scenario's topics.
+fn broker() -> Kafka {
+    let broker = Kafka::start();
+    broker.create_topics(&[
+        ("events", INPUT_PARTITIONS),
+        ("results", 4),
+        ("late", 4),
+        ("dead", 4),
+    ]);
+    broker
+}
+
 #[test]
 fn three_replicas_lose_one_and_gain_one_at_least_once_without_losing_a_result() {
-    let broker = Tansu::start();
-    broker.create_topic("events", INPUT_PARTITIONS);
-    for topic in ["results", "late", "dead"] {
-        broker.create_topic(topic, 4);
-    }
+    let _heavy = one_at_a_time();
+    let broker = broker();
     let report = scale_out(&broker.bootstrap_servers(), "at_least_once");
     report.assert_nothing_lost_or_wrong();
 }
 
-/// `EDDY_TEST_KAFKA=host:port cargo test -p eddy-tests --test scale_out -- --ignored`, on a
-/// fresh Apache Kafka or Redpanda broker (the test creates its topics): the committed output
-/// equals the reference, so the killed replica's unfinished transaction left nothing behind.
 #[test]
-#[ignore = "needs a Kafka broker with transactions: set EDDY_TEST_KAFKA"]
 fn three_replicas_lose_one_and_gain_one_exactly_once() {
-    let brokers = std::env::var("EDDY_TEST_KAFKA").expect("EDDY_TEST_KAFKA names a broker");
-    create_topics(
-        &brokers,
-        &[
-            ("events", INPUT_PARTITIONS),
-            ("results", 4),
-            ("late", 4),
-            ("dead", 4),
-        ],
-    );
-    let report = scale_out(&brokers, "exactly_once");
+    let _heavy = one_at_a_time();
+    let broker = broker();
+    let report = scale_out(&broker.bootstrap_servers(), "exactly_once");
     assert!(report.results.exact(), "results: {}", report.summary());
     assert!(report.late.exact(), "late: {}", report.summary());
     assert!(report.dead.exact(), "dead letters: {}", report.summary());
@@ -172,4 +172,111 @@ fn scale_out(brokers: &str, delivery: &str) -> Report {
         "the kill moved partitions with their state"
     );
     report
+}
+
+/// Events per partition of the fencing test.
+const FENCING_PER_PARTITION: i64 = 1_500;
+
+#[test]
+fn a_frozen_replica_cannot_commit_after_its_partitions_moved() {
+    let _heavy = one_at_a_time();
+    let started = Instant::now();
+    let broker = broker();
+    let brokers = broker.bootstrap_servers();
+    let data = dataset_of(INPUT_PARTITIONS, FENCING_PER_PARTITION);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("fencing.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{CONFIG}state:\n  backend: rocksdb\n  checkpoint_interval: 500ms\n  delivery: exactly_once\n  shared_dir: {}\n",
+            dir.path().join("shared").display()
+        ),
+    )
+    .expect("config written");
+    let done = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
+        std::thread::spawn(move || {
+            feed_in_slices(
+                &brokers,
+                &records,
+                INPUT_PARTITIONS as usize,
+                (24, SLICE_EVERY),
+                &done,
+            );
+        })
+    };
+    let mut zombie = replica(&config, &brokers, dir.path(), 0);
+    let mut survivor = replica(&config, &brokers, dir.path(), 1);
+    zombie.wait_ready(Duration::from_secs(90));
+    survivor.wait_ready(Duration::from_secs(90));
+    std::thread::sleep(Duration::from_secs(6));
+    let moved = |r: &Eddy| {
+        r.metric("eddy_partitions_restored_total").unwrap_or(0.0)
+            + r.metric("eddy_partitions_replayed_total").unwrap_or(0.0)
+    };
+    let committed_before = zombie.metric("eddy_transactions_committed_total");
+    let survivor_before = moved(&survivor);
+    eprintln!(
+        "freezing replica 0 after {:?} ({committed_before:?} transactions committed)",
+        started.elapsed()
+    );
+    zombie.pause();
+    // Its session times out; its partitions move to the survivor.
+    let frozen = Instant::now();
+    while moved(&survivor) <= survivor_before {
+        assert!(
+            frozen.elapsed() < Duration::from_secs(60),
+            "the frozen replica's partitions moved to the other one"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let the survivor commit a few transactions on the moved partitions.
+    std::thread::sleep(Duration::from_secs(3));
+    eprintln!(
+        "partitions moved after {:?} frozen; thawing replica 0",
+        frozen.elapsed()
+    );
+    zombie.resume();
+    std::thread::sleep(Duration::from_secs(10));
+    let fate = match zombie.exited() {
+        Some(status) => format!("exited ({status})"),
+        None => format!(
+            "still running: {:?} transactions committed, {:?} aborted, ready: {}",
+            zombie.metric("eddy_transactions_committed_total"),
+            zombie.metric("eddy_transactions_aborted_total"),
+            eddy_tests::process::http_get(zombie.port(), "/health/ready")
+                .and_then(|r| r.lines().next().map(str::to_string))
+                .unwrap_or_default()
+        ),
+    };
+    eprintln!("replica 0 after thawing: {fate}");
+    feeder.join().expect("feeder");
+    assert!(done.load(Ordering::SeqCst));
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(5),
+        Duration::from_secs(120),
+    );
+    for r in [zombie, survivor] {
+        let mut r = r;
+        if r.exited().is_none() {
+            let status = r.stop();
+            assert!(
+                status.success(),
+                "a replica exits 0 on SIGTERM, got {status}"
+            );
+        }
+    }
+    let report = Report::of(&data, &outputs);
+    eprintln!(
+        "zombie fencing after {:?}: {}; replica 0 after thawing: {fate}",
+        started.elapsed(),
+        report.summary()
+    );
+    assert!(report.results.exact(), "results: {}", report.summary());
+    assert!(report.late.exact(), "late: {}", report.summary());
+    assert!(report.dead.exact(), "dead letters: {}", report.summary());
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eddy_tests::broker::Tansu;
+use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{PARTITIONS, TOPICS, dataset};
 use eddy_tests::example;
 use eddy_tests::process::{Eddy, eddy_binary, http_request};
@@ -37,7 +37,7 @@ fn event_time(payload: &[u8]) -> Option<i64> {
 
 #[test]
 fn an_uploaded_aggregator_computes_later_windows_without_a_restart() {
-    let broker = Tansu::with_topics(&TOPICS, PARTITIONS);
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let data = dataset();
     let per_partition = data.records.len() / PARTITIONS as usize;
@@ -223,7 +223,7 @@ fn an_activated_aggregator_trapping_too_often_is_rolled_back_whatever_the_policy
 }
 
 fn rolled_back_in_place(setting: (&str, &str)) {
-    let broker = Tansu::with_topics(&TOPICS, PARTITIONS);
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("eddy.yaml");
@@ -309,7 +309,7 @@ fn rolled_back_in_place(setting: (&str, &str)) {
 /// the reason; the partition's other events are counted, the host keeps running.
 #[test]
 fn a_batch_that_traps_twice_goes_to_the_dead_letter_topic() {
-    let broker = Tansu::with_topics(&TOPICS, PARTITIONS);
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("eddy.yaml");
