@@ -34,6 +34,10 @@ pub enum KafkaError {
     /// A transaction could not be begun, committed or aborted (exactly-once).
     #[error("kafka: transaction: {0}")]
     Transaction(String),
+    /// The open transaction cannot commit but the producer can go on once it is aborted
+    /// (e.g. the consumer's group membership expired while the broker was unreachable).
+    #[error("kafka: transaction: {0}")]
+    TransactionAborted(String),
     /// Committing progress failed.
     #[error("kafka: committing offsets: {0}")]
     Commit(String),

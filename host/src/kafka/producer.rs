@@ -164,7 +164,12 @@ impl ProducerContext for DeliveryContext {
 }
 
 fn transaction(what: &str, error: &RdError) -> KafkaError {
-    KafkaError::Transaction(format!("{what}: {error}"))
+    match error {
+        RdError::Transaction(e) if e.txn_requires_abort() || e.is_retriable() => {
+            KafkaError::TransactionAborted(format!("{what}: {error}"))
+        }
+        _ => KafkaError::Transaction(format!("{what}: {error}")),
+    }
 }
 
 /// A record to produce.

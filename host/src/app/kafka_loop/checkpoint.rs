@@ -11,6 +11,7 @@ use eddy_engine::config::Delivery;
 use eddy_engine::event::now_ms;
 
 use super::KafkaRun;
+use crate::kafka::KafkaError;
 use crate::pipeline::PipelineError;
 
 impl KafkaRun {
@@ -67,9 +68,19 @@ impl KafkaRun {
             (Delivery::ExactlyOnce, Some(producer)) => {
                 let offsets = self.consumer.progress_offsets();
                 let group = self.consumer.group_metadata()?;
-                if let Err(error) = producer.commit_transaction(&offsets, &group) {
-                    self.metrics.checkpoint.aborts.inc();
-                    return Err(error.into());
+                match producer.commit_transaction(&offsets, &group) {
+                    Ok(()) => {}
+                    Err(KafkaError::TransactionAborted(error)) => {
+                        // Nothing of this interval is visible; every partition goes back to
+                        // its last committed checkpoint (the consumer rejoins its group).
+                        tracing::warn!(%error, "the transaction cannot commit: aborted, every partition goes back to its last committed checkpoint");
+                        self.go_back(0)?;
+                        return Ok(None);
+                    }
+                    Err(error) => {
+                        self.metrics.checkpoint.aborts.inc();
+                        return Err(error.into());
+                    }
                 }
                 self.metrics.checkpoint.transactions.inc();
             }

@@ -255,7 +255,7 @@ impl KafkaRun {
     /// Sends `partition` (exactly-once: every partition, the open transaction aborted) back
     /// to where it continues after a restart, on fresh instances; returns whether every
     /// partition went back.
-    fn go_back(&mut self, partition: u32) -> Result<bool, PipelineError> {
+    pub(super) fn go_back(&mut self, partition: u32) -> Result<bool, PipelineError> {
         let (partitions, all) = match (self.delivery, &self.producer) {
             (Delivery::ExactlyOnce, Some(producer)) => {
                 producer.abort_transaction()?;
