@@ -354,6 +354,30 @@ impl Kafka {
         }
     }
 
+    /// Deletes the records of `topic`'s `partition` before `offset` (as retention would).
+    pub fn delete_records(&self, topic: &str, partition: i32, offset: i64) {
+        let admin: AdminClient<DefaultClientContext> =
+            self.admin_config().create().expect("admin client");
+        let mut before = rdkafka::TopicPartitionList::new();
+        before
+            .add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
+            .expect("offset");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let deleted = runtime
+            .block_on(admin.delete_records(&before, &AdminOptions::new()))
+            .expect("records deleted");
+        for element in deleted.elements() {
+            assert!(
+                element.error().is_ok(),
+                "deleting records: {:?}",
+                element.error()
+            );
+        }
+    }
+
     /// SIGTERM (a controlled shutdown), and waits for the process to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

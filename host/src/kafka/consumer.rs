@@ -7,7 +7,7 @@
 //! local checkpoint is loaded here and the partition assigned at the checkpoint's offset.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ use eddy_engine::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connected broker silent this long (µs) hangs: readiness goes false until it answers.
+const SILENT_BROKER_US: i64 = 10_000_000;
 
 /// A change of the partitions this consumer owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct GroupContext {
     durable: bool,
     formats: Mutex<Option<Vec<String>>>,
     lag: Option<Family<PartitionLabels, Gauge>>,
+    /// Whether a broker answered lately.
+    reachable: AtomicBool,
 }
 
 impl ClientContext for GroupContext {
@@ -89,7 +93,15 @@ impl ClientContext for GroupContext {
     /// the records between the next one the pipeline reads and the end (last stable offset).
     /// (librdkafka's own `consumer_lag` counts from the committed offset, which Eddy keeps at
     /// the oldest record an open window holds.)
+    ///
+    /// Also whether a broker answers: a connected broker that has sent nothing for
+    /// [`SILENT_BROKER_US`] (fetches answer within `fetch.wait.max.ms`, heartbeats every few
+    /// seconds) hangs, as does a consumer with no broker connected.
     fn stats(&self, statistics: Statistics) {
+        let answering = statistics.brokers.values().any(|b| {
+            b.nodeid >= 0 && b.state == "UP" && b.rxidle >= 0 && b.rxidle < SILENT_BROKER_US
+        });
+        self.reachable.store(answering, Ordering::SeqCst);
         let (Some(lag), Some(topic)) = (&self.lag, statistics.topics.get(&self.topic)) else {
             return;
         };
@@ -427,9 +439,10 @@ impl GroupConsumer {
             durable: state.durable(),
             formats: Mutex::new(None),
             lag,
+            reachable: AtomicBool::new(true),
         };
         let mut config = client_config(kafka, brokers, Role::Consumer);
-        if context.lag.is_some() && config.get("statistics.interval.ms").is_none() {
+        if config.get("statistics.interval.ms").is_none() {
             config.set("statistics.interval.ms", "5000");
         }
         let consumer = BaseConsumer::from_config_and_context(&config, context)
@@ -453,17 +466,17 @@ impl GroupConsumer {
         })
     }
 
-    /// The assigned partitions whose position fell out of the log: `(partition, position,
-    /// where it continues, whether it had a position)`. `read` has the next offset to read of
-    /// each partition read so far; other partitions' position is their committed offset. A
-    /// partition with neither was given its start explicitly at assignment.
-    pub fn out_of_range(
+    /// Each assigned partition's position with the log's earliest and next offsets:
+    /// `(partition, position, low, high)`. `read` has the next offset to read of each
+    /// partition read so far; other partitions' position is their committed offset; a
+    /// partition with neither (given its start explicitly at assignment) is left out.
+    pub fn positions(
         &self,
         read: &BTreeMap<u32, i64>,
-    ) -> Result<Vec<(u32, i64, i64, bool)>, KafkaError> {
+    ) -> Result<Vec<(u32, i64, i64, i64)>, KafkaError> {
         let partitions = self.assigned();
         let committed = committed_positions(&self.consumer, &self.topic, &partitions)?;
-        let mut lost = Vec::new();
+        let mut positions = Vec::new();
         for partition in partitions {
             let known = read
                 .get(&partition)
@@ -478,25 +491,63 @@ impl GroupConsumer {
                 .map_err(|e| {
                     KafkaError::Client(format!("reading partition {partition}'s offsets: {e}"))
                 })?;
-            if position < low {
-                lost.push((partition, position, low, true));
-            } else if position > high {
-                lost.push((partition, position, high, true));
-            }
+            positions.push((partition, position, low, high));
         }
-        Ok(lost)
+        Ok(positions)
     }
 
-    /// Continues `partition` from `offset`.
-    pub fn seek_to(&self, partition: u32, offset: i64) -> Result<(), KafkaError> {
+    /// Fetching continues at `offsets` (partition, offset) — also for partitions whose fetcher
+    /// stopped on an error, which a seek cannot restart: the assignment is made again, the
+    /// other partitions where they are.
+    pub fn restart_at(&self, offsets: &[(u32, i64)]) -> Result<(), KafkaError> {
+        let seeks = offsets.iter().all(|&(partition, offset)| {
+            self.consumer
+                .seek(
+                    &self.topic,
+                    partition as i32,
+                    Offset::Offset(offset),
+                    COMMITTED_TIMEOUT,
+                )
+                .is_ok()
+        });
+        if seeks {
+            return Ok(());
+        }
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(|e| KafkaError::Client(format!("reading the assignment: {e}")))?;
+        let positions = self
+            .consumer
+            .position()
+            .map_err(|e| KafkaError::Client(format!("reading positions: {e}")))?;
+        let mut again = TopicPartitionList::new();
+        for element in assignment.elements_for_topic(&self.topic) {
+            let partition = element.partition();
+            let asked = offsets
+                .iter()
+                .find(|(p, _)| i64::from(*p) == i64::from(partition))
+                .map(|&(_, o)| Offset::Offset(o));
+            let current = positions
+                .find_partition(&self.topic, partition)
+                .map(|e| e.offset())
+                .filter(|o| matches!(o, Offset::Offset(_)));
+            // A partition not fetched yet had its start given at assignment: it again.
+            let start = match self.consumer.context().start {
+                StartPosition::Latest => Offset::End,
+                _ => Offset::Beginning,
+            };
+            let offset = asked.or(current).unwrap_or(start);
+            let _ = again.add_partition_offset(&self.topic, partition, offset);
+        }
         self.consumer
-            .seek(
-                &self.topic,
-                partition as i32,
-                Offset::Offset(offset),
-                COMMITTED_TIMEOUT,
-            )
-            .map_err(|e| KafkaError::Client(format!("seeking partition {partition}: {e}")))
+            .assign(&again)
+            .map_err(|e| KafkaError::Client(format!("assigning partitions again: {e}")))
+    }
+
+    /// Whether a broker answered lately (from librdkafka's statistics, every 5 s).
+    pub fn brokers_reachable(&self) -> bool {
+        self.consumer.context().reachable.load(Ordering::SeqCst)
     }
 
     /// Counts rebalances; changes when [`GroupConsumer::take_changes`] has something new.

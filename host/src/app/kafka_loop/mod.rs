@@ -38,6 +38,9 @@ use crate::state;
 const POLL_WAIT: Duration = Duration::from_millis(50);
 /// How often processing time is let pass when records keep coming.
 const TICK_EVERY: Duration = Duration::from_millis(100);
+/// A round blocked longer than this (a broker or sink not answering) makes the run not
+/// ready until it goes round again.
+const STALLED: Duration = Duration::from_secs(10);
 /// How often progress is logged.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -64,6 +67,8 @@ pub struct KafkaRun {
     assigned: bool,
     /// What `kafka.on_reset` says to do when records were deleted before they were read.
     on_reset: eddy_engine::config::OnReset,
+    /// An offset reset the consumer reported this round, handled after its records.
+    reset_reported: Option<String>,
     /// What `plugins.on_trap` says to do when a retried batch traps again.
     on_trap: TrapPolicy,
     /// Trapped batches being retried or sent to the dead-letter output.
@@ -167,6 +172,7 @@ impl KafkaRun {
                     .get_or_create(&crate::metrics::PluginLabel { plugin });
             }
         }
+        health.expect_beats(STALLED);
         let now = Instant::now();
         Ok(Self {
             consumer,
@@ -189,6 +195,7 @@ impl KafkaRun {
             assigned: false,
             on_trap: config.plugins.on_trap,
             on_reset: config.kafka.on_reset,
+            reset_reported: None,
             traps: Traps::default(),
             rollback_traps: config.plugins.rollback_traps as usize,
             rollback_window: config.plugins.rollback_window,
@@ -229,6 +236,7 @@ impl KafkaRun {
     /// them by partition, lets processing time pass, and commits when due. Returns the number
     /// of records read. A failure makes the run not ready, with the error as the reason.
     pub fn round(&mut self) -> Result<usize, PipelineError> {
+        self.health.beat();
         let result = self.poll_and_process();
         if let Err(error) = &result {
             self.health.set_unready(error.to_string());
@@ -238,19 +246,73 @@ impl KafkaRun {
     }
 
     fn poll_and_process(&mut self) -> Result<usize, PipelineError> {
-        if let Some(producer) = &self.producer {
-            producer.check()?;
-            match producer.deliveries().outage() {
-                Some(reason) => self
-                    .health
-                    .set_unready(format!("sink unreachable: {reason}")),
-                None if self.assigned => self.health.set_ready(),
-                None => {}
-            }
-        }
+        self.check_outputs()?;
         if self.control.as_ref().is_some_and(|c| c.has_pending()) {
             self.apply_changes()?;
         }
+        let (batches, read) = self.read_batches()?;
+        let now = now_ms();
+        for (partition, batch) in batches {
+            let _span = tracing::debug_span!(
+                "batch",
+                partition,
+                first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
+                records = batch.len()
+            )
+            .entered();
+            if self.process_batch(batch, now)? {
+                // Every partition went back after a trap: what else was read comes again.
+                break;
+            }
+        }
+        self.record_rollbacks()?;
+        if let Some(error) = self.reset_reported.take() {
+            self.offset_reset(&error)?;
+        }
+        if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
+            self.tick(now)?;
+        }
+        if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
+            self.checkpoint()?;
+        } else if self.delivery == Delivery::AtLeastOnce
+            && !self.durable
+            && self.last_commit.elapsed() >= self.commit_interval
+        {
+            self.commit(CommitMode::Async)?;
+        }
+        if self.last_log.elapsed() >= LOG_EVERY {
+            self.log_progress();
+        }
+        Ok(read)
+    }
+
+    /// Readiness from the outputs and the brokers: not ready while results cannot be
+    /// delivered or no broker is reachable; ready again once they are and partitions are
+    /// assigned.
+    fn check_outputs(&mut self) -> Result<(), PipelineError> {
+        let mut outage = None;
+        if let Some(producer) = &self.producer {
+            producer.check()?;
+            outage = producer
+                .deliveries()
+                .outage()
+                .map(|reason| format!("sink unreachable: {reason}"));
+        }
+        if outage.is_none() && !self.consumer.brokers_reachable() {
+            outage = Some("Kafka brokers unreachable".to_string());
+        }
+        match outage {
+            Some(reason) => self.health.set_unready(reason),
+            None if self.assigned => self.health.set_ready(),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Reads up to `batch_size` records (waiting briefly for the first), by partition;
+    /// applies partition changes that happen meanwhile. Returns the batches and how many
+    /// records were read.
+    fn read_batches(&mut self) -> Result<(BTreeMap<u32, RawBatch>, usize), PipelineError> {
         let mut batches: BTreeMap<u32, RawBatch> = BTreeMap::new();
         let mut read = 0;
         let mut wait = POLL_WAIT;
@@ -275,7 +337,7 @@ impl KafkaRun {
                 None => break,
                 Some(Err(KafkaError::OffsetReset(error))) => {
                     self.poll_errors += 1;
-                    self.offset_reset(&error)?;
+                    self.reset_reported = Some(error);
                     break;
                 }
                 Some(Err(error)) => {
@@ -305,56 +367,38 @@ impl KafkaRun {
                 }
             }
         }
-        let now = now_ms();
-        for (partition, batch) in batches {
-            let _span = tracing::debug_span!(
-                "batch",
-                partition,
-                first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
-                records = batch.len()
-            )
-            .entered();
-            if self.process_batch(batch, now)? {
-                // Every partition went back after a trap: what else was read comes again.
-                break;
-            }
-        }
-        self.record_rollbacks()?;
-        if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
-            let expired = self.pipeline.stats().expired;
-            self.pipeline.tick_at(now)?;
-            self.metrics
-                .groups_expired
-                .inc_by(self.pipeline.stats().expired - expired);
-            // Progress scans every open group, so it is published with the tick, not per
-            // round. A revoke in between commits the last published progress: older, but
-            // consistent (offset, read position and watermark taken together), so the next
-            // owner re-reads a little more and writes nothing partial.
-            self.consumer.set_progress(&self.pipeline.progress());
-            self.last_tick = Instant::now();
-            self.export_metrics(now);
-        }
-        if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
-            self.checkpoint()?;
-        } else if self.delivery == Delivery::AtLeastOnce
-            && !self.durable
-            && self.last_commit.elapsed() >= self.commit_interval
-        {
-            self.commit(CommitMode::Async)?;
-        }
-        if self.last_log.elapsed() >= LOG_EVERY {
-            self.last_log = Instant::now();
-            let stats = self.pipeline.stats();
-            tracing::info!(
-                records = stats.records_in,
-                results = stats.results,
-                late = stats.late,
-                dead_letters = stats.dead_letters,
-                open_groups = self.pipeline.open_groups(),
-                "progress"
-            );
-        }
-        Ok(read)
+        Ok((batches, read))
+    }
+
+    /// Lets processing time pass (time triggers, idle partitions, `state.ttl`) and publishes
+    /// progress and metrics.
+    fn tick(&mut self, now: i64) -> Result<(), PipelineError> {
+        let expired = self.pipeline.stats().expired;
+        self.pipeline.tick_at(now)?;
+        self.metrics
+            .groups_expired
+            .inc_by(self.pipeline.stats().expired - expired);
+        // Progress scans every open group, so it is published with the tick, not per
+        // round. A revoke in between commits the last published progress: older, but
+        // consistent (offset, read position and watermark taken together), so the next
+        // owner re-reads a little more and writes nothing partial.
+        self.consumer.set_progress(&self.pipeline.progress());
+        self.last_tick = Instant::now();
+        self.export_metrics(now);
+        Ok(())
+    }
+
+    fn log_progress(&mut self) {
+        self.last_log = Instant::now();
+        let stats = self.pipeline.stats();
+        tracing::info!(
+            records = stats.records_in,
+            results = stats.results,
+            late = stats.late,
+            dead_letters = stats.dead_letters,
+            open_groups = self.pipeline.open_groups(),
+            "progress"
+        );
     }
 
     fn export_metrics(&self, now: i64) {
