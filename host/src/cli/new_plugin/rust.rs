@@ -39,7 +39,8 @@ crate-type = ["cdylib", "rlib"]
 eddy-sdk = {{ path = {sdk} }}
 serde = {{ version = "1", features = ["derive"] }}
 
-# A workspace of its own (with eddy-sdk/ as a member), not part of another one.
+# A workspace of its own, not part of another one (a path dependency inside this folder,
+# such as eddy-sdk/, is a member).
 [workspace]
 "#,
         sdk = toml_string(&sdk_path),
@@ -57,11 +58,15 @@ serde = {{ version = "1", features = ["derive"] }}
         "# {name}\n\nAn Eddy plugin. Test it natively, build the component, try it offline:\n\n\
          ```sh\ncargo test\ncargo build --release --target wasm32-wasip2\n\
          eddy plugin test target/wasm32-wasip2/release/{file}.wasm --input events.jsonl\n```\n\n\
-         `eddy-sdk/` is the Eddy SDK and `wit/` the host/plugin contract, as of the `eddy` \
-         that made this project.\n\n\
-         Upload it to a running host with `eddy plugin push` and make a stage run it with \
+         {sdk_note}Upload it to a running host with `eddy plugin push` and make a stage run it with \
          `eddy plugin activate`.\n",
-        file = name.replace('-', "_")
+        file = name.replace('-', "_"),
+        sdk_note = if sdk.is_some() {
+            ""
+        } else {
+            "`eddy-sdk/` is the Eddy SDK and `wit/` the host/plugin contract, as of the `eddy` \
+             that made this project.\n\n"
+        },
     );
     write(root, "README.md", &readme)
 }
