@@ -129,11 +129,14 @@ enum PluginCommand {
         /// What the plugin is.
         #[arg(long, value_enum)]
         kind: new_plugin::Kind,
+        /// What it is written in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: new_plugin::Lang,
         /// Where to make it.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The `eddy-sdk` crate to depend on (default: the SDK of the checkout `eddy` was
-        /// built from).
+        /// For Rust: the `eddy-sdk` crate to depend on (default: a copy of the SDK this
+        /// binary was built with, written into the project's `eddy-sdk/`).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -309,13 +312,17 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::New {
             name,
             kind,
+            lang,
             dir,
             sdk,
         } => {
-            let sdk = sdk
-                .or_else(new_plugin::default_sdk)
-                .context("no eddy-sdk found: pass --sdk PATH")?;
-            let root = new_plugin::create(&name, kind, &dir, &sdk)?;
+            let request = new_plugin::Request {
+                name: &name,
+                kind,
+                lang,
+                sdk: sdk.as_deref(),
+            };
+            let root = new_plugin::create(&request, &dir)?;
             println!("{}", root.display());
         }
         PluginCommand::Push { file, admin } => {

@@ -25,7 +25,7 @@ pub use http::HttpConfig;
 pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, OnReset, StartPosition, property_name, property_value};
 pub use log::{LogConfig, LogFormat};
-pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
+pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
 pub use stage::StageId;
 pub use state::{BackendKind, Delivery, StateConfig};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};

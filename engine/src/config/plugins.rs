@@ -61,6 +61,27 @@ pub struct PluginsConfig {
     /// See `rollback_traps`.
     #[serde(with = "humantime_serde")]
     pub rollback_window: Duration,
+    /// Folder of the on-disk cache of compiled components (wasmtime's own cache, keyed by the
+    /// component's bytes, the engine settings and the wasmtime version), so that a restart
+    /// does not compile every plugin again. Default: `$XDG_CACHE_HOME/eddy`, else
+    /// `$HOME/.cache/eddy`; no cache when neither is set. `null` or `""` turns it off; a
+    /// folder that cannot be made or written turns it off with a warning. Whoever can write
+    /// this folder can change the code the host runs: keep it private to the user Eddy runs
+    /// as.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The default `plugins.cache_dir`: `$XDG_CACHE_HOME/eddy`, else `$HOME/.cache/eddy` (each
+/// only when absolute, as the XDG specification asks), else none.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_CACHE_HOME")
+        .map(|dir| dir.join("eddy"))
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache").join("eddy")))
 }
 
 /// What to do with a batch a transform plugin trapped on twice.
@@ -87,6 +108,7 @@ impl Default for PluginsConfig {
             on_trap: TrapPolicy::DeadLetter,
             rollback_traps: 3,
             rollback_window: Duration::from_secs(60),
+            cache_dir: default_cache_dir(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasData, HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 
 use super::bindings::aggregator::eddy::plugin::log;
 use super::metrics::{PluginCalls, PluginMetrics};
@@ -28,6 +28,7 @@ pub struct Runtime {
     memory_limit_bytes: usize,
     call_deadline_ticks: u64,
     plugin_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
     cache: Mutex<HashMap<[u8; 32], Loaded>>,
     metrics: Arc<PluginMetrics>,
     _ticker: Ticker,
@@ -55,6 +56,10 @@ impl Runtime {
     ) -> Result<Self, PluginError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
+        let cache_dir = config.cache_dir.as_deref().and_then(disk_cache);
+        if let Some((_, cache)) = &cache_dir {
+            wasm.cache(Some(cache.clone()));
+        }
         let engine = Engine::new(&wasm).map_err(|e| invalid("engine", e))?;
         let mut linker = Linker::new(&engine);
         link_wasi(&mut linker).map_err(|e| invalid("linker", e))?;
@@ -72,6 +77,7 @@ impl Runtime {
             memory_limit_bytes: config.memory_limit_bytes,
             call_deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
             plugin_dir: config.dir.clone(),
+            cache_dir: cache_dir.map(|(dir, _)| dir),
             cache: Mutex::new(HashMap::new()),
             metrics,
         })
@@ -157,6 +163,44 @@ impl Runtime {
     /// The folder built-in plugins are found in.
     pub fn plugin_dir(&self) -> &Path {
         &self.plugin_dir
+    }
+
+    /// The folder of the on-disk cache of compiled components, when it is on.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+}
+
+/// wasmtime's on-disk compilation cache in `dir` (made absolute), or none with a warning when
+/// the folder cannot be made or written to. An empty path means no cache. Entries that do not
+/// decompress or load (a corrupt or foreign file) are compiled afresh and rewritten.
+fn disk_cache(dir: &Path) -> Option<(PathBuf, Cache)> {
+    if dir.as_os_str().is_empty() {
+        return None;
+    }
+    let usable = || -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        let probe = dir.join(format!(".eddy-write-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)?;
+        Ok(dir)
+    };
+    let dir = match usable() {
+        Ok(dir) => dir,
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "plugin cache off: folder not writable");
+            return None;
+        }
+    };
+    let mut config = CacheConfig::new();
+    config.with_directory(&dir);
+    match Cache::new(config) {
+        Ok(cache) => Some((dir, cache)),
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), error = %format!("{error:#}"), "plugin cache off");
+            None
+        }
     }
 }
 

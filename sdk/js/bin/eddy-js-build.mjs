@@ -43,7 +43,14 @@ if (positionals.length !== 1 || !values.output) {
 }
 const app = resolve(positionals[0]);
 const output = resolve(values.output);
-const wit = resolve(values.wit ?? process.env.EDDY_WIT ?? join(sdkDir, '..', '..', 'wit'));
+// The WIT folder: --wit, $EDDY_WIT, `wit/` beside this SDK's folder (a project made by
+// `eddy plugin new`: `wit/` and `eddy-sdk/`), else the repository's `wit/` beside `sdk/`.
+const beside = join(sdkDir, '..', 'wit');
+const wit = resolve(
+  values.wit ??
+    process.env.EDDY_WIT ??
+    (existsSync(beside) ? beside : join(sdkDir, '..', '..', 'wit')),
+);
 if (!existsSync(wit)) {
   console.error(`no WIT folder at ${wit}: give --wit DIR (the eddy:plugin package) or EDDY_WIT`);
   process.exit(2);

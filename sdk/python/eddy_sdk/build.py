@@ -23,8 +23,12 @@ SDK_DIR = Path(__file__).resolve().parent.parent
 
 
 def default_wit():
-    """``--wit``, else ``$EDDY_WIT``, else the repository's ``wit/`` beside ``sdk/``."""
-    return Path(os.environ.get("EDDY_WIT") or SDK_DIR.parent.parent / "wit")
+    """``$EDDY_WIT``, else ``wit/`` beside this SDK's folder (a project made by ``eddy plugin
+    new``: ``wit/`` and ``eddy-sdk/``), else the repository's ``wit/`` beside ``sdk/``."""
+    if os.environ.get("EDDY_WIT"):
+        return Path(os.environ["EDDY_WIT"])
+    beside = SDK_DIR.parent / "wit"
+    return beside if beside.is_dir() else SDK_DIR.parent.parent / "wit"
 
 
 def world_of(app_dir, module):
