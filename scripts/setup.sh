@@ -4,7 +4,8 @@
 # target. Installs only what is missing. Usage: scripts/setup.sh
 set -euo pipefail
 
-packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config)
+# postgresql: the server binaries (initdb, pg_ctl) the PostgreSQL sink tests start their own server with.
+packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -599,3 +599,9 @@ impl PostgresProgress {
         Ok(positions)
     }
 }
+
+impl crate::kafka::ProgressSource for PostgresProgress {
+    fn positions(&self, partitions: &[u32]) -> Result<BTreeMap<u32, (i64, Committed)>, String> {
+        PostgresProgress::positions(self, partitions).map_err(|e| e.to_string())
+    }
+}
