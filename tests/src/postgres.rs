@@ -75,7 +75,13 @@ fn server_user() -> String {
     if !user_exists(user) {
         // Two tests may race to create it: whoever loses finds it there.
         let _ = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                user,
+            ])
             .status();
         assert!(user_exists(user), "could not create the OS user {user}");
     }
@@ -101,7 +107,7 @@ impl Postgres {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let mut server = Self {
+        let server = Self {
             dir,
             bin,
             user,
@@ -177,8 +183,11 @@ impl Postgres {
         let started = Instant::now();
         loop {
             match postgres::Client::connect(&self.url(), postgres::NoTls) {
-                Ok(mut client) if client.simple_query("SELECT 1").is_ok() => return,
-                Ok(_) => {}
+                Ok(mut client) => {
+                    if client.simple_query("SELECT 1").is_ok() {
+                        return;
+                    }
+                }
                 Err(error) => assert!(
                     started.elapsed() < START_LIMIT,
                     "PostgreSQL did not accept connections within {START_LIMIT:?}: {error}\n{}",

@@ -239,7 +239,7 @@ impl PostgresTable {
             .client
             .prepare(&format!(
                 "INSERT INTO {progress} (pipeline, partition, next_offset, read_to, watermark, checkpoint)
-                 SELECT $1::text, * FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::bigint[]), (SELECT $6::bigint)
+                 SELECT $1::text, u.*, $6::bigint FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u
                  ON CONFLICT (pipeline, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
                    read_to = EXCLUDED.read_to, watermark = EXCLUDED.watermark,
                    checkpoint = EXCLUDED.checkpoint, updated_at = now()"
@@ -317,6 +317,24 @@ impl PostgresTable {
                 }
             }
         }
+        let keyed = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_index i
+                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 3
+                   AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text)
+                        FROM pg_attribute a
+                        WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
+                       = ARRAY['key', 'window_end', 'window_start']",
+                &[&table],
+            )
+            .and_then(|row| row.try_get::<_, i64>(0))
+            .map_err(query("reading the table's keys"))?;
+        if keyed == 0 {
+            return Err(table_error(
+                "has no primary key (key, window_start, window_end) to upsert on".into(),
+            ));
+        }
         let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let mut arrays = vec![
             "$1::text[]".to_string(),
@@ -341,10 +359,7 @@ impl PostgresTable {
             set.join(", ")
         );
         let upsert = self.client.prepare(&sql).map_err(|error| {
-            table_error(format!(
-                "cannot be upserted into (it needs the primary key (key, window_start, window_end)): {}",
-                describe(&error)
-            ))
+            table_error(format!("cannot be upserted into: {}", describe(&error)))
         })?;
         self.rows.values = vec![Vec::new(); columns.len()];
         self.prepared = Some(Prepared {
