@@ -5,8 +5,10 @@
 set -euo pipefail
 
 # Java 17 and Maven: the Apache Kafka broker of the tests (scripts/install-kafka.sh).
+# postgresql: the server binaries (initdb, pg_ctl) the PostgreSQL sink tests start their own
+# server with.
 packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config
-  openjdk-17-jre-headless maven)
+  openjdk-17-jre-headless maven postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

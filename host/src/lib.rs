@@ -12,7 +12,8 @@
 //! metrics    Prometheus registries of every counter, gauge and histogram
 //! kafka      Kafka clients: group consumer, producer, embedded cluster, output reader
 //! state      checkpoints on disk (RocksDB) and opening the configured backend
-//! sink       writers of results, late events and dead letters: JSON lines or Kafka topics
+//! sink       writers of results, late events and dead letters: JSON lines, Kafka topics, or
+//!            (results) a PostgreSQL table upserted, exactly-once with its progress table
 //! pipeline   source batch -> transform stages -> decode -> operator per partition -> sinks;
 //!            hot swap and admin changes between batches
 //! http       the endpoint: health probes, metrics, the admin API

@@ -191,6 +191,14 @@ impl Aggregates {
         Ok(Finished { columns })
     }
 
+    /// Each aggregate's result field name and output names (one empty name: a single value).
+    pub fn outputs(&self) -> Vec<(String, Vec<String>)> {
+        self.named
+            .iter()
+            .map(|n| (n.name.clone(), n.plugin.outputs().to_vec()))
+            .collect()
+    }
+
     /// Each aggregate's identity for saved state: `<result name>/<plugin name>/<state format>`.
     /// State saved under one identity is only restored under the same one.
     pub fn state_formats(&self) -> Vec<String> {

@@ -79,6 +79,141 @@ pub enum SinkConfig {
         /// The topic.
         topic: String,
     },
+    /// One row per (key, window) in a PostgreSQL table, upserted: a later result of the same
+    /// window (`on_time` after `early`, `late_update`) replaces the row.
+    Postgres(PostgresSink),
+}
+
+/// A PostgreSQL table of results.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSink {
+    /// The connection: a URL (`postgresql://user:password@host:port/db`) or key-value pairs
+    /// (`host=... user=... password=...`); its password is never shown.
+    pub url: SecretUrl,
+    /// The table, optionally with its schema (`schema.table`): letters, digits and `_`.
+    pub table: String,
+    /// Create the table when it does not exist (otherwise a missing table stops the start).
+    #[serde(default = "yes")]
+    pub create_table: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A connection string that may hold a password: shown (Debug, Display) with the password
+/// replaced by `***`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a connection string.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The connection string itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The connection string with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_password(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretUrl({:?})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `url` with the password hidden: in a URL's user info (`scheme://user:secret@host`), in a
+/// `password=` pair of a key-value string, and in a `password=` query parameter.
+pub fn redact_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((user_info, host)) => match user_info.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => authority.to_string(),
+            },
+            None => authority.to_string(),
+        };
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => {
+                let query: Vec<String> = query
+                    .split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                            format!("{name}=***")
+                        }
+                        _ => pair.to_string(),
+                    })
+                    .collect();
+                format!("{path}?{}", query.join("&"))
+            }
+            None => tail.to_string(),
+        };
+        return format!("{scheme}://{authority}{tail}");
+    }
+    // Key-value pairs; a value may be quoted with '...'.
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(at) = find_password_key(rest) {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let eq = after.find('=').map_or(after.len(), |i| i + 1);
+        out.push_str(&after[..eq]);
+        out.push_str("***");
+        let value = after[eq..].trim_start();
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            let mut escaped = false;
+            let mut end = quoted.len();
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            after.len() - value.len() + 1 + end.min(quoted.len())
+        } else {
+            after.len() - value.len() + value.find(char::is_whitespace).unwrap_or(value.len())
+        };
+        rest = &after[end.min(after.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a `password` key (followed by optional spaces and `=`) starts in key-value pairs.
+fn find_password_key(s: &str) -> Option<usize> {
+    let lower = s.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("password") {
+        let at = from + i;
+        let starts_word = at == 0 || lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let after = lower[at + "password".len()..].trim_start();
+        if starts_word && after.starts_with('=') {
+            return Some(at);
+        }
+        from = at + "password".len();
+    }
+    None
 }
 
 /// Where a side output (late events, dead letters) goes. Whatever the choice, every event sent

@@ -22,7 +22,10 @@ mod time;
 
 pub use admin::AdminConfig;
 pub use http::HttpConfig;
-pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
+pub use io::{
+    DecodeConfig, PostgresSink, SecretUrl, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat,
+    redact_password,
+};
 pub use kafka::{Compression, KafkaConfig, OnReset, StartPosition, property_name, property_value};
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
@@ -244,6 +247,7 @@ impl Config {
             return Err(invalid("plugins.call_timeout", "must be more than 0"));
         }
         self.validate_kafka()?;
+        self.validate_postgres()?;
         self.validate_state()?;
         if let SourceConfig::Generator(generator) = &self.source {
             generator
@@ -335,6 +339,32 @@ impl Config {
             topics.push(("dead_letter.topic", topic.as_str()));
         }
         topics
+    }
+
+    fn validate_postgres(&self) -> Result<(), ConfigError> {
+        let SinkConfig::Postgres(sink) = &self.sink else {
+            return Ok(());
+        };
+        if sink.url.expose().trim().is_empty() {
+            return Err(invalid("sink.url", "name the PostgreSQL server"));
+        }
+        let parts: Vec<&str> = sink.table.split('.').collect();
+        let identifier = |part: &&str| {
+            !part.is_empty()
+                && part.len() <= 63
+                && !part.starts_with(|c: char| c.is_ascii_digit())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if parts.len() > 2 || !parts.iter().all(identifier) {
+            return Err(invalid(
+                "sink.table",
+                format!(
+                    "`{}` is not a table name (letters, digits and _, at most 63, optionally schema.table)",
+                    sink.table
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_kafka(&self) -> Result<(), ConfigError> {
@@ -441,12 +471,22 @@ impl Config {
         }
         if state.delivery == Delivery::ExactlyOnce {
             let topics = self.kafka_topics();
+            let postgres = matches!(self.sink, SinkConfig::Postgres(_));
             if !topics.iter().any(|(key, _)| *key == "source.topic")
-                || !topics.iter().any(|(key, _)| *key == "sink.topic")
+                || !(postgres || topics.iter().any(|(key, _)| *key == "sink.topic"))
             {
                 return Err(invalid(
                     "state.delivery",
-                    "exactly_once needs a Kafka source and a Kafka sink",
+                    "exactly_once needs a Kafka source and a Kafka or PostgreSQL sink",
+                ));
+            }
+            if postgres
+                && let Some((key, _)) = topics.iter().find(|(key, _)| *key != "source.topic")
+            {
+                return Err(invalid(
+                    *key,
+                    "with a PostgreSQL sink, exactly_once commits results in PostgreSQL \
+                     transactions: side outputs cannot be Kafka topics (use a file or stderr)",
                 ));
             }
             if let Some(id) = &state.transactional_id

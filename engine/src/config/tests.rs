@@ -407,3 +407,71 @@ fn state_keys_are_read_and_bad_values_name_their_key() {
         Ok(())
     });
 }
+
+#[test]
+fn a_postgres_sink_is_read_and_checked() {
+    Jail::expect_with(|_| {
+        let c = Config::from_yaml(
+            "sink: { type: postgres, url: 'postgresql://eddy:s3cret@db:5432/eddy', table: public.results }\n",
+        )
+        .expect("valid");
+        let SinkConfig::Postgres(sink) = &c.sink else {
+            panic!("not postgres: {:?}", c.sink);
+        };
+        assert_eq!(sink.table, "public.results");
+        assert!(sink.create_table, "created by default");
+        assert_eq!(sink.url.expose(), "postgresql://eddy:s3cret@db:5432/eddy");
+        let shown = format!("{c:?} {}", sink.url);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgresql://eddy:***@db:5432/eddy"),
+            "{shown}"
+        );
+        for (yaml, key) in [
+            ("sink: { type: postgres, url: '', table: t }\n", "sink.url"),
+            (
+                "sink: { type: postgres, url: x, table: 'a b' }\n",
+                "sink.table",
+            ),
+            (
+                "sink: { type: postgres, url: x, table: a.b.c }\n",
+                "sink.table",
+            ),
+            (
+                "sink: { type: postgres, url: x, table: t, colour: red }\n",
+                "colour",
+            ),
+        ] {
+            let message = error_of(yaml);
+            assert!(message.contains(key), "{yaml:?} gave {message:?}");
+        }
+        let eo = "source: { type: kafka, topic: in }\nsink: { type: postgres, url: x, table: t }\nstate: { delivery: exactly_once }\n";
+        Config::from_yaml(eo).expect("exactly-once into PostgreSQL");
+        let message = error_of(&format!("{eo}late: {{ type: kafka, topic: late }}\n"));
+        assert!(message.contains("late.topic"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn passwords_are_redacted_in_every_form() {
+    for (url, shown) in [
+        ("postgresql://u:p@h/db", "postgresql://u:***@h/db"),
+        ("postgres://u@h:5/db", "postgres://u@h:5/db"),
+        (
+            "postgres://u:p%40x@h?sslmode=disable&password=q",
+            "postgres://u:***@h?sslmode=disable&password=***",
+        ),
+        (
+            "host=h user=u password=secret dbname=d",
+            "host=h user=u password=*** dbname=d",
+        ),
+        (
+            "host=h password = 'se cr\\'et' dbname=d",
+            "host=h password =*** dbname=d",
+        ),
+        ("password=x", "password=***"),
+    ] {
+        assert_eq!(redact_password(url), shown, "{url}");
+    }
+}

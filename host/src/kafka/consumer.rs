@@ -53,6 +53,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Where committed progress is kept when it is not the consumer group: exactly-once into
+/// PostgreSQL commits it in the results' transactions, and assigned partitions continue from
+/// there.
+pub trait ProgressSource: Send + Sync {
+    /// Each of `partitions` that has committed progress: its offset and what the committer
+    /// had accounted for.
+    fn positions(&self, partitions: &[u32]) -> Result<BTreeMap<u32, (i64, Committed)>, String>;
+}
+
 /// State shared between the rebalance callback and the pipeline loop.
 pub struct GroupContext {
     topic: String,
@@ -73,6 +82,8 @@ pub struct GroupContext {
     lag: Option<Family<PartitionLabels, Gauge>>,
     /// Whether a broker answered lately.
     reachable: AtomicBool,
+    /// Committed progress kept outside the group, when there is such a place.
+    external: Mutex<Option<Arc<dyn ProgressSource>>>,
 }
 
 impl ClientContext for GroupContext {
@@ -280,7 +291,12 @@ impl ConsumerContext for GroupContext {
                 None => {
                     // With `auto.offset.reset=error` a partition without a committed position
                     // needs an explicit start: its beginning, as before.
+                    let external = lock(&self.external).is_some();
                     let offset = match positions.get(&partition) {
+                        Some((Some(offset), _)) if external => {
+                            explicit = true;
+                            Offset::Offset(*offset)
+                        }
                         Some((Some(_), _)) => Offset::Stored,
                         _ => {
                             explicit = true;
@@ -383,6 +399,20 @@ fn committed_positions(
     if partitions.is_empty() {
         return Ok(BTreeMap::new());
     }
+    let external = lock(&consumer.context().external).clone();
+    if let Some(external) = external {
+        let found = external
+            .positions(partitions)
+            .map_err(|e| KafkaError::Client(format!("reading committed progress: {e}")))?;
+        tracing::debug!(committed = ?found, "committed progress of assigned partitions");
+        return Ok(partitions
+            .iter()
+            .map(|&p| match found.get(&p) {
+                Some(&(offset, committed)) => (p, (Some(offset), Some(committed))),
+                None => (p, (None, None)),
+            })
+            .collect());
+    }
     let mut tpl = TopicPartitionList::new();
     for &partition in partitions {
         tpl.add_partition(topic, partition as i32);
@@ -440,6 +470,7 @@ impl GroupConsumer {
             formats: Mutex::new(None),
             lag,
             reachable: AtomicBool::new(true),
+            external: Mutex::new(None),
         };
         let mut config = client_config(kafka, brokers, Role::Consumer);
         if config.get("statistics.interval.ms").is_none() {
@@ -567,6 +598,12 @@ impl GroupConsumer {
         for p in progress {
             published.insert(p.partition, *p);
         }
+    }
+
+    /// Takes committed progress from `source` instead of the group's committed offsets
+    /// (exactly-once into PostgreSQL); set before the first poll.
+    pub fn set_progress_source(&self, source: Arc<dyn ProgressSource>) {
+        *lock(&self.consumer.context().external) = Some(source);
     }
 
     /// The aggregates' state formats: checkpoints made by others are not restored (the

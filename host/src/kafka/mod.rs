@@ -11,7 +11,7 @@ mod producer;
 mod tail;
 
 pub use client::{Role, client_config};
-pub use consumer::{GroupConsumer, PartitionChange};
+pub use consumer::{GroupConsumer, PartitionChange, ProgressSource};
 pub use embedded::Embedded;
 pub use generate::{produce, produce_paced};
 pub use producer::{Deliveries, Producer, Record};

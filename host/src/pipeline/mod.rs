@@ -114,6 +114,8 @@ impl Pipeline {
             config,
             Aggregates::new(runtime.as_ref(), &config.aggregates)?,
         );
+        let mut outputs = outputs;
+        outputs.prepare(&first.aggregates().outputs())?;
         let per_partition = matches!(config.source, SourceConfig::Kafka { .. });
         let mut operators = BTreeMap::new();
         let mut spare = None;
@@ -384,6 +386,40 @@ impl Pipeline {
         }
         self.outputs.flush()?;
         Ok(self.stats)
+    }
+
+    /// Whether results go into PostgreSQL transactions committed with the progress
+    /// (exactly-once into PostgreSQL).
+    pub fn commits_results(&mut self) -> bool {
+        self.outputs
+            .results
+            .postgres()
+            .is_some_and(|table| table.is_transactional())
+    }
+
+    /// Exactly-once into PostgreSQL: sends the results written so far, writes `progress`
+    /// for `pipeline` (with the checkpoint it belongs to) and commits both at once.
+    pub fn commit_results(
+        &mut self,
+        pipeline: &str,
+        progress: &[eddy_engine::progress::Progress],
+        checkpoint: Option<u64>,
+    ) -> Result<(), PipelineError> {
+        self.outputs.flush()?;
+        if let Some(table) = self.outputs.results.postgres() {
+            table
+                .commit(pipeline, progress, checkpoint)
+                .map_err(SinkError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Exactly-once into PostgreSQL: drops the results written since the last commit.
+    pub fn discard_results(&mut self) -> Result<(), PipelineError> {
+        if let Some(table) = self.outputs.results.postgres() {
+            table.discard().map_err(SinkError::from)?;
+        }
+        Ok(())
     }
 
     /// Flushes the outputs (for Kafka, checks the delivery reports).

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use eddy_engine::config::{Config, SideOutputConfig, SinkConfig};
+use eddy_engine::config::{Config, Delivery, SideOutputConfig, SinkConfig, SourceConfig};
 
 use crate::kafka::{KafkaError, Producer};
-use crate::sink::{JsonLines, KafkaTopic, SinkError, Writer};
+use crate::sink::{JsonLines, KafkaTopic, PostgresTable, SinkError, Writer};
 
 /// Where a pipeline writes.
 pub struct Outputs {
@@ -18,7 +18,10 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// The outputs a config names; Kafka topics are written through `producer`.
+    /// The outputs a config names; Kafka topics are written through `producer`. A
+    /// PostgreSQL sink is connected to here and its table made or checked when the pipeline
+    /// is built; with exactly-once and a Kafka source its rows are committed with the
+    /// checkpoints.
     pub fn open(config: &Config, producer: Option<&Arc<Producer>>) -> Result<Self, SinkError> {
         let kafka = |topic: &str| -> Result<Writer, SinkError> {
             let producer = producer.ok_or(KafkaError::Client(format!(
@@ -38,6 +41,16 @@ impl Outputs {
         Ok(Self {
             results: match &config.sink {
                 SinkConfig::Kafka { topic } => kafka(topic)?,
+                SinkConfig::Postgres(sink) => {
+                    let exactly_once = config.state.delivery == Delivery::ExactlyOnce
+                        && matches!(config.source, SourceConfig::Kafka { .. });
+                    let table = if exactly_once {
+                        PostgresTable::transactional(sink)?
+                    } else {
+                        PostgresTable::connect(sink)?
+                    };
+                    Writer::Postgres(Box::new(table))
+                }
                 other => JsonLines::for_sink(other)?.into(),
             },
             late: side(&config.late)?,
@@ -48,6 +61,15 @@ impl Outputs {
     /// The outputs of a config without Kafka outputs.
     pub fn from_config(config: &Config) -> Result<Self, SinkError> {
         Self::open(config, None)
+    }
+
+    /// Makes or checks the tables of PostgreSQL outputs for these aggregate outputs (see
+    /// [`PostgresTable::prepare`]).
+    pub fn prepare(&mut self, aggregates: &[(String, Vec<String>)]) -> Result<(), SinkError> {
+        if let Some(table) = self.results.postgres() {
+            table.prepare(aggregates)?;
+        }
+        Ok(())
     }
 
     pub(super) fn flush(&mut self) -> Result<(), SinkError> {

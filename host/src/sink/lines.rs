@@ -72,6 +72,10 @@ impl JsonLines {
             SinkConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SinkConfig::File { path } => Self::file(path),
             SinkConfig::Kafka { topic } => Err(not_lines(topic)),
+            SinkConfig::Postgres(sink) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("PostgreSQL table `{}` is not written as lines", sink.table),
+            )),
         }
     }
 

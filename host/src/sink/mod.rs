@@ -1,5 +1,5 @@
-//! Where results and side outputs go: JSON lines (stdout, stderr, a file, memory) or a Kafka
-//! topic.
+//! Where results and side outputs go: JSON lines (stdout, stderr, a file, memory), a Kafka
+//! topic, or (results) a PostgreSQL table.
 
 use std::io;
 use std::sync::Arc;
@@ -7,11 +7,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 mod lines;
+pub mod postgres;
 
 use eddy_engine::event::Origin;
 use eddy_engine::operator::Emitted;
 use eddy_engine::results;
 pub use lines::{JsonLines, MemoryBuffer};
+pub use postgres::{PostgresError, PostgresProgress, PostgresTable};
 
 use crate::kafka::{KafkaError, Producer, Record};
 
@@ -24,6 +26,9 @@ pub enum SinkError {
     /// Producing to Kafka failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// Writing to PostgreSQL failed.
+    #[error(transparent)]
+    Postgres(#[from] PostgresError),
 }
 
 /// A record sent to a side output (late or dead letter).
@@ -53,6 +58,8 @@ pub enum Writer {
     Lines(JsonLines),
     /// Records on a Kafka topic.
     Kafka(KafkaTopic),
+    /// Rows upserted into a PostgreSQL table (results only).
+    Postgres(Box<PostgresTable>),
 }
 
 impl From<JsonLines> for Writer {
@@ -68,6 +75,9 @@ impl Writer {
         emitted: &Emitted,
         scratch: &mut Vec<u8>,
     ) -> Result<usize, SinkError> {
+        if let Writer::Postgres(table) = self {
+            return Ok(table.add(emitted)?);
+        }
         scratch.clear();
         let written =
             results::write_results(&emitted.groups, &emitted.finished, emitted.emit, scratch);
@@ -86,6 +96,7 @@ impl Writer {
                     })?;
                 }
             }
+            Writer::Postgres(_) => {}
         }
         Ok(written)
     }
@@ -133,6 +144,13 @@ impl Writer {
                     })?;
                 }
             }
+            Writer::Postgres(table) => {
+                return Err(PostgresError::Table {
+                    table: table.name(),
+                    message: "takes results only, not side records".into(),
+                }
+                .into());
+            }
         }
         Ok(())
     }
@@ -143,7 +161,16 @@ impl Writer {
         match self {
             Writer::Lines(lines) => lines.flush()?,
             Writer::Kafka(kafka) => kafka.producer.check()?,
+            Writer::Postgres(table) => table.flush()?,
         }
         Ok(())
+    }
+
+    /// The PostgreSQL table this writer upserts into, if it is one.
+    pub fn postgres(&mut self) -> Option<&mut PostgresTable> {
+        match self {
+            Writer::Postgres(table) => Some(table),
+            _ => None,
+        }
     }
 }

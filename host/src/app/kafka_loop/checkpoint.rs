@@ -2,7 +2,9 @@
 //! each partition's state written (one atomic write), then the progress committed to the
 //! group. Exactly-once: the state written, then the results, side outputs and progress
 //! committed in one Kafka transaction whose offsets' metadata names the checkpoint; a newer
-//! checkpoint whose transaction did not commit is never restored.
+//! checkpoint whose transaction did not commit is never restored. Exactly-once into
+//! PostgreSQL: the same, with the results and the progress committed in one PostgreSQL
+//! transaction (the progress table names the checkpoint).
 
 use std::sync::PoisonError;
 use std::time::Instant;
@@ -65,6 +67,19 @@ impl KafkaRun {
             .write(now_ms(), plugins, states)?;
         self.consumer.set_checkpoint(id, &self.pipeline.progress());
         match (self.delivery, &self.producer) {
+            (Delivery::ExactlyOnce, _) if self.postgres_pipeline.is_some() => {
+                let pipeline = self.postgres_pipeline.clone().unwrap_or_default();
+                let progress = self.pipeline.progress();
+                if let Err(error) = self.pipeline.commit_results(&pipeline, &progress, Some(id)) {
+                    self.metrics.checkpoint.aborts.inc();
+                    return Err(error);
+                }
+                self.metrics.checkpoint.transactions.inc();
+                // For lag tools only: partitions continue from PostgreSQL's progress.
+                if let Err(error) = self.consumer.commit(rdkafka::consumer::CommitMode::Async) {
+                    tracing::debug!(%error, "committing offsets to the group (informational)");
+                }
+            }
             (Delivery::ExactlyOnce, Some(producer)) => {
                 let offsets = self.consumer.progress_offsets();
                 let group = self.consumer.group_metadata()?;

@@ -20,7 +20,7 @@ use traps::Traps;
 use super::Services;
 use crate::kafka::{GroupConsumer, KafkaError, PartitionChange, Producer};
 use crate::plugin::Control;
-use eddy_engine::config::{Config, Delivery, SourceConfig, TrapPolicy};
+use eddy_engine::config::{Config, Delivery, SinkConfig, SourceConfig, TrapPolicy};
 use eddy_engine::decode::NO_TIMESTAMP;
 use eddy_engine::event::RawBatch;
 use eddy_engine::event::now_ms;
@@ -32,6 +32,7 @@ use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outputs, Pipeline, PipelineError};
 use crate::plugin::Runtime;
+use crate::sink::{PostgresProgress, SinkError};
 use crate::state;
 
 /// How long one poll waits for the first record of a batch.
@@ -65,6 +66,9 @@ pub struct KafkaRun {
     poll_errors: u64,
     health: Arc<Health>,
     assigned: bool,
+    /// Exactly-once into PostgreSQL: the name of this pipeline's rows in the progress
+    /// table (`kafka.group_id`); `None` otherwise.
+    postgres_pipeline: Option<String>,
     /// What `kafka.on_reset` says to do when records were deleted before they were read.
     on_reset: eddy_engine::config::OnReset,
     /// An offset reset the consumer reported this round, handled after its records.
@@ -164,6 +168,22 @@ impl KafkaRun {
             Some(metrics.pipeline.consumer_lag.clone()),
         )?;
         consumer.set_formats(pipeline.state_formats());
+        let postgres_pipeline = match &config.sink {
+            SinkConfig::Postgres(sink)
+                if config.state.delivery == Delivery::ExactlyOnce && pipeline.commits_results() =>
+            {
+                let progress = PostgresProgress::connect(sink, &config.kafka.group_id)
+                    .map_err(SinkError::from)?;
+                consumer.set_progress_source(Arc::new(progress));
+                tracing::info!(
+                    table = %sink.table,
+                    pipeline = %config.kafka.group_id,
+                    "exactly-once: results and progress committed together in PostgreSQL"
+                );
+                Some(config.kafka.group_id.clone())
+            }
+            _ => None,
+        };
         // Series at zero from the start, so that rate alerts see the first retry.
         for (stage, plugin) in pipeline.stages() {
             if matches!(stage, eddy_engine::config::StageId::Aggregate(_)) {
@@ -194,6 +214,7 @@ impl KafkaRun {
             health,
             assigned: false,
             on_trap: config.plugins.on_trap,
+            postgres_pipeline,
             on_reset: config.kafka.on_reset,
             reset_reported: None,
             traps: Traps::default(),
@@ -323,6 +344,14 @@ impl KafkaRun {
                 for change in self.consumer.take_changes() {
                     if let PartitionChange::Assigned(resumes) = &change {
                         self.assigned = !resumes.is_empty();
+                    }
+                    if matches!(change, PartitionChange::Revoked(_))
+                        && self.postgres_pipeline.is_some()
+                    {
+                        // As the aborted Kafka transaction: what was written since the last
+                        // checkpoint is rolled back; the partitions continue from the
+                        // committed progress.
+                        self.pipeline.discard_results()?;
                     }
                     apply(
                         &mut self.pipeline,

@@ -264,6 +264,11 @@ impl KafkaRun {
                 self.traps.dead_lettered.clear();
                 (self.consumer.assigned(), true)
             }
+            (Delivery::ExactlyOnce, _) if self.postgres_pipeline.is_some() => {
+                self.pipeline.discard_results()?;
+                self.metrics.checkpoint.aborts.inc();
+                (self.consumer.assigned(), true)
+            }
             _ => (vec![partition], false),
         };
         let resumes = self.consumer.rewind(&partitions)?;
