@@ -21,12 +21,12 @@ pub enum Resume {
     /// From the committed offset, skipping what the committer had accounted for.
     Replay(Replay),
     /// From a checkpoint's state and offset.
-    Restore(Box<PartitionState>, Origin),
+    Restore(Box<PartitionState>, RestoredFrom),
 }
 
 /// Where a restored state came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum RestoredFrom {
     /// This replica's own checkpoints.
     Local,
     /// The shared directory: written by this or another replica.

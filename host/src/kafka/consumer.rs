@@ -30,7 +30,7 @@ use rdkafka::statistics::Statistics;
 use crate::metrics::PartitionLabels;
 use eddy_engine::config::{Delivery, KafkaConfig, StartPosition, StateConfig};
 use eddy_engine::progress::{Committed, Progress};
-use eddy_engine::recovery::{Candidate, Origin, Resume, candidates, fallback};
+use eddy_engine::recovery::{Candidate, RestoredFrom, Resume, candidates, fallback};
 use eddy_engine::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
@@ -327,7 +327,7 @@ impl GroupContext {
         &self,
         partitions: &[u32],
         committed: &BTreeMap<u32, Committed>,
-    ) -> Result<BTreeMap<u32, (PartitionState, Origin)>, String> {
+    ) -> Result<BTreeMap<u32, (PartitionState, RestoredFrom)>, String> {
         let mut store = lock(&self.store);
         let mut loaded: BTreeMap<u64, Option<BTreeMap<u32, PartitionState>>> = BTreeMap::new();
         let mut restored = BTreeMap::new();
@@ -352,10 +352,10 @@ impl GroupContext {
                             .get_mut(&id)
                             .and_then(Option::as_mut)
                             .and_then(|states| states.remove(&partition));
-                        (state, Origin::Local, id)
+                        (state, RestoredFrom::Local, id)
                     }
                     Candidate::Shared(entry) => {
-                        (store.load_shared(&entry), Origin::Shared, entry.id)
+                        (store.load_shared(&entry), RestoredFrom::Shared, entry.id)
                     }
                 };
                 let Some(state) = state else { continue };

@@ -24,7 +24,7 @@ use eddy_engine::config::{Config, Delivery, SinkConfig, SourceConfig, TrapPolicy
 use eddy_engine::decode::NO_TIMESTAMP;
 use eddy_engine::event::RawBatch;
 use eddy_engine::event::now_ms;
-use eddy_engine::recovery::{Origin, Resume};
+use eddy_engine::recovery::{RestoredFrom, Resume};
 use eddy_engine::state::CheckpointStore;
 use eddy_engine::stats::Stats;
 
@@ -507,7 +507,7 @@ pub(super) fn apply(
                     }
                     Resume::Restore(state, origin) => {
                         metrics.checkpoint.restored.inc();
-                        if origin == Origin::Shared {
+                        if origin == RestoredFrom::Shared {
                             metrics.checkpoint.restored_shared.inc();
                         }
                         pipeline.restore_partition(&state, now)?;
