@@ -145,3 +145,100 @@ fn the_demo_writes_only_results_to_stdout() {
     }
     assert!(results > 0, "the demo printed no results");
 }
+
+/// The `eddy` binary hard-linked into `dir` (so that "beside the executable" is `dir`).
+fn binary_in(dir: &Path) -> std::path::PathBuf {
+    let exe = dir.join("eddy");
+    if std::fs::hard_link(eddy_binary(), &exe).is_err() {
+        std::fs::copy(eddy_binary(), &exe).expect("eddy copied");
+    }
+    exe
+}
+
+fn run_in(exe: &Path, cwd: &Path, config: &Path) -> Output {
+    Command::new(exe)
+        .args(["run", "--config"])
+        .arg(config)
+        .env_remove("EDDY_PLUGINS__DIR")
+        .env("EDDY_LOG", "warn")
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("eddy run runs")
+}
+
+#[test]
+fn built_in_plugins_are_found_beside_the_binary_from_any_directory() {
+    let install = tempfile::tempdir().expect("temp dir");
+    let exe = binary_in(install.path());
+    let plugins = install.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugins dir");
+    for name in ["count", "sum"] {
+        let file = format!("{name}.wasm");
+        std::fs::copy(plugin_dir().join(&file), plugins.join(&file)).expect("plugin copied");
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    write(
+        work.path(),
+        "events.jsonl",
+        "{\"key\":\"a\",\"ts\":1000,\"amount\":2}\n{\"key\":\"a\",\"ts\":2000,\"amount\":3}\n",
+    );
+    let config = write(
+        work.path(),
+        "count.yaml",
+        "source: { type: file, path: events.jsonl }\naggregates:\n  - { name: n, plugin: count }\n  - { name: total, plugin: sum, field: /amount }\n",
+    );
+    let output = run_in(&exe, work.path(), &config);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON result");
+    assert_eq!(result["n"], 2.0, "{result}");
+    assert_eq!(result["total"], 5.0, "{result}");
+}
+
+#[test]
+fn file_outputs_are_emptied_at_start_unless_appending() {
+    let work = tempfile::tempdir().expect("temp dir");
+    write(
+        work.path(),
+        "events.jsonl",
+        "{\"key\":\"a\",\"ts\":1000}\nnot json\n",
+    );
+    let config = |mode: &str| {
+        write(
+            work.path(),
+            "files.yaml",
+            &format!(
+                "source: {{ type: file, path: events.jsonl }}\n\
+                 sink: {{ type: file, path: out.jsonl{mode} }}\n\
+                 dead_letter: {{ type: file, path: dead.jsonl{mode} }}\n\
+                 plugins: {{ dir: {} }}\n",
+                plugin_dir().display()
+            ),
+        )
+    };
+    let lines = |name: &str| {
+        std::fs::read_to_string(work.path().join(name))
+            .expect("output file")
+            .lines()
+            .count()
+    };
+    std::fs::write(work.path().join("out.jsonl"), "old result\n").expect("old output");
+    std::fs::write(work.path().join("dead.jsonl"), "old dead letter\n").expect("old output");
+    for (mode, results) in [("", 1), ("", 1), (", mode: append", 2), (", mode: truncate", 1)] {
+        let output = run_in(&eddy_binary(), work.path(), &config(mode));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(lines("out.jsonl"), results, "results after a run with `{mode}`");
+        assert_eq!(lines("dead.jsonl"), results, "dead letters after a run with `{mode}`");
+    }
+    let first = std::fs::read_to_string(work.path().join("out.jsonl")).expect("output");
+    assert!(first.starts_with('{'), "{first}");
+}

@@ -22,7 +22,7 @@ mod time;
 
 pub use admin::AdminConfig;
 pub use http::HttpConfig;
-pub use io::{DecodeConfig, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
+pub use io::{DecodeConfig, FileMode, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat};
 pub use kafka::{Compression, KafkaConfig, OnReset, StartPosition, property_name, property_value};
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy};
