@@ -242,3 +242,73 @@ fn file_outputs_are_emptied_at_start_unless_appending() {
     let first = std::fs::read_to_string(work.path().join("out.jsonl")).expect("output");
     assert!(first.starts_with('{'), "{first}");
 }
+
+#[test]
+fn the_embedded_cluster_says_where_it_listens_and_takes_records_from_outside() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let config = write(
+        work.path(),
+        "embedded.yaml",
+        "source: { type: kafka, topic: events }\nkafka: { brokers: embedded, start: earliest, embedded_partitions: 1 }\nwatermark: { out_of_orderness: 0s }\n",
+    );
+    let mut child = Command::new(eddy_binary())
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("EDDY_PLUGINS__DIR", plugin_dir())
+        .env("EDDY_LOG", "info")
+        .env("NO_COLOR", "1")
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("eddy run starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let stdout = child.stdout.take().expect("stdout");
+    let (logs, logged) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = logs.send(line);
+        }
+    });
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let brokers = loop {
+        let Ok(line) = logged.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("no log line names the embedded cluster's address");
+        };
+        if line.contains("embedded Kafka cluster started") {
+            let address = line
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix("brokers="))
+                .map(str::to_string);
+            break address.unwrap_or_else(|| panic!("no brokers= in {line}"));
+        }
+    };
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("producer");
+    for (ts, key) in [(1000, "a"), (2000, "a"), (25_000, "b")] {
+        let payload = format!("{{\"key\":\"{key}\",\"ts\":{ts}}}");
+        producer
+            .send(BaseRecord::to("events").key(key).payload(&payload))
+            .expect("queued");
+    }
+    producer.flush(Duration::from_secs(10)).expect("produced");
+    let line = received.recv_timeout(Duration::from_secs(30));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("no result from records produced from outside");
+    let result: serde_json::Value = serde_json::from_str(&line).expect("a JSON result");
+    assert_eq!(result["key"], "a", "{result}");
+    assert_eq!(result["count"], 2.0, "{result}");
+}
