@@ -239,8 +239,9 @@ impl Pipeline {
         self.stats.events += decoded.times.len() as u64;
         let operator = self.operator(batch.partition)?;
         let replayed = operator.replayed();
-        let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms)?;
+        let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
         self.stats.replayed += operator.replayed() - replayed;
+        let out = count_trap(&mut self.stats, out)?;
         if !out.late.is_empty() {
             let records: Vec<SideRecord<'_>> = out
                 .late
@@ -292,7 +293,7 @@ impl Pipeline {
     pub fn tick_at(&mut self, now_ms: i64) -> Result<(), PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
-            let out = operator.tick(now_ms)?;
+            let out = count_trap(&mut self.stats, operator.tick(now_ms))?;
             if out.expired > 0 {
                 tracing::warn!(
                     partition,
@@ -377,7 +378,7 @@ impl Pipeline {
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
         for operator in self.operators.values_mut() {
-            outs.push(operator.close()?);
+            outs.push(count_trap(&mut self.stats, operator.close())?);
         }
         for out in outs {
             self.write(out)?;
@@ -391,4 +392,12 @@ impl Pipeline {
         self.outputs.flush()?;
         Ok(())
     }
+}
+
+/// Counts an aggregator's trap (an operator's error) in `stats.plugin_traps`.
+fn count_trap<T>(stats: &mut Stats, result: Result<T, PluginError>) -> Result<T, PluginError> {
+    if let Err(PluginError::Trap { .. }) = &result {
+        stats.plugin_traps += 1;
+    }
+    result
 }

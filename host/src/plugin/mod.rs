@@ -8,6 +8,7 @@ mod builtins;
 mod control;
 mod describe;
 mod error;
+mod limits;
 mod metrics;
 mod registry;
 mod runtime;

@@ -30,7 +30,7 @@ impl TransformPlugin {
         let bindings = pre
             .instantiate(&mut store)
             .map_err(link_error(&loaded.source, None))?;
-        let trap = |call| trap_error(&loaded.source, call);
+        let trap = |call| trap_error(&loaded.source, call, false);
         let api = bindings.eddy_plugin_transformer();
         let info = PluginInfo::from(api.call_describe(&mut store).map_err(trap("describe"))?);
         if info.kind == PluginKind::Aggregator {
@@ -88,8 +88,10 @@ impl TransformPlugin {
         let output = self
             .bindings
             .eddy_plugin_transformer()
-            .call_process(&mut self.store, &batch)
-            .map_err(|e| trap_error(plugin, "process")(e))?
+            .call_process(&mut self.store, &batch);
+        let memory_refused = self.store.data_mut().limits.take_memory_refused();
+        let output = output
+            .map_err(|e| trap_error(plugin, "process", memory_refused)(e))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
             TransformOutput::Keep(indices) => {
