@@ -173,6 +173,19 @@ impl Control {
             .any(|d| d.last().is_some_and(|d| d == digest))
     }
 
+    /// A stage that would return to `digest` on a rollback (a version activated before the
+    /// one it runs), if one would: such a version cannot be deleted either.
+    pub fn rollback_target_of(&self, digest: &str) -> Option<String> {
+        lock(&self.activations)
+            .iter()
+            .find(|(_, history)| {
+                history
+                    .split_last()
+                    .is_some_and(|(_, before)| before.iter().any(|d| d == digest))
+            })
+            .map(|(stage, _)| stage.clone())
+    }
+
     /// Where `stage` returns to on a rollback: the version activated before its current
     /// one, or the plugin the configuration names. `None` when nothing was activated.
     pub fn rollback_source(&self, stage: &StageId) -> Option<Result<String, RegistryError>> {
