@@ -312,3 +312,41 @@ fn the_embedded_cluster_says_where_it_listens_and_takes_records_from_outside() {
     assert_eq!(result["key"], "a", "{result}");
     assert_eq!(result["count"], 2.0, "{result}");
 }
+
+#[test]
+fn a_bom_is_accepted_and_a_wrong_type_is_dead_lettered_with_the_reason() {
+    let work = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        work.path().join("events.jsonl"),
+        b"\xEF\xBB\xBF{\"key\":\"a\",\"ts\":1000,\"amount\":2}\n{\"key\":\"a\",\"ts\":2000,\"amount\":\"12\"}\n",
+    )
+    .expect("events");
+    let config = write(
+        work.path(),
+        "types.yaml",
+        &format!(
+            "source: {{ type: file, path: events.jsonl }}\n\
+             aggregates:\n  - {{ name: total, plugin: sum, field: /amount }}\n\
+             dead_letter: {{ type: file, path: dead.jsonl }}\n\
+             plugins: {{ dir: {} }}\n",
+            plugin_dir().display()
+        ),
+    );
+    let output = run_in(&eddy_binary(), work.path(), &config);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON result");
+    assert_eq!(result["total"], 2.0, "the first line decodes: {result}");
+    let dead = std::fs::read_to_string(work.path().join("dead.jsonl")).expect("dead letters");
+    let dead: Vec<serde_json::Value> = dead
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let reason = dead[0].to_string();
+    assert!(reason.contains("/amount") && reason.contains("not a number"), "{reason}");
+}

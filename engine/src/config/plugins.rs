@@ -16,7 +16,9 @@ pub struct AggregateConfig {
     /// `.wasm` component.
     pub plugin: String,
     /// JSON pointer of the field aggregated. Without it every event contributes `1.0`; events
-    /// without the field (or where it is not a number) do not contribute, as NULLs in SQL.
+    /// without the field (or where it is `null`) do not contribute, as NULLs in SQL; an event
+    /// where it holds anything else that is not a number (`"12"`, `true`, an object) goes to
+    /// the dead-letter output with the reason.
     #[serde(default)]
     pub field: Option<String>,
     /// The plugin's configuration (a JSON object).
