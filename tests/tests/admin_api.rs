@@ -334,7 +334,12 @@ fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
         let count = |outcome| api.uploads.get_or_create(&UploadLabels { outcome }).get();
         // Far over the limit (past the router's body limit too): still JSON, still counted.
         let (status, body) = api
-            .call("POST", "/v1/plugins", Some(TOKEN), vec![0; LIMIT + 64 * 1024])
+            .call(
+                "POST",
+                "/v1/plugins",
+                Some(TOKEN),
+                vec![0; LIMIT + 64 * 1024],
+            )
             .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(

@@ -37,7 +37,10 @@ fn assert_refused(config: &Path, key: &str) {
         "eddy validate accepted {}: {stderr}",
         config.display()
     );
-    assert!(stderr.contains(key), "stderr does not name `{key}`: {stderr}");
+    assert!(
+        stderr.contains(key),
+        "stderr does not name `{key}`: {stderr}"
+    );
 }
 
 #[test]
@@ -229,15 +232,28 @@ fn file_outputs_are_emptied_at_start_unless_appending() {
     };
     std::fs::write(work.path().join("out.jsonl"), "old result\n").expect("old output");
     std::fs::write(work.path().join("dead.jsonl"), "old dead letter\n").expect("old output");
-    for (mode, results) in [("", 1), ("", 1), (", mode: append", 2), (", mode: truncate", 1)] {
+    for (mode, results) in [
+        ("", 1),
+        ("", 1),
+        (", mode: append", 2),
+        (", mode: truncate", 1),
+    ] {
         let output = run_in(&eddy_binary(), work.path(), &config(mode));
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert_eq!(lines("out.jsonl"), results, "results after a run with `{mode}`");
-        assert_eq!(lines("dead.jsonl"), results, "dead letters after a run with `{mode}`");
+        assert_eq!(
+            lines("out.jsonl"),
+            results,
+            "results after a run with `{mode}`"
+        );
+        assert_eq!(
+            lines("dead.jsonl"),
+            results,
+            "dead letters after a run with `{mode}`"
+        );
     }
     let first = std::fs::read_to_string(work.path().join("out.jsonl")).expect("output");
     assert!(first.starts_with('{'), "{first}");
@@ -348,5 +364,8 @@ fn a_bom_is_accepted_and_a_wrong_type_is_dead_lettered_with_the_reason() {
         .collect();
     assert_eq!(dead.len(), 1, "{dead:?}");
     let reason = dead[0].to_string();
-    assert!(reason.contains("/amount") && reason.contains("not a number"), "{reason}");
+    assert!(
+        reason.contains("/amount") && reason.contains("not a number"),
+        "{reason}"
+    );
 }

@@ -179,7 +179,11 @@ fn hostile_aggregators_stop_their_pipeline_and_are_counted() {
                 "{mode}: {message}"
             );
         }
-        assert_eq!(pipeline.stats().plugin_traps, 1, "{mode}: the trap is counted");
+        assert_eq!(
+            pipeline.stats().plugin_traps,
+            1,
+            "{mode}: the trap is counted"
+        );
         let exported = Metrics::new();
         exported.pipeline.observe(&pipeline.stats(), 0);
         assert_eq!(

@@ -46,9 +46,11 @@ fn aggregator_traps_are_counted_under_the_plugins_name() {
     let started = Instant::now();
     let text = loop {
         let text = http_get(eddy.port(), "/metrics").expect("metrics");
-        let dead = text
-            .lines()
-            .find_map(|l| l.strip_prefix("eddy_dead_letters_total ")?.parse::<f64>().ok());
+        let dead = text.lines().find_map(|l| {
+            l.strip_prefix("eddy_dead_letters_total ")?
+                .parse::<f64>()
+                .ok()
+        });
         if dead.is_some_and(|n| n > 0.0) || started.elapsed() > Duration::from_secs(30) {
             break text;
         }
@@ -73,5 +75,8 @@ fn aggregator_traps_are_counted_under_the_plugins_name() {
                 .ok()
         })
         .unwrap_or(0.0);
-    assert!(traps >= 2.0, "the trap and its retry are counted: {traps}\n{text}");
+    assert!(
+        traps >= 2.0,
+        "the trap and its retry are counted: {traps}\n{text}"
+    );
 }

@@ -442,7 +442,10 @@ mod tests {
         assert_eq!(
             out.errors,
             [
-                (1, DecodeError::NotANumber("/amount".into(), "\"12\"".into())),
+                (
+                    1,
+                    DecodeError::NotANumber("/amount".into(), "\"12\"".into())
+                ),
                 (2, DecodeError::NotANumber("/amount".into(), "[1]".into())),
             ]
         );

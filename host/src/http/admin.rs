@@ -110,7 +110,8 @@ async fn upload(
 ) -> Result<Response, ApiError> {
     // The token is checked before a byte of the body is read.
     authorize(&state, &headers)?;
-    let count = |outcome: &'static str| state.uploads.get_or_create(&UploadLabels { outcome }).inc();
+    let count =
+        |outcome: &'static str| state.uploads.get_or_create(&UploadLabels { outcome }).inc();
     let limit = state.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -31,13 +31,13 @@ impl Sandbox {
             table: ResourceTable::new(),
             limits: super::limits::Limits::new(
                 wasmtime::StoreLimitsBuilder::new()
-                .memory_size(memory_limit_bytes)
-                // A component is several core instances: a Rust plugin 2-3, a Python one
-                // (componentize-py: the interpreter, libc and adapters) a few dozen.
-                .instances(64)
-                .tables(64)
-                .memories(8)
-                .build(),
+                    .memory_size(memory_limit_bytes)
+                    // A component is several core instances: a Rust plugin 2-3, a Python one
+                    // (componentize-py: the interpreter, libc and adapters) a few dozen.
+                    .instances(64)
+                    .tables(64)
+                    .memories(8)
+                    .build(),
             ),
             name: name.to_string(),
         }
