@@ -163,7 +163,8 @@ fn run_in(exe: &Path, cwd: &Path, config: &Path) -> Output {
         .args(["run", "--config"])
         .arg(config)
         .env_remove("EDDY_PLUGINS__DIR")
-        .env("EDDY_LOG", "warn")
+        .env("EDDY_LOG", "info")
+        .env("NO_COLOR", "1")
         .current_dir(cwd)
         .stdin(Stdio::null())
         .output()
@@ -330,11 +331,11 @@ fn the_embedded_cluster_says_where_it_listens_and_takes_records_from_outside() {
 }
 
 #[test]
-fn a_bom_is_accepted_and_a_wrong_type_is_dead_lettered_with_the_reason() {
+fn input_edges_are_never_silent() {
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         work.path().join("events.jsonl"),
-        b"\xEF\xBB\xBF{\"key\":\"a\",\"ts\":1000,\"amount\":2}\n{\"key\":\"a\",\"ts\":2000,\"amount\":\"12\"}\n",
+        b"\xEF\xBB\xBF{\"key\":\"a\",\"ts\":1000,\"amount\":2}\n\n{\"key\":\"a\",\"ts\":2000,\"amount\":\"12\"}\n  \n\xff\xfe\n",
     )
     .expect("events");
     let config = write(
@@ -362,10 +363,19 @@ fn a_bom_is_accepted_and_a_wrong_type_is_dead_lettered_with_the_reason() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
         .collect();
-    assert_eq!(dead.len(), 1, "{dead:?}");
-    let reason = dead[0].to_string();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let reason = dead[0]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("/amount") && reason.contains("not a number"),
         "{reason}"
+    );
+    assert_eq!(dead[0]["line"], 3, "the file's line number: {}", dead[0]);
+    // Not UTF-8: the original bytes, in base64.
+    assert_eq!(dead[1]["event_base64"], "//4=", "{}", dead[1]);
+    assert_eq!(dead[1]["line"], 5, "{}", dead[1]);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("blank_lines=2"),
+        "blank lines are counted: {log}"
     );
 }

@@ -195,6 +195,10 @@ impl Pipeline {
     /// windows and aggregates, then writes what the batch made due.
     pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
         self.stats.records_in += batch.len() as u64;
+        self.stats.blank_lines += batch.blank_lines;
+        if batch.is_empty() {
+            return Ok(());
+        }
         if let Some(&last) = batch.source_offsets.last() {
             self.account_for(batch.partition, last);
         }
@@ -231,6 +235,7 @@ impl Pipeline {
                     late: None,
                     payload: batch.payload(*row as usize),
                     origin: batch.origin(*row as usize),
+                    line: batch.line(*row as usize),
                 })
                 .collect();
             self.stats.dead_letters += records.len() as u64;
@@ -253,6 +258,7 @@ impl Pipeline {
                         late: Some((late.watermark, late.time)),
                         payload: batch.payload(row),
                         origin: batch.origin(row),
+                        line: batch.line(row),
                     }
                 })
                 .collect();
@@ -275,6 +281,7 @@ impl Pipeline {
                 late: None,
                 payload: batch.payload(row),
                 origin: batch.origin(row),
+                line: batch.line(row),
             })
             .collect();
         self.stats.dead_letters += records.len() as u64;

@@ -97,6 +97,7 @@ impl TransformPlugin {
             TransformOutput::Keep(indices) => {
                 let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
                 kept.partition = input.partition;
+                kept.blank_lines = input.blank_lines;
                 let mut previous = None;
                 for index in indices {
                     let row = index as usize;
@@ -107,6 +108,9 @@ impl TransformPlugin {
                     kept.push(input.payload(row), input.timestamps[row]);
                     if let Some(&offset) = input.source_offsets.get(row) {
                         kept.source_offsets.push(offset);
+                    }
+                    if let Some(line) = input.line(row) {
+                        kept.lines.push(line);
                     }
                 }
                 Ok(kept)
@@ -136,6 +140,9 @@ impl TransformPlugin {
                     offsets: rows.events.payloads.offsets,
                     timestamps: rows.events.timestamps,
                     source_offsets,
+                    // A map or flat-map makes new records: their lines are not known.
+                    lines: Vec::new(),
+                    blank_lines: input.blank_lines,
                 };
                 out.check()
                     .map_err(|m| failed(format!("output batch: {m}")))?;
