@@ -389,6 +389,34 @@ fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
             StatusCode::CONFLICT,
             "a rollback target is kept: {body}"
         );
+        // What the stage runs by name and version; the configured plugin starts its history.
+        api.control.set_stages(&[
+            (stage.clone(), "/registry/file.wasm".into()),
+            (StageId::Transform(0), "threshold-filter".into()),
+        ]);
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        let view = &pipelines[0]["stages"][0];
+        assert!(
+            view["plugin"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("sum@")),
+            "{view}"
+        );
+        assert_eq!(
+            view["history"],
+            serde_json::json!(["count", spread]),
+            "{view}"
+        );
+        // An automatic rollback says why.
+        api.control
+            .record_automatic_rollback(&stage, "rolled back automatically: sum trapped".into())
+            .expect("recorded");
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        let view = &pipelines[0]["stages"][0];
+        assert_eq!(
+            view["last_rollback"], "rolled back automatically: sum trapped",
+            "{view}"
+        );
         let (status, _) = api
             .call(
                 "DELETE",
