@@ -22,14 +22,14 @@ bin="$target_dir/release/eddy"
 
 rootfs=deploy/rootfs
 rm -rf "$rootfs"
-mkdir -p "$rootfs/usr/local/bin" "$rootfs/opt/eddy/plugins" "$rootfs/etc/eddy" \
+mkdir -p "$rootfs/usr/local/bin" "$rootfs/usr/share/eddy/plugins" "$rootfs/etc/eddy" \
   "$rootfs/var/lib/eddy" "$rootfs/tmp" "$rootfs/etc/ssl/certs"
 install -m 0755 "$bin" "$rootfs/usr/local/bin/eddy"
 # The shared libraries the binary links, and the dynamic loader.
 for lib in $(ldd "$bin" | awk '/=> \// {print $3} /^[[:space:]]*\// {print $1}'); do
   cp --parents -L "$lib" "$rootfs/"
 done
-cp dist/plugins/*.wasm "$rootfs/opt/eddy/plugins/"
+cp dist/plugins/*.wasm "$rootfs/usr/share/eddy/plugins/"
 cp deploy/eddy.yaml "$rootfs/etc/eddy/eddy.yaml"
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] && cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
 printf 'root:x:0:0:root:/:/nonexistent\neddy:x:10001:10001:eddy:/var/lib/eddy:/nonexistent\n' > "$rootfs/etc/passwd"

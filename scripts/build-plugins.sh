@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds every built-in plugin and example plugin to a WebAssembly component and copies them to
 # dist/plugins/<name>.wasm (built-ins, which the host loads by default),
-# dist/examples/<name>.wasm and dist/fixtures/<name>.wasm (misbehaving plugins for the tests). Usage: scripts/build-plugins.sh
+# dist/examples/<name>.wasm and dist/fixtures/<name>.wasm (misbehaving plugins for the tests).
+# The built-ins are also copied to $CARGO_TARGET_DIR/{debug,release}/plugins where those folders
+# exist: `plugins/` beside the binary is where `eddy` looks for them when plugins.dir is not set
+# and ./dist/plugins is not there (so `eddy run` works from any directory).
+# Usage: scripts/build-plugins.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -27,4 +31,10 @@ for p in "${fixtures[@]}"; do cp "$out/eddy_fixture_${p//-/_}.wasm" "dist/fixtur
 # build rewrites their .wasm files without exports).
 cargo build --release --target wasm32-wasip2 -p eddy-composite
 cp "$out/eddy_composite.wasm" dist/plugins/composite.wasm
+for profile in debug release; do
+  if [[ -d "$target_dir/$profile" ]]; then
+    mkdir -p "$target_dir/$profile/plugins"
+    cp dist/plugins/*.wasm "$target_dir/$profile/plugins/"
+  fi
+done
 ls -l dist/plugins dist/examples

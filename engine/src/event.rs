@@ -35,6 +35,12 @@ pub struct RawBatch {
     /// The records' offsets in their source partition, one per record; empty when the source
     /// has none (files, stdin, the generator).
     pub source_offsets: Vec<i64>,
+    /// The records' line numbers (from 1) in a file or on standard input, one per record;
+    /// empty when the source has none.
+    pub lines: Vec<u64>,
+    /// Blank lines the source skipped while reading these records (they are counted, not
+    /// processed).
+    pub blank_lines: u64,
 }
 
 impl Default for RawBatch {
@@ -54,7 +60,20 @@ impl RawBatch {
             offsets,
             timestamps: Vec::with_capacity(rows),
             source_offsets: Vec::new(),
+            lines: Vec::new(),
+            blank_lines: 0,
         }
+    }
+
+    /// Appends a record read on line `line` (from 1) of a file or stream.
+    pub fn push_line(&mut self, payload: &[u8], timestamp: i64, line: u64) {
+        self.push(payload, timestamp);
+        self.lines.push(line);
+    }
+
+    /// The line record `row` was read on, when the source has lines.
+    pub fn line(&self, row: usize) -> Option<u64> {
+        self.lines.get(row).copied()
     }
 
     /// Appends a record read at `offset` of the source partition.

@@ -95,10 +95,43 @@ pub fn side_record(reason: &str, extra: &[(&str, Value)], payload: &[u8]) -> Val
     for (key, value) in extra {
         object.insert((*key).into(), value.clone());
     }
-    let event = serde_json::from_slice(payload)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
-    object.insert("event".into(), event);
+    // The record as it was: its JSON, else its text, else (not UTF-8) its bytes in base64.
+    match serde_json::from_slice(payload) {
+        Ok(event) => {
+            object.insert("event".into(), event);
+        }
+        Err(_) => match std::str::from_utf8(payload) {
+            Ok(text) => {
+                object.insert("event".into(), Value::from(text));
+            }
+            Err(_) => {
+                object.insert("event_base64".into(), Value::from(base64(payload)));
+            }
+        },
+    }
     Value::Object(object)
+}
+
+/// Standard base64 (RFC 4648, with padding).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -140,7 +173,18 @@ mod tests {
             r.to_string(),
             r#"{"event":{"a":1},"reason":"late","watermark":5}"#
         );
+        let r = side_record("bad", &[], b"not json");
+        assert_eq!(r["event"], Value::from("not json"));
+        // Not UTF-8: the original bytes, in base64.
         let r = side_record("bad", &[], b"\xffx");
-        assert_eq!(r["event"], Value::from("\u{fffd}x"));
+        assert_eq!(r["event_base64"], Value::from("/3g="));
+        assert!(r.get("event").is_none());
+        for (bytes, encoded) in [
+            (&b"f"[..], "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(bytes), encoded);
+        }
     }
 }

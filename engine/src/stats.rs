@@ -5,6 +5,8 @@
 pub struct Stats {
     /// Records read from the source.
     pub records_in: u64,
+    /// Blank lines of a file or stream source: skipped, and counted here.
+    pub blank_lines: u64,
     /// Records removed by filter stages (flat-maps may also add records).
     pub filtered: u64,
     /// Events decoded and assigned to windows or sent to the late output.

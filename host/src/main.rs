@@ -360,6 +360,7 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
 fn report(stats: Stats) {
     tracing::info!(
         records_in = stats.records_in,
+        blank_lines = stats.blank_lines,
         events = stats.events,
         results = stats.results,
         late = stats.late,

@@ -326,3 +326,105 @@ fn the_openapi_document_matches_the_router() {
         assert_eq!(operations, 7, "seven operations");
     });
 }
+
+#[test]
+fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
+    runtime().block_on(async {
+        let api = api();
+        let count = |outcome| api.uploads.get_or_create(&UploadLabels { outcome }).get();
+        // Far over the limit (past the router's body limit too): still JSON, still counted.
+        let (status, body) = api
+            .call(
+                "POST",
+                "/v1/plugins",
+                Some(TOKEN),
+                vec![0; LIMIT + 64 * 1024],
+            )
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("limit")),
+            "a JSON error: {body}"
+        );
+        assert_eq!(count("refused"), 1, "the refusal is counted");
+        // Without the token the body is not even read: 401, not 413.
+        let (status, _) = api
+            .call("POST", "/v1/plugins", None, vec![0; LIMIT + 64 * 1024])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // An aggregator offered to a transform stage: the message reads as English.
+        let spread = api.upload(&example("spread")).await;
+        let filter = api.upload(&fixture("panicky-filter")).await;
+        let (status, error) = api
+            .call(
+                "POST",
+                "/v1/pipelines/main/stages/transforms.0/activate",
+                Some(TOKEN),
+                format!(r#"{{"digest":"{spread}"}}"#).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(message.contains("is an aggregator plugin"), "{message}");
+
+        // spread activated, then sum-v2 over it: spread is the stage's rollback target.
+        let sum_v2 = api.upload(&fixture("sum-v2")).await;
+        let stage = StageId::Aggregate("n".into());
+        for digest in [&spread, &sum_v2] {
+            api.control
+                .record(&stage, Ok(Some(digest.clone())), false)
+                .expect("recorded");
+        }
+        let (status, body) = api
+            .call(
+                "DELETE",
+                &format!("/v1/plugins/{spread}"),
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "a rollback target is kept: {body}"
+        );
+        // What the stage runs by name and version; the configured plugin starts its history.
+        api.control.set_stages(&[
+            (stage.clone(), "/registry/file.wasm".into()),
+            (StageId::Transform(0), "threshold-filter".into()),
+        ]);
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        let view = &pipelines[0]["stages"][0];
+        assert!(
+            view["plugin"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("sum@")),
+            "{view}"
+        );
+        assert_eq!(
+            view["history"],
+            serde_json::json!(["count", spread]),
+            "{view}"
+        );
+        // An automatic rollback says why.
+        api.control
+            .record_automatic_rollback(&stage, "rolled back automatically: sum trapped".into())
+            .expect("recorded");
+        let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        let view = &pipelines[0]["stages"][0];
+        assert_eq!(
+            view["last_rollback"], "rolled back automatically: sum trapped",
+            "{view}"
+        );
+        let (status, _) = api
+            .call(
+                "DELETE",
+                &format!("/v1/plugins/{filter}"),
+                Some(TOKEN),
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    });
+}

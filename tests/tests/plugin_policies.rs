@@ -64,6 +64,16 @@ fn metric(metrics: &Metrics, name: &str, plugin: &str, call: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `eddy_errors_total{kind}` of the pipeline metrics.
+fn errors(metrics: &Metrics, kind: &str) -> f64 {
+    let series = format!("eddy_errors_total{{kind=\"{kind}\"}} ");
+    metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 const BOOM: &str = r#"{"key":"a","ts":1000,"amount":5,"note":"boom"}"#;
 const FINE: &str = r#"{"key":"a","ts":1000,"amount":5}"#;
 
@@ -154,7 +164,33 @@ fn hostile_aggregators_stop_their_pipeline_and_are_counted() {
         let error = pipeline
             .process_at(batch(&[FINE]), 0)
             .expect_err("an aggregator trap stops its pipeline");
-        assert!(error.to_string().contains("trapped"), "{mode}: {error}");
+        let message = error.to_string();
+        assert!(message.contains("trapped"), "{mode}: {message}");
+        // The limit that stopped it is named, not wasmtime's `interrupt` or `unreachable`.
+        let named = match mode {
+            "loop" => Some("time limit"),
+            "grow" => Some("memory limit"),
+            _ => None,
+        };
+        if let Some(named) = named {
+            assert!(message.contains(named), "{mode}: {message}");
+            assert!(
+                !message.contains("interrupt") && !message.contains("unreachable"),
+                "{mode}: {message}"
+            );
+        }
+        assert_eq!(
+            pipeline.stats().plugin_traps,
+            1,
+            "{mode}: the trap is counted"
+        );
+        let exported = Metrics::new();
+        exported.pipeline.observe(&pipeline.stats(), 0);
+        assert_eq!(
+            errors(&exported, "plugin_trap"),
+            1.0,
+            "{mode}: eddy_errors_total{{kind=\"plugin_trap\"}}"
+        );
     }
     assert_eq!(
         metric(&metrics, "eddy_plugin_traps_total", "hostile", "accumulate"),

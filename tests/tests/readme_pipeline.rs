@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use eddy_engine::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
+use eddy_engine::config::{Config, FileMode, SideOutputConfig, SinkConfig, SourceConfig};
 use eddy_engine::generator::{Generator, GeneratorConfig};
 use eddy_tests::{plugin_dir, rank_error, relative_error, repo_root};
 use serde_json::Value;
@@ -96,12 +96,15 @@ fn readme_pipeline_matches_brute_force_window_by_window() {
     config.source = SourceConfig::File { path: input };
     config.sink = SinkConfig::File {
         path: dir.path().join("results.jsonl"),
+        mode: FileMode::Truncate,
     };
     config.late = SideOutputConfig::File {
         path: dir.path().join("late.jsonl"),
+        mode: FileMode::Truncate,
     };
     config.dead_letter = SideOutputConfig::File {
         path: dir.path().join("dead.jsonl"),
+        mode: FileMode::Truncate,
     };
     config.plugins.dir = plugin_dir();
     let stats = eddy::app::run(&config, &eddy::app::StopFlag::default()).expect("pipeline runs");

@@ -1,7 +1,7 @@
 //! The example map and filter plugins, loaded as components, in front of an aggregate.
 
 use eddy::plugin::{Runtime, TransformPlugin, WasmAggregator};
-use eddy_engine::config::{Config, SideOutputConfig, SinkConfig, SourceConfig};
+use eddy_engine::config::{Config, FileMode, SideOutputConfig, SinkConfig, SourceConfig};
 use eddy_engine::event::RawBatch;
 use eddy_tests::{example, plugin_dir};
 use serde_json::Value;
@@ -104,9 +104,11 @@ aggregates:
     config.plugins.dir = plugin_dir();
     config.sink = SinkConfig::File {
         path: dir.path().join("out.jsonl"),
+        mode: FileMode::Truncate,
     };
     config.dead_letter = SideOutputConfig::File {
         path: dir.path().join("dead.jsonl"),
+        mode: FileMode::Truncate,
     };
     assert!(matches!(config.source, SourceConfig::File { .. }));
     let stats = eddy::app::run(&config, &eddy::app::StopFlag::default()).expect("runs");

@@ -260,6 +260,19 @@ impl Aggregates {
         Ok(())
     }
 
+    /// The names (from `describe()`) of the plugins the aggregates currently run, once each,
+    /// in config order.
+    pub fn plugin_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::with_capacity(self.named.len());
+        for named in &self.named {
+            let name = &named.plugin.info().name;
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     /// Result names of the aggregates whose current version is the plugin named `plugin`.
     pub fn running(&self, plugin: &str) -> Vec<String> {
         self.named

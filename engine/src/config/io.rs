@@ -69,10 +69,13 @@ pub enum TimeFormat {
 pub enum SinkConfig {
     /// JSON lines on standard output.
     Stdout,
-    /// JSON lines appended to a file.
+    /// JSON lines written to a file (emptied at start unless `mode: append`).
     File {
         /// The file.
         path: PathBuf,
+        /// Whether the file is emptied at start or appended to.
+        #[serde(default)]
+        mode: FileMode,
     },
     /// One record per result on a Kafka topic, keyed by the result's key.
     Kafka {
@@ -225,10 +228,13 @@ pub enum SideOutputConfig {
     Stderr,
     /// JSON lines on standard output (mixed with results unless the sink is a file).
     Stdout,
-    /// JSON lines appended to a file.
+    /// JSON lines written to a file (emptied at start unless `mode: append`).
     File {
         /// The file.
         path: PathBuf,
+        /// Whether the file is emptied at start or appended to.
+        #[serde(default)]
+        mode: FileMode,
     },
     /// The original record, unchanged, on a Kafka topic, with the reason in the header
     /// `eddy.error` (and, for late events, `eddy.watermark` and `eddy.event_time`).
@@ -236,4 +242,16 @@ pub enum SideOutputConfig {
         /// The topic.
         topic: String,
     },
+}
+
+/// How an output file that already exists is treated when a pipeline starts.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMode {
+    /// Emptied first: the file holds this run's lines only.
+    #[default]
+    Truncate,
+    /// Kept: this run's lines go after what it holds (e.g. a pipeline restarted from a
+    /// checkpoint that continues one output).
+    Append,
 }

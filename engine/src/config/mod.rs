@@ -23,8 +23,8 @@ mod time;
 pub use admin::AdminConfig;
 pub use http::HttpConfig;
 pub use io::{
-    DecodeConfig, PostgresSink, SecretUrl, SideOutputConfig, SinkConfig, SourceConfig, TimeFormat,
-    redact_password,
+    DecodeConfig, FileMode, PostgresSink, SecretUrl, SideOutputConfig, SinkConfig, SourceConfig,
+    TimeFormat, redact_password,
 };
 pub use kafka::{Compression, KafkaConfig, OnReset, StartPosition, property_name, property_value};
 pub use log::{LogConfig, LogFormat};

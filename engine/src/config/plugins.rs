@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 pub struct AggregateConfig {
     /// Field name in the result.
     pub name: String,
-    /// A built-in plugin name (`count`, `sum`, …, found in `plugins.dir`) or a path to a
+    /// A built-in plugin name (`count`, `sum`, …, found in the built-in folder, see
+    /// [`PluginsConfig::dir`]) or a path to a
     /// `.wasm` component.
     pub plugin: String,
     /// JSON pointer of the field aggregated. Without it every event contributes `1.0`; events
-    /// without the field (or where it is not a number) do not contribute, as NULLs in SQL.
+    /// without the field (or where it is `null`) do not contribute, as NULLs in SQL; an event
+    /// where it holds anything else that is not a number (`"12"`, `true`, an object) goes to
+    /// the dead-letter output with the reason.
     #[serde(default)]
     pub field: Option<String>,
     /// The plugin's configuration (a JSON object).
@@ -42,7 +45,9 @@ fn empty_object() -> serde_json::Value {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
-    /// Folder of the built-in plugins (`<name>.wasm`).
+    /// Folder of the built-in plugins (`<name>.wasm`). Empty (the default): the first of
+    /// `./dist/plugins`, `plugins/` beside the executable, `/usr/local/share/eddy/plugins` and
+    /// `/usr/share/eddy/plugins` that exists.
     pub dir: PathBuf,
     /// Largest linear memory one plugin instance may grow to, in bytes.
     pub memory_limit_bytes: usize,
@@ -102,7 +107,7 @@ pub enum TrapPolicy {
 impl Default for PluginsConfig {
     fn default() -> Self {
         Self {
-            dir: PathBuf::from("dist/plugins"),
+            dir: PathBuf::new(),
             memory_limit_bytes: 256 << 20,
             call_timeout: Duration::from_secs(5),
             on_trap: TrapPolicy::DeadLetter,

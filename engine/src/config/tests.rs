@@ -17,7 +17,7 @@ aggregates:
   - { name: n, plugin: count }
   - { name: p, plugin: percentile, field: /latency, config: { quantiles: [0.5] } }
 sink: { type: file, path: out.jsonl }
-late: { type: file, path: late.jsonl }
+late: { type: file, path: late.jsonl, mode: append }
 dead_letter: { type: stderr }
 plugins: { dir: /opt/eddy/plugins, memory_limit_bytes: 33554432, call_timeout: 250ms, on_trap: stop }
 batch_size: 512
@@ -69,13 +69,15 @@ fn every_key_is_read() {
         assert_eq!(
             c.sink,
             SinkConfig::File {
-                path: "out.jsonl".into()
+                path: "out.jsonl".into(),
+                mode: FileMode::Truncate,
             }
         );
         assert_eq!(
             c.late,
             SideOutputConfig::File {
-                path: "late.jsonl".into()
+                path: "late.jsonl".into(),
+                mode: FileMode::Append,
             }
         );
         assert_eq!(c.dead_letter, SideOutputConfig::Stderr);

@@ -33,6 +33,9 @@ pub enum DecodeError {
     /// The event time comes from the record's timestamp and the record has none.
     #[error("the record has no timestamp")]
     NoRecordTimestamp,
+    /// A field an aggregate reads holds something other than a number (or null).
+    #[error("field {0} is {1}, not a number")]
+    NotANumber(String, String),
 }
 
 /// The timestamp of a record that has none (`time_format: record_timestamp` refuses it).
@@ -163,6 +166,22 @@ impl<'a> Found<'a> {
         }
     }
 
+    fn is_null(&self) -> bool {
+        matches!(self, Found::Raw("null") | Found::Nested(Value::Null))
+    }
+
+    /// The value as JSON text, shortened for an error message.
+    fn shown(&self) -> String {
+        let text = match self {
+            Found::Raw(text) => (*text).to_string(),
+            Found::Nested(value) => value.to_string(),
+        };
+        match text.char_indices().nth(40) {
+            Some((end, _)) => format!("{}…", &text[..end]),
+            None => text,
+        }
+    }
+
     fn number(&self) -> Option<f64> {
         match self {
             // A JSON number's text is what `f64` parses (correctly rounded); a string or a
@@ -265,6 +284,8 @@ impl Decoder {
         row: u32,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
+        // A UTF-8 byte-order mark (the first line of a file some editors write) is skipped.
+        let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
         let mut top = SmallBuffer::new(self.names.len(), None);
         scan::fields(payload, &self.names, top.as_mut())
             .map_err(|e| DecodeError::NotJson(e.to_string()))?;
@@ -285,16 +306,28 @@ impl Decoder {
                     DecodeError::Time(self.time.pointer.as_str().to_string(), expected(format))
                 })?,
         };
-        out.keys.push(&key);
-        out.times.push(time);
-        out.rows.push(row);
         let mut inputs = SmallBuffer::new(self.inputs.len(), f64::NAN);
         for (value, field) in inputs.as_mut().iter_mut().zip(&self.inputs) {
-            if let Some(number) = self.find(top, field).and_then(|f| f.number()) {
-                *value = number;
+            // Missing or null: no value (the event does not contribute, as a SQL NULL).
+            // Anything else that is not a number: the event is refused, with the reason.
+            let Some(found) = self.find(top, field) else {
+                continue;
+            };
+            match found.number() {
+                Some(number) => *value = number,
+                None if found.is_null() => {}
+                None => {
+                    return Err(DecodeError::NotANumber(
+                        field.pointer.as_str().to_string(),
+                        found.shown(),
+                    ));
+                }
             }
         }
         let inputs = inputs.as_mut();
+        out.keys.push(&key);
+        out.times.push(time);
+        out.rows.push(row);
         for (column, input) in out.values.iter_mut().zip(&self.columns) {
             column.push(input.map_or(1.0, |i| inputs[i]));
         }
@@ -370,7 +403,7 @@ mod tests {
             br#"{"key":"c","ts":1} trailing"#,
             br#"[1,2]"#,
             br#"{"key":null,"ts":1}"#,
-            br#"{"k\u0065y":"esc\"aped","ts":-3,"v":"text"}"#,
+            br#"{"k\u0065y":"esc\"aped","ts":-3,"v":null}"#,
         ]));
         assert_eq!(out.keys, ["a", "7", "esc\"aped"]);
         assert_eq!(out.times, [5, 6, -3]);
@@ -392,6 +425,34 @@ mod tests {
         assert!(matches!(reasons[3], (5, DecodeError::NotJson(_))));
         assert!(matches!(reasons[4], (6, DecodeError::NotJson(_))));
         assert_eq!(reasons[5], (7, DecodeError::Key("/key".into())));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused_and_a_byte_order_mark_skipped() {
+        let out = decoder("/key", "/ts", "/amount").decode(&batch(&[
+            b"\xEF\xBB\xBF{\"key\":\"a\",\"ts\":1,\"amount\":2}",
+            br#"{"key":"a","ts":2,"amount":"12"}"#,
+            br#"{"key":"a","ts":3,"amount":[1]}"#,
+            br#"{"key":"a","ts":4,"amount":null}"#,
+            br#"{"key":"a","ts":5}"#,
+        ]));
+        assert_eq!(out.rows, [0, 3, 4]);
+        assert_eq!(out.values[1][0], 2.0);
+        assert!(out.values[1][1].is_nan() && out.values[1][2].is_nan());
+        assert_eq!(
+            out.errors,
+            [
+                (
+                    1,
+                    DecodeError::NotANumber("/amount".into(), "\"12\"".into())
+                ),
+                (2, DecodeError::NotANumber("/amount".into(), "[1]".into())),
+            ]
+        );
+        assert_eq!(
+            out.errors[0].1.to_string(),
+            "field /amount is \"12\", not a number"
+        );
     }
 
     #[test]

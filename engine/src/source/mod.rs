@@ -22,6 +22,8 @@ pub trait Source {
 pub struct Lines<R> {
     reader: R,
     line: Vec<u8>,
+    /// Lines read so far (blank ones included).
+    number: u64,
 }
 
 impl<R: BufRead> Lines<R> {
@@ -30,6 +32,7 @@ impl<R: BufRead> Lines<R> {
         Self {
             reader,
             line: Vec::new(),
+            number: 0,
         }
     }
 }
@@ -42,12 +45,15 @@ impl<R: BufRead> Source for Lines<R> {
             if self.reader.read_until(b'\n', &mut self.line)? == 0 {
                 break;
             }
+            self.number += 1;
             let line = self.line.trim_ascii();
-            if !line.is_empty() {
-                batch.push(line, 0);
+            if line.is_empty() {
+                batch.blank_lines += 1;
+            } else {
+                batch.push_line(line, 0, self.number);
             }
         }
-        Ok((!batch.is_empty()).then_some(batch))
+        Ok((!batch.is_empty() || batch.blank_lines > 0).then_some(batch))
     }
 }
 
@@ -96,8 +102,13 @@ mod tests {
         let mut source = Lines::new(&b"a\n\n  b  \nc"[..]);
         let first = source.next_batch(2).expect("read").expect("batch");
         assert_eq!((first.payload(0), first.payload(1)), (&b"a"[..], &b"b"[..]));
+        assert_eq!(
+            (first.lines.as_slice(), first.blank_lines),
+            (&[1, 3][..], 1)
+        );
         let second = source.next_batch(2).expect("read").expect("batch");
         assert_eq!(second.payload(0), b"c");
+        assert_eq!(second.line(0), Some(4));
         assert!(source.next_batch(2).expect("read").is_none());
     }
 }

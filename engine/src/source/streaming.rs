@@ -23,6 +23,8 @@ pub struct Streaming {
     start: usize,
     linger: Duration,
     ended: bool,
+    /// Lines taken so far (blank ones included).
+    number: u64,
 }
 
 impl Streaming {
@@ -38,6 +40,7 @@ impl Streaming {
             start: 0,
             linger,
             ended: false,
+            number: 0,
         })
     }
 
@@ -49,9 +52,12 @@ impl Streaming {
                 Some(end) => (&rest[..end], end + 1),
                 None => (rest, rest.len()),
             };
+            self.number += 1;
             let line = line.trim_ascii();
-            if !line.is_empty() {
-                batch.push(line, 0);
+            if line.is_empty() {
+                batch.blank_lines += 1;
+            } else {
+                batch.push_line(line, 0, self.number);
             }
             self.start += used;
         }
@@ -122,7 +128,7 @@ impl Source for Streaming {
                 Err(RecvTimeoutError::Disconnected) => self.ended = true,
             }
         }
-        Ok((!batch.is_empty()).then_some(batch))
+        Ok((!batch.is_empty() || batch.blank_lines > 0).then_some(batch))
     }
 }
 

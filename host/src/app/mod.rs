@@ -79,6 +79,10 @@ fn start_embedded(config: &Config) -> Result<Option<Embedded>, PipelineError> {
     for (_, topic) in config.kafka_topics() {
         embedded.create_topic(topic, config.kafka.embedded_partitions)?;
     }
+    tracing::info!(
+        brokers = %embedded.bootstrap_servers(),
+        "embedded Kafka cluster started: other clients reach it at this bootstrap address"
+    );
     Ok(Some(embedded))
 }
 

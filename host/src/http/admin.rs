@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -106,12 +106,33 @@ async fn show(State(state): Shared, Path(digest): Path<String>) -> Result<Respon
 async fn upload(
     State(state): Shared,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    // The token is checked before a byte of the body is read.
     authorize(&state, &headers)?;
+    let count =
+        |outcome: &'static str| state.uploads.get_or_create(&UploadLabels { outcome }).inc();
+    let limit = state.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = |size: usize| {
+        let refused = RegistryError::TooLarge { size, limit };
+        tracing::warn!(error = %refused, "plugin upload refused");
+        ApiError::from(refused)
+    };
+    if let Some(size) = declared.filter(|&size| size > limit) {
+        count("refused");
+        return Err(too_large(size));
+    }
+    // At most one byte over the limit is read: enough to know the upload is too large.
+    let Ok(body) = axum::body::to_bytes(body, limit.saturating_add(1)).await else {
+        count("refused");
+        return Err(too_large(limit.saturating_add(1)));
+    };
     let runtime = Arc::clone(&state.runtime);
     let control = Arc::clone(&state.control);
-    let limit = state.max_upload_bytes;
     // Compiling a component takes a while: off the async threads.
     let entry = tokio::task::spawn_blocking(move || {
         control
@@ -125,8 +146,7 @@ async fn upload(
             "the upload was interrupted",
         )
     })?;
-    let outcome = if entry.is_ok() { "stored" } else { "refused" };
-    state.uploads.get_or_create(&UploadLabels { outcome }).inc();
+    count(if entry.is_ok() { "stored" } else { "refused" });
     if let Err(refused) = &entry {
         tracing::warn!(error = %refused, "plugin upload refused");
     }
@@ -143,6 +163,12 @@ async fn delete(
         return Err(error(
             StatusCode::CONFLICT,
             format!("{digest} is active in a stage: activate another version or roll back first"),
+        ));
+    }
+    if let Some(stage) = state.control.rollback_target_of(&digest) {
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("{digest} is what stage {stage} rolls back to: roll it back first"),
         ));
     }
     state.control.registry().remove(&digest)?;
@@ -206,8 +232,9 @@ async fn activate(
         return Err(error(
             StatusCode::BAD_REQUEST,
             format!(
-                "{} is a {kind} plugin; stage {stage} needs {}",
+                "{} is {} {kind} plugin; stage {stage} needs {}",
                 activation.digest,
+                article(&kind),
                 match stage {
                     StageId::Aggregate(_) => "an aggregator",
                     StageId::Transform(_) => "a map, filter or flat-map",
@@ -224,6 +251,15 @@ async fn activate(
         Json(json!({ "stage": stage.to_string(), "digest": activation.digest, "status": "takes effect at the next checkpoint barrier" })),
     )
         .into_response())
+}
+
+/// `a` or `an`, as English writes it before `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 async fn rollback(

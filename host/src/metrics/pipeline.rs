@@ -46,6 +46,7 @@ pub struct PipelineMetrics {
     results: Counter,
     late: Counter,
     dead_letters: Counter,
+    blank_lines: Counter,
     filtered: Counter,
     replayed: Counter,
     stages: Family<StageLabels, Counter>,
@@ -73,6 +74,7 @@ impl Default for PipelineMetrics {
             results: Counter::default(),
             late: Counter::default(),
             dead_letters: Counter::default(),
+            blank_lines: Counter::default(),
             filtered: Counter::default(),
             replayed: Counter::default(),
             stages: Family::default(),
@@ -111,6 +113,11 @@ impl PipelineMetrics {
             "dead_letters",
             "Records sent to the dead-letter output",
             self.dead_letters.clone(),
+        );
+        r.register(
+            "blank_lines",
+            "Blank lines of a file or stream source, skipped",
+            self.blank_lines.clone(),
         );
         r.register(
             "filtered",
@@ -177,6 +184,8 @@ impl PipelineMetrics {
         self.results.inc_by(results);
         self.late.inc_by(late);
         self.dead_letters.inc_by(dead);
+        self.blank_lines
+            .inc_by(delta(stats.blank_lines, before.blank_lines));
         self.filtered.inc_by(filtered);
         self.replayed.inc_by(delta(stats.replayed, before.replayed));
         let stage = |stage, direction, n| {

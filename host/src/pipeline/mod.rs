@@ -197,6 +197,10 @@ impl Pipeline {
     /// windows and aggregates, then writes what the batch made due.
     pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
         self.stats.records_in += batch.len() as u64;
+        self.stats.blank_lines += batch.blank_lines;
+        if batch.is_empty() {
+            return Ok(());
+        }
         if let Some(&last) = batch.source_offsets.last() {
             self.account_for(batch.partition, last);
         }
@@ -233,6 +237,7 @@ impl Pipeline {
                     late: None,
                     payload: batch.payload(*row as usize),
                     origin: batch.origin(*row as usize),
+                    line: batch.line(*row as usize),
                 })
                 .collect();
             self.stats.dead_letters += records.len() as u64;
@@ -241,8 +246,9 @@ impl Pipeline {
         self.stats.events += decoded.times.len() as u64;
         let operator = self.operator(batch.partition)?;
         let replayed = operator.replayed();
-        let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms)?;
+        let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
         self.stats.replayed += operator.replayed() - replayed;
+        let out = count_trap(&mut self.stats, out)?;
         if !out.late.is_empty() {
             let records: Vec<SideRecord<'_>> = out
                 .late
@@ -254,6 +260,7 @@ impl Pipeline {
                         late: Some((late.watermark, late.time)),
                         payload: batch.payload(row),
                         origin: batch.origin(row),
+                        line: batch.line(row),
                     }
                 })
                 .collect();
@@ -276,6 +283,7 @@ impl Pipeline {
                 late: None,
                 payload: batch.payload(row),
                 origin: batch.origin(row),
+                line: batch.line(row),
             })
             .collect();
         self.stats.dead_letters += records.len() as u64;
@@ -294,7 +302,7 @@ impl Pipeline {
     pub fn tick_at(&mut self, now_ms: i64) -> Result<(), PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
-            let out = operator.tick(now_ms)?;
+            let out = count_trap(&mut self.stats, operator.tick(now_ms))?;
             if out.expired > 0 {
                 tracing::warn!(
                     partition,
@@ -379,7 +387,7 @@ impl Pipeline {
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
         for operator in self.operators.values_mut() {
-            outs.push(operator.close()?);
+            outs.push(count_trap(&mut self.stats, operator.close())?);
         }
         for out in outs {
             self.write(out)?;
@@ -427,4 +435,12 @@ impl Pipeline {
         self.outputs.flush()?;
         Ok(())
     }
+}
+
+/// Counts an aggregator's trap (an operator's error) in `stats.plugin_traps`.
+fn count_trap<T>(stats: &mut Stats, result: Result<T, PluginError>) -> Result<T, PluginError> {
+    if let Err(PluginError::Trap { .. }) = &result {
+        stats.plugin_traps += 1;
+    }
+    result
 }

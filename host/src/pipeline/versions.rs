@@ -62,6 +62,16 @@ impl Pipeline {
             .unwrap_or_default()
     }
 
+    /// The names (from `describe()`) of the plugins the aggregates currently run.
+    pub fn aggregate_plugins(&self) -> Vec<String> {
+        self.operators
+            .values()
+            .chain(self.spare.as_ref())
+            .next()
+            .map(|o| o.aggregates().plugin_names())
+            .unwrap_or_default()
+    }
+
     /// Stages (`aggregates.<name>`) whose current version is the plugin named `plugin`.
     pub fn aggregates_running(&self, plugin: &str) -> Vec<StageId> {
         self.operators

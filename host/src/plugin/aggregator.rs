@@ -33,7 +33,7 @@ impl WasmAggregator {
         let bindings = pre
             .instantiate(&mut store)
             .map_err(link_error(&loaded.source, None))?;
-        let trap = |call| trap_error(&loaded.source, call);
+        let trap = |call| trap_error(&loaded.source, call, false);
         let api = bindings.eddy_plugin_aggregate();
         let info = PluginInfo::from(api.call_describe(&mut store).map_err(trap("describe"))?);
         if info.kind != PluginKind::Aggregator {
@@ -78,8 +78,9 @@ impl WasmAggregator {
     ) -> Result<R, PluginError> {
         self.store.set_epoch_deadline(self.deadline);
         let started = std::time::Instant::now();
-        let result = f(self.bindings.eddy_plugin_aggregate(), &mut self.store)
-            .map_err(|e| trap_error(&self.info.name, call)(e));
+        let result = f(self.bindings.eddy_plugin_aggregate(), &mut self.store);
+        let memory_refused = self.store.data_mut().limits.take_memory_refused();
+        let result = result.map_err(|e| trap_error(&self.info.name, call, memory_refused)(e));
         self.metrics.record(call, started, &result);
         result
     }

@@ -35,11 +35,14 @@ pub enum Change {
 pub struct StageView {
     /// `aggregates.<name>` or `transforms.<index>`.
     pub stage: String,
-    /// What it runs: a built-in name, a path, or a registry file.
+    /// What it runs: the configured plugin (a built-in name or a path), or for a registry
+    /// version its `name@version`.
     pub plugin: String,
     /// The registry version it runs, if it runs one.
     pub digest: Option<String>,
-    /// Versions activated before this one, oldest first (what a rollback returns to).
+    /// What ran before, oldest first — the configured plugin, then the registry versions
+    /// activated before this one (what rollbacks return to); empty when nothing was
+    /// activated.
     pub history: Vec<String>,
     /// A change asked for and not applied yet.
     pub pending: bool,
@@ -49,6 +52,10 @@ pub struct StageView {
     /// dead-lettered, rolled back, stopped), if it did.
     #[serde(default)]
     pub last_trap: Option<String>,
+    /// Why the stage last went back to its previous version on its own (it trapped), if it
+    /// did.
+    #[serde(default)]
+    pub last_rollback: Option<String>,
 }
 
 /// Per stage, the registry versions activated, oldest first (the last runs).
@@ -173,6 +180,19 @@ impl Control {
             .any(|d| d.last().is_some_and(|d| d == digest))
     }
 
+    /// A stage that would return to `digest` on a rollback (a version activated before the
+    /// one it runs), if one would: such a version cannot be deleted either.
+    pub fn rollback_target_of(&self, digest: &str) -> Option<String> {
+        lock(&self.activations)
+            .iter()
+            .find(|(_, history)| {
+                history
+                    .split_last()
+                    .is_some_and(|(_, before)| before.iter().any(|d| d == digest))
+            })
+            .map(|(stage, _)| stage.clone())
+    }
+
     /// Where `stage` returns to on a rollback: the version activated before its current
     /// one, or the plugin the configuration names. `None` when nothing was activated.
     pub fn rollback_source(&self, stage: &StageId) -> Option<Result<String, RegistryError>> {
@@ -202,21 +222,35 @@ impl Control {
                     .or_insert_with(|| plugin.clone());
             }
         }
+        let configured = lock(&self.configured).clone();
         let activations = lock(&self.activations);
+        let registry = self.registry();
         let mut views = lock(&self.stages);
         let old = std::mem::take(&mut *views);
         for (stage, plugin) in stages {
             let key = stage.to_string();
-            let history = activations.get(&key).cloned().unwrap_or_default();
+            let activated = activations.get(&key).cloned().unwrap_or_default();
             let previous = old.iter().find(|v| v.stage == key);
+            let digest = activated.last().cloned();
+            // A registry version by its name and version, not by the file it is kept in.
+            let plugin = digest
+                .as_deref()
+                .and_then(|d| registry.get(d))
+                .map_or_else(|| plugin.clone(), |e| format!("{}@{}", e.name, e.version));
+            let mut history = Vec::new();
+            if let Some((_, before)) = activated.split_last() {
+                history.extend(configured.get(&key).cloned());
+                history.extend(before.iter().cloned());
+            }
             views.push(StageView {
                 stage: key,
-                plugin: plugin.clone(),
-                digest: history.last().cloned(),
-                history: history.iter().rev().skip(1).rev().cloned().collect(),
+                plugin,
+                digest,
+                history,
                 pending: previous.is_some_and(|p| p.pending) && self.has_pending(),
                 error: previous.and_then(|p| p.error.clone()),
                 last_trap: previous.and_then(|p| p.last_trap.clone()),
+                last_rollback: previous.and_then(|p| p.last_rollback.clone()),
             });
         }
     }
@@ -247,6 +281,21 @@ impl Control {
         if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == key) {
             view.pending = false;
             view.error = outcome.err();
+        }
+        result
+    }
+
+    /// Records an automatic rollback of `stage` (it trapped) with its reason: the history is
+    /// updated as for a rollback asked for, and the reason shown in `last_rollback`.
+    pub fn record_automatic_rollback(
+        &self,
+        stage: &StageId,
+        reason: String,
+    ) -> Result<(), RegistryError> {
+        let result = self.record(stage, Ok(None), true);
+        let key = stage.to_string();
+        if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == key) {
+            view.last_rollback = Some(reason);
         }
         result
     }

@@ -12,7 +12,7 @@ use super::runtime::{Loaded, Runtime};
 /// kind that does not match its world.
 pub fn describe(runtime: &Runtime, loaded: &Loaded) -> Result<PluginInfo, PluginError> {
     let mut store = runtime.store(&loaded.source);
-    let trap = |call| trap_error(&loaded.source, call);
+    let trap = |call| trap_error(&loaded.source, call, false);
     let (info, aggregator) = if let Ok(pre) = AggregatorPre::new(loaded.pre.clone()) {
         let bindings = pre
             .instantiate(&mut store)

@@ -3,15 +3,30 @@
 use eddy_engine::aggregate::PluginError;
 
 /// A function turning a wasmtime error in `call` into [`PluginError::Trap`].
+/// `memory_refused`: the store's limiter refused a memory growth during the call.
 pub fn trap_error(
     plugin: &str,
     call: &'static str,
+    memory_refused: bool,
 ) -> impl FnOnce(wasmtime::Error) -> PluginError + use<> {
     let plugin = plugin.to_string();
     move |e| PluginError::Trap {
         plugin,
         call,
-        message: format!("{e:#}"),
+        message: trap_message(&e, memory_refused),
+    }
+}
+
+/// What a trap means: the call time limit (wasmtime's `interrupt`), the memory limit (a
+/// refused growth, after which a guest usually aborts with `unreachable`), or wasmtime's own
+/// message.
+fn trap_message(error: &wasmtime::Error, memory_refused: bool) -> String {
+    if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        "exceeded its time limit (plugins.call_timeout) and was stopped".into()
+    } else if memory_refused {
+        "exceeded its memory limit (plugins.memory_limit_bytes): a memory growth was refused and the plugin aborted".into()
+    } else {
+        format!("{error:#}")
     }
 }
 

@@ -4,9 +4,11 @@
 
 mod aggregator;
 mod bindings;
+mod builtins;
 mod control;
 mod describe;
 mod error;
+mod limits;
 mod metrics;
 mod registry;
 mod runtime;
@@ -14,6 +16,7 @@ mod sandbox;
 mod transform;
 
 pub use aggregator::WasmAggregator;
+pub use builtins::{builtin_dir, search_path};
 pub use control::{Change, Control, StageView};
 pub use describe::describe;
 pub use eddy_engine::aggregate::{PluginError, PluginInfo, PluginKind};

@@ -76,7 +76,7 @@ impl Runtime {
             linker,
             memory_limit_bytes: config.memory_limit_bytes,
             call_deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
-            plugin_dir: config.dir.clone(),
+            plugin_dir: super::builtins::builtin_dir(&config.dir),
             cache_dir: cache_dir.map(|(dir, _)| dir),
             cache: Mutex::new(HashMap::new()),
             metrics,

@@ -1,7 +1,6 @@
 //! What a plugin's `Store` holds: a locked-down WASI context, its resource table, its memory
 //! limit and its name for logs.
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -12,7 +11,7 @@ pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     /// Memory limit enforced by the store's limiter.
-    pub limits: StoreLimits,
+    pub limits: super::limits::Limits,
     /// Plugin name, for log lines.
     pub name: String,
 }
@@ -30,14 +29,16 @@ impl Sandbox {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limits: wasmtime::StoreLimitsBuilder::new()
-                .memory_size(memory_limit_bytes)
-                // A component is several core instances: a Rust plugin 2-3, a Python one
-                // (componentize-py: the interpreter, libc and adapters) a few dozen.
-                .instances(64)
-                .tables(64)
-                .memories(8)
-                .build(),
+            limits: super::limits::Limits::new(
+                wasmtime::StoreLimitsBuilder::new()
+                    .memory_size(memory_limit_bytes)
+                    // A component is several core instances: a Rust plugin 2-3, a Python one
+                    // (componentize-py: the interpreter, libc and adapters) a few dozen.
+                    .instances(64)
+                    .tables(64)
+                    .memories(8)
+                    .build(),
+            ),
             name: name.to_string(),
         }
     }

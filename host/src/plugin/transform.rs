@@ -30,7 +30,7 @@ impl TransformPlugin {
         let bindings = pre
             .instantiate(&mut store)
             .map_err(link_error(&loaded.source, None))?;
-        let trap = |call| trap_error(&loaded.source, call);
+        let trap = |call| trap_error(&loaded.source, call, false);
         let api = bindings.eddy_plugin_transformer();
         let info = PluginInfo::from(api.call_describe(&mut store).map_err(trap("describe"))?);
         if info.kind == PluginKind::Aggregator {
@@ -88,13 +88,16 @@ impl TransformPlugin {
         let output = self
             .bindings
             .eddy_plugin_transformer()
-            .call_process(&mut self.store, &batch)
-            .map_err(|e| trap_error(plugin, "process")(e))?
+            .call_process(&mut self.store, &batch);
+        let memory_refused = self.store.data_mut().limits.take_memory_refused();
+        let output = output
+            .map_err(|e| trap_error(plugin, "process", memory_refused)(e))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
             TransformOutput::Keep(indices) => {
                 let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
                 kept.partition = input.partition;
+                kept.blank_lines = input.blank_lines;
                 let mut previous = None;
                 for index in indices {
                     let row = index as usize;
@@ -105,6 +108,9 @@ impl TransformPlugin {
                     kept.push(input.payload(row), input.timestamps[row]);
                     if let Some(&offset) = input.source_offsets.get(row) {
                         kept.source_offsets.push(offset);
+                    }
+                    if let Some(line) = input.line(row) {
+                        kept.lines.push(line);
                     }
                 }
                 Ok(kept)
@@ -134,6 +140,9 @@ impl TransformPlugin {
                     offsets: rows.events.payloads.offsets,
                     timestamps: rows.events.timestamps,
                     source_offsets,
+                    // A map or flat-map makes new records: their lines are not known.
+                    lines: Vec::new(),
+                    blank_lines: input.blank_lines,
                 };
                 out.check()
                     .map_err(|m| failed(format!("output batch: {m}")))?;

@@ -1,11 +1,11 @@
 //! JSON lines written to standard output, standard error, a file or memory.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use eddy_engine::config::{SideOutputConfig, SinkConfig};
+use eddy_engine::config::{FileMode, SideOutputConfig, SinkConfig};
 use serde_json::Value;
 
 /// A shared in-memory buffer a [`JsonLines`] writes to; for tests and embedding.
@@ -60,8 +60,13 @@ impl JsonLines {
         (Self::new(Box::new(buffer.clone())), buffer)
     }
 
-    /// Lines appended to a file.
-    pub fn file(path: &Path) -> io::Result<Self> {
+    /// Lines written to a file: emptied first with [`FileMode::Truncate`], kept with
+    /// [`FileMode::Append`]. Writes always append, so outputs sharing a file do not overwrite
+    /// each other's lines.
+    pub fn file(path: &Path, mode: FileMode) -> io::Result<Self> {
+        if mode == FileMode::Truncate {
+            File::create(path)?;
+        }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Self::new(Box::new(BufWriter::new(file))))
     }
@@ -70,7 +75,7 @@ impl JsonLines {
     pub fn for_sink(config: &SinkConfig) -> io::Result<Self> {
         match config {
             SinkConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
-            SinkConfig::File { path } => Self::file(path),
+            SinkConfig::File { path, mode } => Self::file(path, *mode),
             SinkConfig::Kafka { topic } => Err(not_lines(topic)),
             SinkConfig::Postgres(sink) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -84,7 +89,7 @@ impl JsonLines {
         match config {
             SideOutputConfig::Stderr => Ok(Self::new(Box::new(io::stderr()))),
             SideOutputConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
-            SideOutputConfig::File { path } => Self::file(path),
+            SideOutputConfig::File { path, mode } => Self::file(path, *mode),
             SideOutputConfig::Kafka { topic } => Err(not_lines(topic)),
         }
     }

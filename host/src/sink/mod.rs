@@ -42,6 +42,8 @@ pub struct SideRecord<'a> {
     pub payload: &'a [u8],
     /// Where it was read, when the source has offsets.
     pub origin: Option<Origin>,
+    /// The line it was read on, when the source is a file or a stream of lines.
+    pub line: Option<u64>,
 }
 
 /// A Kafka topic written through the shared producer.
@@ -117,6 +119,9 @@ impl Writer {
                         if let Some(origin) = record.origin {
                             extra.push(("partition", Value::from(origin.partition)));
                             extra.push(("offset", Value::from(origin.offset)));
+                        }
+                        if let Some(line) = record.line {
+                            extra.push(("line", Value::from(line)));
                         }
                         results::side_record(record.reason, &extra, record.payload)
                     })

@@ -18,7 +18,10 @@ impl KafkaRun {
             self.metrics.rollbacks.inc();
             if let Some(control) = &self.control {
                 let stage = eddy_engine::config::StageId::Transform(index);
-                control.record(&stage, Ok(None), true)?;
+                control.record_automatic_rollback(
+                    &stage,
+                    "rolled back automatically: the version trapped plugins.rollback_traps times within plugins.rollback_window".into(),
+                )?;
             }
         }
         if let Some(control) = &self.control {
@@ -53,7 +56,8 @@ impl KafkaRun {
             if control.rollback_source(&stage).is_none() {
                 continue;
             }
-            match control.record(&stage, Ok(None), true) {
+            let reason = format!("rolled back automatically: {plugin} trapped ({error})");
+            match control.record_automatic_rollback(&stage, reason) {
                 Ok(()) => {
                     self.metrics.rollbacks.inc();
                     tracing::error!(%stage, %plugin, "activated aggregator trapped: rolled back for the restart");

@@ -184,13 +184,12 @@ impl KafkaRun {
             }
             _ => None,
         };
-        // Series at zero from the start, so that rate alerts see the first retry.
-        for (stage, plugin) in pipeline.stages() {
-            if matches!(stage, eddy_engine::config::StageId::Aggregate(_)) {
-                let _ = metrics
-                    .trap_retries
-                    .get_or_create(&crate::metrics::PluginLabel { plugin });
-            }
+        // Series at zero from the start, so that rate alerts see the first retry; labelled
+        // by the plugin's name, as the retries are.
+        for plugin in pipeline.aggregate_plugins() {
+            let _ = metrics
+                .trap_retries
+                .get_or_create(&crate::metrics::PluginLabel { plugin });
         }
         health.expect_beats(STALLED);
         let now = Instant::now();

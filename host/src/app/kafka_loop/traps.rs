@@ -243,7 +243,10 @@ impl KafkaRun {
                 continue;
             };
             self.pipeline.swap(&stage, &source)?;
-            control.record(&stage, Ok(None), true)?;
+            control.record_automatic_rollback(
+                &stage,
+                format!("rolled back automatically: {plugin} trapped"),
+            )?;
             self.metrics.rollbacks.inc();
             tracing::error!(%stage, %plugin, "activated aggregator trapped twice: rolled back");
         }
