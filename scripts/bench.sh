@@ -2,8 +2,9 @@
 # Runs Eddy's benchmark suite (release builds) and prints one report with the machine and the
 # command of each part: engine path per window type, the Wasm boundary against a native
 # closure, memory of 100 k and 1 M open windows, Kafka end to end against a bare rdkafka
-# consumer in the same run (on a tansu broker process when one is installed, and on librdkafka's
-# in-process mock cluster, at-least-once and exactly-once), checkpoint and recovery, hot swap;
+# consumer in the same run (on an Apache Kafka broker process the script starts, and on
+# librdkafka's in-process mock cluster; at-least-once and exactly-once), checkpoint and
+# recovery, hot swap;
 # then the design budgets, each met or missed. Ratios come from one run of one bench, because
 # these machines are noisy. Exits 1 when a budget is missed.
 # Usage: scripts/bench.sh   (BENCH_EVENTS=… sets the mock-cluster Kafka runs' size; 500 000)
@@ -20,29 +21,22 @@ run() {
   fi
 }
 
-# A tansu broker process for the Kafka run against a real broker, when one is installed by hand
-# (the tests moved to Apache Kafka, tests/kafka/; moving this bench there is still to do).
-tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
-broker_pid=""
-trap '[[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null || true' EXIT
-if [[ -x $tansu ]]; then
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine memory://tansu/ >"$out/tansu.log" 2>&1 &
-  broker_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
-  for topic in bench-events bench-results bench-late bench-dead; do
-    "$tansu" topic create --broker "tcp://127.0.0.1:$port" --partitions 4 "$topic" >/dev/null
-  done
-fi
+# An Apache Kafka broker process (the tests' harness: tests/src/broker.rs, installed from Maven
+# Central by scripts/install-kafka.sh) for the Kafka runs against a real broker. It runs until
+# its stdin closes; each bench run creates its own topics.
+scripts/install-kafka.sh >/dev/null
+cargo build -q -p eddy-tests --bin kafka-broker
+coproc BROKER { exec "$CARGO_TARGET_DIR/debug/kafka-broker" 4 2>"$out/kafka-broker.log"; }
+broker_pid=$BROKER_PID
+trap 'kill "$broker_pid" 2>/dev/null || true' EXIT
+read -r -t 120 -u "${BROKER[0]}" brokers || { echo "the Kafka broker did not start: $out/kafka-broker.log" >&2; exit 1; }
+echo "Apache Kafka broker on $brokers" >&2
 
 run aggregator cargo bench -p eddy --bench aggregator
 run windows BENCH_OPEN_WINDOWS=100000,1000000 cargo bench -p eddy --bench windows
-if [[ -n $broker_pid ]]; then
-  run kafka-tansu BENCH_BROKERS="127.0.0.1:$port" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
-  kill "$broker_pid" 2>/dev/null || true
-  broker_pid=""
-fi
+run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
+run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
+kill "$broker_pid" 2>/dev/null || true
 run kafka BENCH_EVENTS="${BENCH_EVENTS:-500000}" cargo bench -p eddy --bench kafka
 run kafka-eos BENCH_EVENTS="${BENCH_EVENTS:-500000}" BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
 run checkpoint cargo bench -p eddy --bench checkpoint
@@ -68,7 +62,7 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in kafka-tansu kafka kafka-eos checkpoint swap; do
+for bench in kafka-apache kafka-apache-eos kafka kafka-eos checkpoint swap; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"

@@ -4,32 +4,68 @@
 //! watermark passed its end) to the broker acknowledging it; beside the rate at which a bare
 //! rdkafka consumer reads the same topic in the same run.
 //!
+//! A reader of the results topic (`read_committed`) measures when each result becomes visible
+//! to a consumer downstream: its receipt minus the record's create time (set when Eddy produced
+//! it). At-least-once that is about the acknowledgement; exactly-once it includes the wait for
+//! the checkpoint's transaction to commit.
+//!
 //! `cargo bench -p eddy --bench kafka`. By default on librdkafka's in-process mock cluster;
-//! set `BENCH_BROKERS=host:port` for a real broker (topics `bench-events`,
-//! `bench-results`, `bench-late`, `bench-dead` with 4 partitions must exist) and
-//! `BENCH_EVENTS` for the number of events (default 500 000: librdkafka's mock cluster
+//! set `BENCH_BROKERS=host:port` for a real broker (`scripts/bench.sh` starts Apache Kafka):
+//! each run creates its own topics `bench-{events,results,late,dead}-<pid>` with 4 partitions.
+//! `BENCH_EVENTS` sets the number of events (default 500 000: librdkafka's mock cluster
 //! stalled here at 1 000 000 records in one topic). `BENCH_DELIVERY=exactly_once` runs the
 //! pipeline with a Kafka transaction per checkpoint (default `at_least_once`);
 //! `BENCH_CHECKPOINT` sets the checkpoint interval (default `1s`). Build the plugins first
 //! (`scripts/build-plugins.sh`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy::app::KafkaRun;
 use eddy::kafka::{Embedded, Producer, produce};
 use eddy_engine::config::{Config, Delivery, KafkaConfig};
 use eddy_engine::generator::{Generator, GeneratorConfig};
-use rdkafka::ClientConfig;
-use rdkafka::Message;
+use hdrhistogram::Histogram;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 const PARTITIONS: u32 = 4;
-const TOPICS: [&str; 4] = ["bench-events", "bench-results", "bench-late", "bench-dead"];
 
-fn config(brokers: &str) -> Config {
-    let mut config = Config::from_yaml(
-        "source: { type: kafka, topic: bench-events }\n\
+/// This run's topics: events, results, late, dead letters.
+fn topics() -> [String; 4] {
+    ["events", "results", "late", "dead"].map(|t| format!("bench-{t}-{}", std::process::id()))
+}
+
+/// Creates the run's topics on a real broker.
+fn create_topics(brokers: &str, topics: &[String]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, PARTITIONS as i32, TopicReplication::Fixed(1)))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for result in runtime
+        .block_on(admin.create_topics(&new, &AdminOptions::new()))
+        .expect("create topics")
+    {
+        result.expect("topic created");
+    }
+}
+
+fn config(brokers: &str, topics: &[String; 4]) -> Config {
+    let [events, results, late, dead] = topics;
+    let mut config = Config::from_yaml(&format!(
+        "source: {{ type: kafka, topic: {events} }}\n\
          window: { type: tumbling, size: 1s }\n\
          watermark: { out_of_orderness: 500ms }\n\
          aggregates:\n\
@@ -38,11 +74,12 @@ fn config(brokers: &str) -> Config {
          - { name: min, plugin: min, field: /amount }\n\
          - { name: max, plugin: max, field: /amount }\n\
          - { name: avg, plugin: avg, field: /amount }\n\
-         sink: { type: kafka, topic: bench-results }\n\
-         late: { type: kafka, topic: bench-late }\n\
-         dead_letter: { type: kafka, topic: bench-dead }\n\
-         kafka: { group_id: bench-eddy, start: earliest }\n",
-    )
+         sink: {{ type: kafka, topic: {results} }}\n\
+         late: {{ type: kafka, topic: {late} }}\n\
+         dead_letter: {{ type: kafka, topic: {dead} }}\n\
+         kafka: {{ group_id: bench-eddy-{pid}, start: earliest }}\n",
+        pid = std::process::id()
+    ))
     .expect("config");
     config.kafka.brokers = brokers.to_string();
     if let Ok(delivery) = std::env::var("BENCH_DELIVERY") {
@@ -62,8 +99,38 @@ fn config(brokers: &str) -> Config {
     config
 }
 
+/// Reads `topic` from its start (`read_committed`) until `stop`, recording each record's
+/// visibility latency: receipt minus its create time, in ms.
+fn visibility_reader(brokers: &str, topic: &str, stop: Arc<AtomicBool>) -> Histogram<u64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("bench-reader-{}", std::process::id()))
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "5")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..PARTITIONS as i32 {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut latency = Histogram::new_with_bounds(1, 3_600_000, 3).expect("histogram");
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(50))
+            && let Some(created) = message.timestamp().to_millis()
+        {
+            let now = eddy_engine::event::now_ms();
+            let _ = latency.record(now.saturating_sub(created).clamp(1, 3_600_000) as u64);
+        }
+    }
+    latency
+}
+
 /// Seconds a bare consumer in a fresh group takes to read `events` records.
-fn bare_consumer(brokers: &str, group: &str, events: u64) -> f64 {
+fn bare_consumer(brokers: &str, topic: &str, group: &str, events: u64) -> f64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -71,7 +138,7 @@ fn bare_consumer(brokers: &str, group: &str, events: u64) -> f64 {
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
-    consumer.subscribe(&[TOPICS[0]]).expect("subscribe");
+    consumer.subscribe(&[topic]).expect("subscribe");
     let mut read = 0u64;
     let mut bytes = 0usize;
     let mut started = None;
@@ -92,11 +159,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(500_000);
     let embedded;
+    let topics = topics();
     let brokers = match std::env::var("BENCH_BROKERS") {
-        Ok(brokers) => brokers,
+        Ok(brokers) => {
+            create_topics(&brokers, &topics);
+            brokers
+        }
         Err(_) => {
             embedded = Embedded::start().expect("mock cluster");
-            for topic in TOPICS {
+            for topic in &topics {
                 embedded.create_topic(topic, PARTITIONS).expect("topic");
             }
             embedded.bootstrap_servers()
@@ -111,19 +182,25 @@ fn main() {
         ..GeneratorConfig::default()
     });
     let started = Instant::now();
-    produce(&mut generator, &producer, TOPICS[0]).expect("events produced");
+    produce(&mut generator, &producer, &topics[0]).expect("events produced");
     let produce_s = started.elapsed().as_secs_f64();
     eprintln!("produced {events} events in {produce_s:.1} s");
     drop(producer);
 
     let bare_before = bare_consumer(
         &brokers,
+        &topics[0],
         &format!("bench-bare-{}", std::process::id()),
         events,
     );
 
     eprintln!("bare consumer: {bare_before:.1} s");
-    let config = config(&brokers);
+    let config = config(&brokers, &topics);
+    let stop_reader = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (brokers, topic, stop) = (brokers.clone(), topics[1].clone(), stop_reader.clone());
+        std::thread::spawn(move || visibility_reader(&brokers, &topic, stop))
+    };
     let mut run = KafkaRun::start(&config, &brokers).expect("pipeline");
     let mut started = None;
     while run.stats().records_in < events {
@@ -136,9 +213,14 @@ fn main() {
     let latency = run.producer().and_then(|p| p.deliveries().take_latency());
     let metrics = std::sync::Arc::clone(run.metrics());
     let stats = run.shutdown(false).expect("shutdown");
+    // The last results become visible within a fetch or two.
+    std::thread::sleep(Duration::from_secs(2));
+    stop_reader.store(true, Ordering::Relaxed);
+    let visible = reader.join().expect("reader");
 
     let bare_after = bare_consumer(
         &brokers,
+        &topics[0],
         &format!("bench-bare2-{}", std::process::id()),
         events,
     );
@@ -182,4 +264,11 @@ fn main() {
             latency.max() as f64 / 1000.0
         );
     }
+    println!(
+        "| latency emit → visible to a read_committed reader, p50 / p99 / max ({} results) | {} / {} / {} ms |",
+        visible.len(),
+        visible.value_at_quantile(0.5),
+        visible.value_at_quantile(0.99),
+        visible.max()
+    );
 }

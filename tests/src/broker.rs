@@ -122,6 +122,12 @@ impl Kafka {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// `bootstrap.servers` of the broker's second listener, advertised as itself: reachable
+    /// when a proxy in front of [`Kafka::bootstrap_servers`] is cut.
+    pub fn direct_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.direct)
+    }
+
     /// The broker's log dir.
     pub fn log_dir(&self) -> PathBuf {
         self.dir.join("logs")
@@ -270,7 +276,7 @@ impl Kafka {
     fn admin_config(&self) -> rdkafka::ClientConfig {
         let mut config = rdkafka::ClientConfig::new();
         config
-            .set("bootstrap.servers", format!("127.0.0.1:{}", self.direct))
+            .set("bootstrap.servers", self.direct_servers())
             .set("log_level", "3");
         config
     }

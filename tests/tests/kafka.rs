@@ -167,8 +167,8 @@ fn a_broker_that_never_acknowledges_stops_the_pipeline_with_the_error() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("could not be delivered"),
-        "the error says what happened: {message}"
+        message.contains("could not be delivered within kafka.delivery_timeout"),
+        "the error says what happened and which setting: {message}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(20),

@@ -24,7 +24,9 @@ pub enum KafkaError {
     #[error("kafka: {0}")]
     Client(String),
     /// Records could not be delivered (after librdkafka's retries with backoff).
-    #[error("kafka: {failed} record(s) could not be delivered: {error}")]
+    #[error(
+        "kafka: {failed} record(s) could not be delivered within kafka.delivery_timeout: {error}"
+    )]
     Delivery {
         /// How many failed so far.
         failed: u64,
