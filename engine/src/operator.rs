@@ -3,8 +3,9 @@
 //! goes to the late output, and when group state is freed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::aggregate::{Aggregates, Takeover};
+use crate::aggregate::{Aggregates, Finished, Takeover};
 use crate::aggregate::{AggregatorLoader, AggregatorPlugin, PluginError, SwapError};
 use crate::config::{AggregateConfig, Config};
 use crate::decode::DecodedBatch;
@@ -23,7 +24,7 @@ pub struct Emitted {
     /// The groups, in order.
     pub groups: Vec<Group>,
     /// Their aggregate values.
-    pub finished: crate::aggregate::Finished,
+    pub finished: Finished,
 }
 
 /// An event that arrived after its windows' allowed lateness.
@@ -37,6 +38,16 @@ pub struct Late {
     pub time: i64,
 }
 
+/// A group dropped instead of finished (see [`Operator::drop_window`]): its events are
+/// accounted for by one dead letter for the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropped {
+    /// The group, with the number of events it held since its last result.
+    pub group: Group,
+    /// Why it was dropped.
+    pub reason: Arc<str>,
+}
+
 /// What one batch (or one tick of processing time) produced.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -46,6 +57,8 @@ pub struct Output {
     pub late: Vec<Late>,
     /// Open groups dropped because their partition had no events for `state.ttl`.
     pub expired: u64,
+    /// Groups dropped instead of finished, when they were due.
+    pub dropped: Vec<Dropped>,
 }
 
 /// Windows, groups, watermarks and triggers over the aggregate plugins.
@@ -64,6 +77,14 @@ pub struct Operator {
     replayed: u64,
     ttl_ms: Option<i64>,
     last_input_ms: Option<i64>,
+    /// Finish each group on its own call, so a failure names the group.
+    careful: bool,
+    /// The group whose finish failed last (careful mode).
+    failed: Option<Group>,
+    /// Windows (key, window) to drop instead of finishing, and why.
+    drop: HashMap<(String, Window), Arc<str>>,
+    /// Groups dropped since the last output.
+    dropped: Vec<Dropped>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -104,7 +125,28 @@ impl Operator {
             replayed: 0,
             ttl_ms: config.state.ttl.map(millis),
             last_input_ms: None,
+            careful: false,
+            failed: None,
+            drop: HashMap::new(),
+            dropped: Vec::new(),
         }
+    }
+
+    /// In careful mode every group is finished on a call of its own, so that a failing
+    /// finish names its group ([`Operator::take_failed`]); slower, for retries after a trap.
+    pub fn set_careful(&mut self, careful: bool) {
+        self.careful = careful;
+    }
+
+    /// The group whose finish failed (careful mode only), once.
+    pub fn take_failed(&mut self) -> Option<Group> {
+        self.failed.take()
+    }
+
+    /// When `key`'s `window` is due, its group is dropped instead of finished: its state is
+    /// released and it comes out in [`Output::dropped`] with `reason`.
+    pub fn drop_window(&mut self, key: &str, window: Window, reason: Arc<str>) {
+        self.drop.insert((key.to_string(), window), reason);
     }
 
     /// Continues where a previous owner of the source left off (see [`Replay`]).
@@ -311,6 +353,7 @@ impl Operator {
             .filter(|&slot| self.groups.get(slot).is_some_and(|g| g.fired))
             .collect();
         output.results = self.emit(now_ms, late_updates)?;
+        output.dropped = std::mem::take(&mut self.dropped);
         Ok(output)
     }
 
@@ -323,6 +366,7 @@ impl Operator {
             results,
             late: Vec::new(),
             expired,
+            dropped: std::mem::take(&mut self.dropped),
         })
     }
 
@@ -352,6 +396,7 @@ impl Operator {
             results,
             late: Vec::new(),
             expired: 0,
+            dropped: std::mem::take(&mut self.dropped),
         })
     }
 
@@ -418,9 +463,19 @@ impl Operator {
         if slots.is_empty() {
             return Ok(());
         }
+        if !self.drop.is_empty() {
+            self.drop_due(&mut slots)?;
+            if slots.is_empty() {
+                return Ok(());
+            }
+        }
         let order = |g: Option<&Group>| g.map(|g| (g.window.end, g.window.start, g.key.clone()));
         slots.sort_by_cached_key(|&slot| order(self.groups.get(slot)));
-        let finished = self.aggregates.finish(&slots)?;
+        let finished = if self.careful {
+            self.finish_one_by_one(&slots)?
+        } else {
+            self.aggregates.finish(&slots)?
+        };
         let mut groups = Vec::with_capacity(slots.len());
         for &slot in &slots {
             if let Some(group) = self.groups.get_mut(slot) {
@@ -434,6 +489,47 @@ impl Operator {
             finished,
         });
         Ok(())
+    }
+
+    /// Takes the groups to drop out of `slots`: released, freed and reported.
+    fn drop_due(&mut self, slots: &mut Vec<u32>) -> Result<(), PluginError> {
+        let mut released = Vec::new();
+        slots.retain(|&slot| {
+            let Some(group) = self.groups.get(slot) else {
+                return true;
+            };
+            match self.drop.get(&(group.key.clone(), group.window)) {
+                Some(reason) => {
+                    self.dropped.push(Dropped {
+                        group: group.clone(),
+                        reason: Arc::clone(reason),
+                    });
+                    released.push(slot);
+                    false
+                }
+                None => true,
+            }
+        });
+        if !released.is_empty() {
+            self.aggregates.release(&released)?;
+            self.groups.free(released);
+        }
+        Ok(())
+    }
+
+    /// Finishes `slots` one call per group; a failure leaves its group in `failed`.
+    fn finish_one_by_one(&mut self, slots: &[u32]) -> Result<Finished, PluginError> {
+        let mut all = Finished::default();
+        for &slot in slots {
+            match self.aggregates.finish(&[slot]) {
+                Ok(one) => all.append(one),
+                Err(error) => {
+                    self.failed = self.groups.get(slot).cloned();
+                    return Err(error);
+                }
+            }
+        }
+        Ok(all)
     }
 
     fn expire(&mut self, watermark: i64) -> Result<(), PluginError> {

@@ -24,4 +24,7 @@ pub struct Stats {
     pub replayed: u64,
     /// Open groups dropped by `state.ttl` (their partition had no events for that long).
     pub expired: u64,
+    /// Windows dropped because an aggregator failed to finish them twice (each one dead
+    /// letter, also counted in `dead_letters`).
+    pub windows_dropped: u64,
 }

@@ -66,14 +66,14 @@ fn config(brokers: &str, topics: &[String; 4]) -> Config {
     let [events, results, late, dead] = topics;
     let mut config = Config::from_yaml(&format!(
         "source: {{ type: kafka, topic: {events} }}\n\
-         window: { type: tumbling, size: 1s }\n\
-         watermark: { out_of_orderness: 500ms }\n\
+         window: {{ type: tumbling, size: 1s }}\n\
+         watermark: {{ out_of_orderness: 500ms }}\n\
          aggregates:\n\
-         - { name: n, plugin: count }\n\
-         - { name: sum, plugin: sum, field: /amount }\n\
-         - { name: min, plugin: min, field: /amount }\n\
-         - { name: max, plugin: max, field: /amount }\n\
-         - { name: avg, plugin: avg, field: /amount }\n\
+         - {{ name: n, plugin: count }}\n\
+         - {{ name: sum, plugin: sum, field: /amount }}\n\
+         - {{ name: min, plugin: min, field: /amount }}\n\
+         - {{ name: max, plugin: max, field: /amount }}\n\
+         - {{ name: avg, plugin: avg, field: /amount }}\n\
          sink: {{ type: kafka, topic: {results} }}\n\
          late: {{ type: kafka, topic: {late} }}\n\
          dead_letter: {{ type: kafka, topic: {dead} }}\n\

@@ -47,10 +47,23 @@ pub struct SavedRetiring {
 }
 
 /// Results of a set of groups: per aggregate, its output names and the values row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Finished {
     /// Per aggregate: result field name, output names, values (`slots × outputs`).
     pub columns: Vec<(String, Vec<String>, Vec<f64>)>,
+}
+
+impl Finished {
+    /// Appends the values of `other` (the same aggregates, for groups after these).
+    pub fn append(&mut self, other: Finished) {
+        if self.columns.is_empty() {
+            *self = other;
+            return;
+        }
+        for (column, (_, _, values)) in self.columns.iter_mut().zip(other.columns) {
+            column.2.extend(values);
+        }
+    }
 }
 
 /// Saved state of one aggregate for a list of groups.

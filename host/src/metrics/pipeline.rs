@@ -49,6 +49,7 @@ pub struct PipelineMetrics {
     blank_lines: Counter,
     filtered: Counter,
     replayed: Counter,
+    windows_dropped: Counter,
     stages: Family<StageLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     /// Processing time minus the lowest watermark, seconds.
@@ -77,6 +78,7 @@ impl Default for PipelineMetrics {
             blank_lines: Counter::default(),
             filtered: Counter::default(),
             replayed: Counter::default(),
+            windows_dropped: Counter::default(),
             stages: Family::default(),
             errors: Family::default(),
             watermark_lag: Gauge::default(),
@@ -128,6 +130,11 @@ impl PipelineMetrics {
             "replayed",
             "Records skipped because a previous owner of their partition had accounted for them",
             self.replayed.clone(),
+        );
+        r.register(
+            "windows_dropped",
+            "Windows dropped because an aggregator failed to finish them twice (one dead letter each)",
+            self.windows_dropped.clone(),
         );
         r.register(
             "stage_records",
@@ -188,6 +195,8 @@ impl PipelineMetrics {
             .inc_by(delta(stats.blank_lines, before.blank_lines));
         self.filtered.inc_by(filtered);
         self.replayed.inc_by(delta(stats.replayed, before.replayed));
+        self.windows_dropped
+            .inc_by(delta(stats.windows_dropped, before.windows_dropped));
         let stage = |stage, direction, n| {
             self.stages
                 .get_or_create(&StageLabels { stage, direction })

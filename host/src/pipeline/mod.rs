@@ -7,6 +7,7 @@
 //! between replicas as a unit. Other sources feed one operator.
 
 mod changes;
+mod dropped;
 mod outputs;
 mod partitions;
 mod stages;
@@ -87,6 +88,7 @@ pub struct Pipeline {
     scratch: Vec<u8>,
     rollbacks: Vec<usize>,
     emit_lag: Option<prometheus_client::metrics::histogram::Histogram>,
+    dropping: dropped::Dropping,
 }
 
 impl Pipeline {
@@ -138,6 +140,7 @@ impl Pipeline {
             scratch: Vec::new(),
             rollbacks: Vec::new(),
             emit_lag: None,
+            dropping: dropped::Dropping::default(),
         })
     }
 
@@ -171,18 +174,24 @@ impl Pipeline {
         self.operators.keys().copied().collect()
     }
 
+    /// The key of `partition`'s operator (0 for unpartitioned sources).
+    fn operator_key(&self, partition: u32) -> u32 {
+        if self.per_partition { partition } else { 0 }
+    }
+
     fn operator(&mut self, partition: u32) -> Result<&mut Operator, PipelineError> {
-        let key = if self.per_partition { partition } else { 0 };
+        let key = self.operator_key(partition);
         match self.operators.entry(key) {
             Entry::Occupied(entry) => Ok(entry.into_mut()),
             Entry::Vacant(entry) => {
-                let operator = match self.spare.take() {
+                let mut operator = match self.spare.take() {
                     Some(operator) => operator,
                     None => Operator::new(
                         &self.config,
                         Aggregates::new(self.runtime.as_ref(), &self.config.aggregates)?,
                     ),
                 };
+                self.dropping.prepare(key, &mut operator);
                 Ok(entry.insert(operator))
             }
         }
@@ -267,7 +276,7 @@ impl Pipeline {
             self.stats.late += records.len() as u64;
             self.outputs.late.side(&records)?;
         }
-        self.write(out)
+        self.write(batch.partition, out)
     }
 
     /// Sends every record of `batch` to the dead-letter output with `reason`, unprocessed.
@@ -311,15 +320,18 @@ impl Pipeline {
                 );
                 self.stats.expired += out.expired;
             }
-            outs.push(out);
+            outs.push((partition, out));
         }
-        for out in outs {
-            self.write(out)?;
+        for (partition, out) in outs {
+            self.write(partition, out)?;
         }
         Ok(())
     }
 
-    fn write(&mut self, out: Output) -> Result<(), PipelineError> {
+    fn write(&mut self, partition: u32, out: Output) -> Result<(), PipelineError> {
+        if !out.dropped.is_empty() {
+            self.write_dropped(partition, &out.dropped)?;
+        }
         if out.results.is_empty() {
             return Ok(());
         }
@@ -386,11 +398,11 @@ impl Pipeline {
     /// The input has ended: fires every open window and flushes the outputs.
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
-        for operator in self.operators.values_mut() {
-            outs.push(count_trap(&mut self.stats, operator.close())?);
+        for (&partition, operator) in &mut self.operators {
+            outs.push((partition, count_trap(&mut self.stats, operator.close())?));
         }
-        for out in outs {
-            self.write(out)?;
+        for (partition, out) in outs {
+            self.write(partition, out)?;
         }
         self.outputs.flush()?;
         Ok(self.stats)

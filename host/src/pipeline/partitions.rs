@@ -59,7 +59,7 @@ impl Pipeline {
         snapshot: &OperatorSnapshot,
         now_ms: i64,
     ) -> Result<(), PipelineError> {
-        let key = if self.per_partition { partition } else { 0 };
+        let key = self.operator_key(partition);
         self.operators.remove(&key);
         let runtime = Arc::clone(&self.runtime);
         let configs = self.config.aggregates.clone();

@@ -83,7 +83,7 @@ impl KafkaRun {
             return Err(error);
         }
         if self.too_many_traps(&plugin) && self.roll_back_in_place(partition, &plugin)? {
-            self.traps.retrying.remove(&partition);
+            self.end_retry(partition);
             return self.go_back(partition);
         }
         // The batch that trapped first holds the culprit: the retry's batches may hold more.
@@ -101,10 +101,12 @@ impl KafkaRun {
                     plugin: plugin.clone(),
                 })
                 .inc();
-            self.traps.retrying.insert(partition, batch_span);
+            self.retry_carefully(partition, batch_span);
             return self.go_back(partition);
         };
-        self.traps.retrying.remove(&partition);
+        // Careful mode named the group if a finish failed.
+        let failed_group = self.pipeline.take_failed_group(partition);
+        self.end_retry(partition);
         let policy = self.on_trap;
         if policy == TrapPolicy::Stop {
             self.trap_outcome(&plugin, "stop", format!("stopped: {error}"));
@@ -112,6 +114,19 @@ impl KafkaRun {
         }
         if policy == TrapPolicy::Rollback && self.roll_back_in_place(partition, &plugin)? {
             self.trap_outcome(&plugin, "rollback", format!("rolled back: {error}"));
+            return self.go_back(partition);
+        }
+        if let Some(group) = failed_group {
+            let window = format!(
+                "window [{}, {}) of key `{}` in partition {partition}",
+                group.window.start, group.window.end, group.key
+            );
+            tracing::error!(%plugin, %window, %error, "aggregator failed to finish a window twice: it is dropped, one dead letter stands for its events");
+            self.trap_outcome(&plugin, "dead_letter", format!("{window} dropped: {error}"));
+            let reason = format!("aggregator `{plugin}` failed to finish it twice: {error}");
+            self.pipeline.drop_window(partition, &group, &reason);
+            // Other windows due in the same batch may fail too.
+            self.retry_carefully(partition, trapped);
             return self.go_back(partition);
         }
         tracing::error!(%plugin, partition, first = trapped.0, last = trapped.1, %error, "aggregator trapped again: the batch goes to the dead-letter output");
@@ -208,8 +223,20 @@ impl KafkaRun {
             .get(&partition)
             .is_some_and(|&(_, last)| offset >= last)
         {
-            self.traps.retrying.remove(&partition);
+            self.end_retry(partition);
         }
+    }
+
+    /// `partition` retries `span` on fresh instances, finishing one group per call so that
+    /// a failing finish names its window.
+    fn retry_carefully(&mut self, partition: u32, span: Span) {
+        self.traps.retrying.insert(partition, span);
+        self.pipeline.set_careful(partition, true);
+    }
+
+    fn end_retry(&mut self, partition: u32) {
+        self.traps.retrying.remove(&partition);
+        self.pipeline.set_careful(partition, false);
     }
 
     /// A checkpoint or commit made the partitions' progress durable: quarantined batches
@@ -219,6 +246,8 @@ impl KafkaRun {
             if let Some(spans) = self.traps.quarantined.get_mut(&progress.partition) {
                 spans.retain(|&(_, last)| last >= progress.offset);
             }
+            self.pipeline
+                .forget_dropped(progress.partition, progress.watermark);
         }
     }
 
@@ -265,10 +294,12 @@ impl KafkaRun {
                 self.metrics.checkpoint.aborts.inc();
                 // The aborted transaction took its dead letters with it.
                 self.traps.dead_lettered.clear();
+                self.pipeline.dropped_letters_undone();
                 (self.consumer.assigned(), true)
             }
             (Delivery::ExactlyOnce, _) if self.postgres_pipeline.is_some() => {
                 self.pipeline.discard_results()?;
+                self.pipeline.dropped_letters_undone();
                 self.metrics.checkpoint.aborts.inc();
                 (self.consumer.assigned(), true)
             }
