@@ -119,6 +119,10 @@ enum PluginCommand {
         stage: String,
         /// The version's digest (from `push` or `list`).
         digest: String,
+        /// The plugin's configuration for this activation, a JSON object (default: the
+        /// stage keeps its configuration).
+        #[arg(long)]
+        config: Option<String>,
         #[command(flatten)]
         admin: Admin,
     },
@@ -331,11 +335,18 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Activate {
             stage,
             digest,
+            config,
             admin,
-        } => println!(
-            "{}",
-            Client::new(&admin.url, admin.token).activate(&stage, &digest)?
-        ),
+        } => {
+            let config = config
+                .map(|text| serde_json::from_str::<serde_json::Value>(&text))
+                .transpose()
+                .context("--config must be JSON")?;
+            println!(
+                "{}",
+                Client::new(&admin.url, admin.token).activate(&stage, &digest, config)?
+            );
+        }
         PluginCommand::Rollback { stage, admin } => {
             println!("{}", Client::new(&admin.url, admin.token).rollback(&stage)?);
         }

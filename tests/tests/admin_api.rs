@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use eddy::http::admin::AdminState;
 use eddy::metrics::UploadLabels;
 use eddy::plugin::Runtime;
-use eddy::plugin::{Change, Control};
+use eddy::plugin::{Change, Control, Kept, StagePlugin};
 use eddy_engine::config::PluginsConfig;
 use eddy_engine::config::StageId;
 use eddy_tests::uploads::malformed_uploads;
@@ -30,12 +30,29 @@ struct Api {
     _dir: tempfile::TempDir,
 }
 
+/// A stage running `plugin` with an empty configuration.
+fn run(stage: StageId, plugin: &str) -> StagePlugin {
+    StagePlugin {
+        stage,
+        plugin: plugin.into(),
+        config: serde_json::json!({}),
+    }
+}
+
+/// An activation of `digest` as the pipeline loop records it.
+fn kept(digest: &str) -> Kept {
+    Kept {
+        digest: digest.into(),
+        config: Some(serde_json::json!({})),
+    }
+}
+
 fn api() -> Api {
     let dir = tempfile::tempdir().expect("dir");
     let control = Arc::new(Control::open(&dir.path().join("registry")).expect("registry"));
     control.set_stages(&[
-        (StageId::Aggregate("n".into()), "count".into()),
-        (StageId::Transform(0), "threshold-filter".into()),
+        run(StageId::Aggregate("n".into()), "count"),
+        run(StageId::Transform(0), "threshold-filter"),
     ]);
     let runtime = Arc::new(
         Runtime::new(&PluginsConfig {
@@ -212,6 +229,41 @@ fn activation_is_checked_queued_and_recorded() {
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "nothing to roll back yet");
         assert!(!api.control.has_pending());
+        // An activation may carry the plugin's configuration: a JSON object.
+        let with_config = |config: &str| format!(r#"{{"digest":"{spread}","config":{config}}}"#);
+        let (status, error) = api
+            .call(
+                "POST",
+                &activate("aggregates.n"),
+                Some(TOKEN),
+                with_config("[0.5]").into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("`config` must be a JSON object"),
+            "{error}"
+        );
+        let (status, _) = api
+            .call(
+                "POST",
+                &activate("aggregates.n"),
+                Some(TOKEN),
+                with_config(r#"{"scale":2}"#).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(
+            api.control.take(),
+            vec![Change::Activate {
+                stage: StageId::Aggregate("n".into()),
+                digest: spread.clone(),
+                config: Some(serde_json::json!({"scale": 2})),
+            }]
+        );
 
         let (status, _) = api
             .call(
@@ -229,12 +281,13 @@ fn activation_is_checked_queued_and_recorded() {
             api.control.take(),
             vec![Change::Activate {
                 stage: stage.clone(),
-                digest: spread.clone()
+                digest: spread.clone(),
+                config: None,
             }]
         );
         // What the pipeline loop does once it has swapped.
         api.control
-            .record(&stage, Ok(Some(spread.clone())), false)
+            .record(&stage, Ok(Some(kept(&spread))), false)
             .expect("recorded");
         let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
         assert_eq!(pipelines[0]["stages"][0]["pending"], false);
@@ -263,7 +316,7 @@ fn activation_is_checked_queued_and_recorded() {
         assert_eq!(
             api.control
                 .rollback_source(&stage)
-                .map(|r| r.expect("source")),
+                .map(|r| r.expect("source").source),
             Some("count".to_string()),
             "rolls back to the configured plugin"
         );
@@ -373,7 +426,7 @@ fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
         let stage = StageId::Aggregate("n".into());
         for digest in [&spread, &sum_v2] {
             api.control
-                .record(&stage, Ok(Some(digest.clone())), false)
+                .record(&stage, Ok(Some(kept(digest))), false)
                 .expect("recorded");
         }
         let (status, body) = api
@@ -391,8 +444,8 @@ fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
         );
         // What the stage runs by name and version; the configured plugin starts its history.
         api.control.set_stages(&[
-            (stage.clone(), "/registry/file.wasm".into()),
-            (StageId::Transform(0), "threshold-filter".into()),
+            run(stage.clone(), "/registry/file.wasm"),
+            run(StageId::Transform(0), "threshold-filter"),
         ]);
         let (_, pipelines) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
         let view = &pipelines[0]["stages"][0];

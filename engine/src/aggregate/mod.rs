@@ -315,8 +315,8 @@ impl Aggregates {
     }
 
     /// Puts `plugin` (loaded from `source`) in place of aggregate `index`'s version; `open`
-    /// are the open groups. Same name and state format: their state moves to it. Otherwise
-    /// the current version finishes them (one such swap at a time; the outputs must match).
+    /// are the open groups. The outputs must match. Same name and state format: their state
+    /// moves to it. Otherwise the current version finishes them (one such swap at a time).
     pub fn swap(
         &mut self,
         index: usize,
@@ -336,6 +336,14 @@ impl Aggregates {
             plugin: source.to_string(),
             reason,
         };
+        // Results keep their fields (a PostgreSQL table has a column per output).
+        if plugin.outputs() != named.plugin.outputs() {
+            return Err(SwapError::Refused(refuse(format!(
+                "its outputs {:?} differ from the current version's {:?}",
+                plugin.outputs(),
+                named.plugin.outputs()
+            ))));
+        }
         match takeover {
             Takeover::State => {
                 let moving: Vec<u32> = open
@@ -354,13 +362,6 @@ impl Aggregates {
                     return Err(SwapError::Refused(refuse(
                         "the version before is still finishing its windows".into(),
                     )));
-                }
-                if plugin.outputs() != named.plugin.outputs() {
-                    return Err(SwapError::Refused(refuse(format!(
-                        "its outputs {:?} differ from the current version's {:?}",
-                        plugin.outputs(),
-                        named.plugin.outputs()
-                    ))));
                 }
                 let previous = std::mem::replace(&mut named.plugin, plugin);
                 if !open.is_empty() {

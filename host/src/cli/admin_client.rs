@@ -111,10 +111,20 @@ impl Client {
         self.finish(&url, result)
     }
 
-    /// Asks stage `stage` of pipeline `main` to run version `digest`.
-    pub fn activate(&self, stage: &str, digest: &str) -> Result<String, ClientError> {
+    /// Asks stage `stage` of pipeline `main` to run version `digest`, configured by `config`
+    /// when given.
+    pub fn activate(
+        &self,
+        stage: &str,
+        digest: &str,
+        config: Option<serde_json::Value>,
+    ) -> Result<String, ClientError> {
         let url = format!("{}/v1/pipelines/main/stages/{stage}/activate", self.base);
-        let body = serde_json::json!({ "digest": digest }).to_string();
+        let mut body = serde_json::json!({ "digest": digest });
+        if let Some(config) = config {
+            body["config"] = config;
+        }
+        let body = body.to_string();
         let result = self
             .agent
             .post(&url)

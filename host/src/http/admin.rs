@@ -185,6 +185,10 @@ async fn pipelines(State(state): Shared) -> impl IntoResponse {
 pub struct Activation {
     /// The registry version to run.
     pub digest: String,
+    /// Its configuration (a JSON object), checked by the plugin when the change is applied;
+    /// without it the stage keeps its configuration.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
 }
 
 fn stage_of(state: &AdminState, pipeline: &str, stage: &str) -> Result<StageId, ApiError> {
@@ -242,9 +246,16 @@ async fn activate(
             ),
         ));
     }
+    if activation.config.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "`config` must be a JSON object (the plugin's configuration)".to_string(),
+        ));
+    }
     state.control.ask(Change::Activate {
         stage: stage.clone(),
         digest: activation.digest.clone(),
+        config: activation.config.clone(),
     });
     Ok((
         StatusCode::ACCEPTED,

@@ -1,8 +1,10 @@
 //! Changes asked for through the admin API (activations and rollbacks of plugin versions),
 //! applied to a running pipeline between two batches.
 
+use eddy_engine::config::StageId;
+
 use super::{Pipeline, PipelineError};
-use crate::plugin::{Change, Control};
+use crate::plugin::{Change, Control, Kept, RegistryError, Target};
 
 impl Pipeline {
     /// Applies the changes asked for through `control`, each between two batches. A change
@@ -10,41 +12,56 @@ impl Pipeline {
     /// checkpoint barrier first when its outputs are transactional.
     pub fn apply_changes(&mut self, control: &Control) -> Result<(), PipelineError> {
         for change in control.take() {
-            let (stage, target, rollback) = match change {
-                Change::Activate { stage, digest } => {
-                    let path = control.registry().path(&digest);
-                    (
-                        stage,
-                        path.map(|p| (p.display().to_string(), Some(digest))),
-                        false,
-                    )
+            let (stage, target, digest, rollback) = match change {
+                Change::Activate {
+                    stage,
+                    digest,
+                    config,
+                } => {
+                    let target = control.registry().path(&digest).map(|p| Target {
+                        source: p.display().to_string(),
+                        config,
+                    });
+                    (stage, target, Some(digest), false)
                 }
                 Change::Rollback { stage } => {
-                    let source = match control.rollback_source(&stage) {
-                        Some(source) => source.map(|s| (s, None)),
-                        None => Err(crate::plugin::RegistryError::NotFound(format!(
+                    let target = control.rollback_source(&stage).unwrap_or_else(|| {
+                        Err(RegistryError::NotFound(format!(
                             "an earlier version of {stage}"
-                        ))),
-                    };
-                    (stage, source, true)
+                        )))
+                    });
+                    (stage, target, None, true)
                 }
             };
             let outcome = match target {
                 Err(error) => Err(error.to_string()),
-                Ok((source, digest)) => match self.swap(&stage, &source) {
-                    Ok(swapped) => {
-                        tracing::info!(%stage, %source, ?swapped, rollback, "plugin swapped");
-                        Ok(digest)
+                Ok(target) => {
+                    match self.swap_with(&stage, &target.source, target.config.as_ref()) {
+                        Ok(swapped) => {
+                            tracing::info!(%stage, source = %target.source, ?swapped, rollback, "plugin swapped");
+                            Ok(digest.map(|digest| Kept {
+                                digest,
+                                config: self.stage_config(&stage),
+                            }))
+                        }
+                        Err(error) => {
+                            tracing::warn!(%stage, source = %target.source, %error, "plugin swap refused");
+                            Err(error.to_string())
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(%stage, %source, %error, "plugin swap refused");
-                        Err(error.to_string())
-                    }
-                },
+                }
             };
             control.record(&stage, outcome, rollback)?;
         }
         control.set_stages(&self.stages());
         Ok(())
+    }
+
+    /// The configuration `stage`'s plugin runs with.
+    fn stage_config(&self, stage: &StageId) -> Option<serde_json::Value> {
+        self.stages()
+            .into_iter()
+            .find(|run| &run.stage == stage)
+            .map(|run| run.config)
     }
 }

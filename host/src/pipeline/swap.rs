@@ -9,7 +9,7 @@ use eddy_engine::config::{StageConfig, StageId, WindowConfig};
 
 use super::stages::TransformStage;
 use super::{Pipeline, PipelineError};
-use crate::plugin::WasmAggregator;
+use crate::plugin::{StagePlugin, WasmAggregator};
 
 /// What a swap did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,24 +28,42 @@ fn refused(source: &str, reason: impl Into<String>) -> PipelineError {
 }
 
 impl Pipeline {
-    /// Every stage that runs a plugin, with where its plugin is loaded from.
-    pub fn stages(&self) -> Vec<(StageId, String)> {
+    /// Every stage that runs a plugin, with where its plugin is loaded from and its
+    /// configuration.
+    pub fn stages(&self) -> Vec<StagePlugin> {
         let config = self.config();
-        let aggregates = config
-            .aggregates
-            .iter()
-            .map(|a| (StageId::Aggregate(a.name.clone()), a.plugin.clone()));
+        let aggregates = config.aggregates.iter().map(|a| StagePlugin {
+            stage: StageId::Aggregate(a.name.clone()),
+            plugin: a.plugin.clone(),
+            config: a.config.clone(),
+        });
         let transforms = config
             .transforms
             .iter()
             .enumerate()
-            .map(|(i, t)| (StageId::Transform(i), t.plugin.clone()));
+            .map(|(i, t)| StagePlugin {
+                stage: StageId::Transform(i),
+                plugin: t.plugin.clone(),
+                config: t.config.clone(),
+            });
         aggregates.chain(transforms).collect()
     }
 
     /// Switches `stage` to the plugin at `source` (a built-in name or a `.wasm` path) now,
-    /// between two batches. Nothing changes when it fails.
+    /// between two batches, with the configuration it has. Nothing changes when it fails.
     pub fn swap(&mut self, stage: &StageId, source: &str) -> Result<Swapped, PipelineError> {
+        self.swap_with(stage, source, None)
+    }
+
+    /// Like [`Pipeline::swap`], configuring the new version with `config` when given (the
+    /// stage's configuration is then `config` from now on).
+    pub fn swap_with(
+        &mut self,
+        stage: &StageId,
+        source: &str,
+        config: Option<&serde_json::Value>,
+    ) -> Result<Swapped, PipelineError> {
+        let new_config = config;
         match stage {
             StageId::Transform(index) => {
                 let Some(current) = self.config().transforms.get(*index).cloned() else {
@@ -53,7 +71,7 @@ impl Pipeline {
                 };
                 let config = StageConfig {
                     plugin: source.to_string(),
-                    config: current.config,
+                    config: new_config.cloned().unwrap_or(current.config),
                 };
                 let new =
                     TransformStage::new(self.runtime(), &config, self.config().plugins.on_trap)?;
@@ -71,7 +89,7 @@ impl Pipeline {
                 };
                 let aggregate = self.config().aggregates[index].clone();
                 let loaded = self.runtime().load(source)?;
-                let config = aggregate.config.to_string();
+                let config = new_config.unwrap_or(&aggregate.config).to_string();
                 let count = self.operator_count();
                 let mut instances: Vec<AggregatorPlugin> = Vec::with_capacity(count);
                 for _ in 0..count {
@@ -94,7 +112,7 @@ impl Pipeline {
                     ));
                 }
                 let takeover = self.swap_aggregates(index, instances, source, &aggregate.plugin)?;
-                self.set_aggregate_plugin(index, source)?;
+                self.set_aggregate_plugin(index, source, new_config)?;
                 Ok(Swapped::Aggregate(takeover.unwrap_or(Takeover::State)))
             }
         }

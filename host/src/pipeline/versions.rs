@@ -32,14 +32,19 @@ impl Pipeline {
         Ok(takeover)
     }
 
-    /// From now on aggregate `index` is loaded from `source` (operators made later, restores).
+    /// From now on aggregate `index` is loaded from `source`, configured by `config` when
+    /// given (operators made later, restores).
     pub fn set_aggregate_plugin(
         &mut self,
         index: usize,
         source: &str,
+        config: Option<&serde_json::Value>,
     ) -> Result<(), PipelineError> {
         if let Some(aggregate) = self.config.aggregates.get_mut(index) {
             aggregate.plugin = source.to_string();
+            if let Some(config) = config {
+                aggregate.config = config.clone();
+            }
         }
         self.spare = None;
         if self.per_partition {

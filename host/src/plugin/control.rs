@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use eddy_engine::config::{Config, StageId};
 
+use super::activations::{Activations, Kept, StagePlugin, Target};
 use super::registry::{Registry, RegistryError};
 
 /// A change asked for through the API.
@@ -22,6 +24,8 @@ pub enum Change {
         stage: StageId,
         /// The registry version.
         digest: String,
+        /// Its configuration (`None`: the stage's current one).
+        config: Option<Value>,
     },
     /// Go back to the version `stage` ran before its last activation.
     Rollback {
@@ -40,6 +44,9 @@ pub struct StageView {
     pub plugin: String,
     /// The registry version it runs, if it runs one.
     pub digest: Option<String>,
+    /// The configuration its plugin runs with.
+    #[serde(default)]
+    pub config: Value,
     /// What ran before, oldest first — the configured plugin, then the registry versions
     /// activated before this one (what rollbacks return to); empty when nothing was
     /// activated.
@@ -58,9 +65,6 @@ pub struct StageView {
     pub last_rollback: Option<String>,
 }
 
-/// Per stage, the registry versions activated, oldest first (the last runs).
-type Activations = BTreeMap<String, Vec<String>>;
-
 /// Shared by the admin API and the pipeline loop.
 pub struct Control {
     registry: Mutex<Registry>,
@@ -68,7 +72,8 @@ pub struct Control {
     pending: AtomicBool,
     stages: Mutex<Vec<StageView>>,
     activations: Mutex<Activations>,
-    configured: Mutex<BTreeMap<String, String>>,
+    /// Per stage, the configured plugin and its configuration.
+    configured: Mutex<BTreeMap<String, (String, Value)>>,
     file: PathBuf,
 }
 
@@ -115,31 +120,41 @@ impl Control {
     pub fn apply_kept(&self, config: &mut Config) -> Result<(), RegistryError> {
         let mut configured = lock(&self.configured);
         for a in &config.aggregates {
-            configured.insert(format!("aggregates.{}", a.name), a.plugin.clone());
+            configured.insert(
+                format!("aggregates.{}", a.name),
+                (a.plugin.clone(), a.config.clone()),
+            );
         }
         for (i, t) in config.transforms.iter().enumerate() {
-            configured.insert(format!("transforms.{i}"), t.plugin.clone());
+            configured.insert(
+                format!("transforms.{i}"),
+                (t.plugin.clone(), t.config.clone()),
+            );
         }
         drop(configured);
         let activations = lock(&self.activations).clone();
         let registry = self.registry();
-        for (stage, digests) in &activations {
-            let Some(digest) = digests.last() else {
+        for (stage, kept) in &activations {
+            let Some(kept) = kept.last() else {
                 continue;
             };
-            let path = registry.path(digest)?.display().to_string();
-            match StageId::parse(stage) {
+            let path = registry.path(&kept.digest)?.display().to_string();
+            let (plugin, plugin_config) = match StageId::parse(stage) {
                 Some(StageId::Aggregate(name)) => {
-                    if let Some(a) = config.aggregates.iter_mut().find(|a| a.name == name) {
-                        a.plugin = path;
+                    match config.aggregates.iter_mut().find(|a| a.name == name) {
+                        Some(a) => (&mut a.plugin, &mut a.config),
+                        None => continue,
                     }
                 }
-                Some(StageId::Transform(index)) => {
-                    if let Some(t) = config.transforms.get_mut(index) {
-                        t.plugin = path;
-                    }
-                }
-                None => {}
+                Some(StageId::Transform(index)) => match config.transforms.get_mut(index) {
+                    Some(t) => (&mut t.plugin, &mut t.config),
+                    None => continue,
+                },
+                None => continue,
+            };
+            *plugin = path;
+            if let Some(kept_config) = &kept.config {
+                *plugin_config = kept_config.clone();
             }
         }
         Ok(())
@@ -177,7 +192,7 @@ impl Control {
     pub fn is_active(&self, digest: &str) -> bool {
         lock(&self.activations)
             .values()
-            .any(|d| d.last().is_some_and(|d| d == digest))
+            .any(|d| d.last().is_some_and(|d| d.digest == digest))
     }
 
     /// A stage that would return to `digest` on a rollback (a version activated before the
@@ -188,38 +203,48 @@ impl Control {
             .find(|(_, history)| {
                 history
                     .split_last()
-                    .is_some_and(|(_, before)| before.iter().any(|d| d == digest))
+                    .is_some_and(|(_, before)| before.iter().any(|d| d.digest == digest))
             })
             .map(|(stage, _)| stage.clone())
     }
 
     /// Where `stage` returns to on a rollback: the version activated before its current
-    /// one, or the plugin the configuration names. `None` when nothing was activated.
-    pub fn rollback_source(&self, stage: &StageId) -> Option<Result<String, RegistryError>> {
+    /// one with the configuration it ran with, or the plugin and configuration the
+    /// configuration file names. `None` when nothing was activated.
+    pub fn rollback_source(&self, stage: &StageId) -> Option<Result<Target, RegistryError>> {
         let key = stage.to_string();
         let mut before = lock(&self.activations).get(&key)?.clone();
         before.pop()?;
         Some(match before.pop() {
-            Some(digest) => self
-                .registry()
-                .path(&digest)
-                .map(|p| p.display().to_string()),
-            None => Ok(lock(&self.configured)
-                .get(&key)
-                .cloned()
-                .unwrap_or_default()),
+            Some(kept) => self.registry().path(&kept.digest).map(|p| Target {
+                source: p.display().to_string(),
+                config: kept.config,
+            }),
+            None => {
+                let configured = lock(&self.configured).get(&key).cloned();
+                Ok(configured.map_or_else(
+                    || Target {
+                        source: String::new(),
+                        config: None,
+                    },
+                    |(source, config)| Target {
+                        source,
+                        config: Some(config),
+                    },
+                ))
+            }
         })
     }
 
     /// Records what the pipeline runs now: every stage with its plugin.
-    pub fn set_stages(&self, stages: &[(StageId, String)]) {
+    pub fn set_stages(&self, stages: &[StagePlugin]) {
         {
             // The first plugins seen are the configured ones (unless `apply_kept` said).
             let mut configured = lock(&self.configured);
-            for (stage, plugin) in stages {
+            for run in stages {
                 configured
-                    .entry(stage.to_string())
-                    .or_insert_with(|| plugin.clone());
+                    .entry(run.stage.to_string())
+                    .or_insert_with(|| (run.plugin.clone(), run.config.clone()));
             }
         }
         let configured = lock(&self.configured).clone();
@@ -227,9 +252,14 @@ impl Control {
         let registry = self.registry();
         let mut views = lock(&self.stages);
         let old = std::mem::take(&mut *views);
-        for (stage, plugin) in stages {
-            let key = stage.to_string();
-            let activated = activations.get(&key).cloned().unwrap_or_default();
+        for run in stages {
+            let (key, plugin) = (run.stage.to_string(), &run.plugin);
+            let activated: Vec<String> = activations
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .map(|k| k.digest.clone())
+                .collect();
             let previous = old.iter().find(|v| v.stage == key);
             let digest = activated.last().cloned();
             // A registry version by its name and version, not by the file it is kept in.
@@ -239,13 +269,14 @@ impl Control {
                 .map_or_else(|| plugin.clone(), |e| format!("{}@{}", e.name, e.version));
             let mut history = Vec::new();
             if let Some((_, before)) = activated.split_last() {
-                history.extend(configured.get(&key).cloned());
+                history.extend(configured.get(&key).map(|(plugin, _)| plugin.clone()));
                 history.extend(before.iter().cloned());
             }
             views.push(StageView {
                 stage: key,
                 plugin,
                 digest,
+                config: run.config.clone(),
                 history,
                 pending: previous.is_some_and(|p| p.pending) && self.has_pending(),
                 error: previous.and_then(|p| p.error.clone()),
@@ -255,23 +286,23 @@ impl Control {
         }
     }
 
-    /// Records the outcome of a change of `stage`: on success the activation history is
-    /// updated and written beside the registry.
+    /// Records the outcome of a change of `stage` (the activation made, if one was): on
+    /// success the activation history is updated and written beside the registry.
     pub fn record(
         &self,
         stage: &StageId,
-        outcome: Result<Option<String>, String>,
+        outcome: Result<Option<Kept>, String>,
         rollback: bool,
     ) -> Result<(), RegistryError> {
         let key = stage.to_string();
         let mut result = Ok(());
-        if let Ok(digest) = &outcome {
+        if let Ok(kept) = &outcome {
             let mut activations = lock(&self.activations);
             let history = activations.entry(key.clone()).or_default();
             if rollback {
                 history.pop();
-            } else if let Some(digest) = digest {
-                history.push(digest.clone());
+            } else if let Some(kept) = kept {
+                history.push(kept.clone());
             }
             if history.is_empty() {
                 activations.remove(&key);

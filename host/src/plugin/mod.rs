@@ -2,6 +2,7 @@
 //! sandboxes of their own, the registry of uploaded versions, and the record of which version
 //! each stage runs.
 
+mod activations;
 mod aggregator;
 mod bindings;
 mod builtins;
@@ -15,6 +16,7 @@ mod runtime;
 mod sandbox;
 mod transform;
 
+pub use activations::{Kept, StagePlugin, Target};
 pub use aggregator::WasmAggregator;
 pub use builtins::{builtin_dir, search_path};
 pub use control::{Change, Control, StageView};

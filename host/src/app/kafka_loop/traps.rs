@@ -268,10 +268,11 @@ impl KafkaRun {
         // The trapped partition's instances cannot hand their state over: drop them first.
         self.pipeline.revoke(partition);
         for stage in stages {
-            let Some(Ok(source)) = control.rollback_source(&stage) else {
+            let Some(Ok(target)) = control.rollback_source(&stage) else {
                 continue;
             };
-            self.pipeline.swap(&stage, &source)?;
+            self.pipeline
+                .swap_with(&stage, &target.source, target.config.as_ref())?;
             control.record_automatic_rollback(
                 &stage,
                 format!("rolled back automatically: {plugin} trapped"),
