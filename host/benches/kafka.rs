@@ -107,6 +107,7 @@ fn visibility_reader(brokers: &str, topic: &str, stop: Arc<AtomicBool>) -> Histo
         .set("group.id", format!("bench-reader-{}", std::process::id()))
         .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", "5")
+        .set("fetch.queue.backoff.ms", "10")
         .set("enable.auto.commit", "false")
         .create()
         .expect("reader");
@@ -136,6 +137,8 @@ fn bare_consumer(brokers: &str, topic: &str, group: &str, events: u64) -> f64 {
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // As Eddy's consumer (see eddy::kafka::client): no 1 s fetch pause.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
