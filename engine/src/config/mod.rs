@@ -521,7 +521,7 @@ impl Config {
                 return Err(invalid(
                     *key,
                     "with a PostgreSQL sink, exactly_once commits results in PostgreSQL \
-                     transactions: side outputs cannot be Kafka topics (use a file or stderr)",
+                     transactions: side outputs cannot be Kafka topics (use a PostgreSQL table, a file or stderr)",
                 ));
             }
             if let Some(id) = &state.transactional_id
