@@ -210,6 +210,13 @@ impl PostgresTable {
                 (Some((_, sql)), Some(_)) => Some(session.prepare(sql)?),
                 _ => None,
             };
+            if inserts.is_empty() && write_progress.is_none() {
+                // Results alone: one statement, committed on its own.
+                if let Some(upsert) = &upsert {
+                    session.client.execute(upsert, &rows.params())?;
+                }
+                return Ok(());
+            }
             let mut transaction = session.client.transaction()?;
             if let Some(upsert) = &upsert {
                 transaction.execute(upsert, &rows.params())?;
