@@ -7,15 +7,17 @@
 use std::time::{Duration, Instant};
 
 use eddy::app::{Services, StopFlag};
-use eddy::sink::PostgresTable;
+use eddy::sink::{PostgresTable, SideRecord, SideTable};
 use eddy_engine::aggregate::Finished;
 use eddy_engine::config::{Config, PostgresSink, SecretUrl};
+use eddy_engine::event::Origin;
 use eddy_engine::groups::Group;
 use eddy_engine::operator::Emitted;
 use eddy_engine::progress::Progress;
 use eddy_engine::results::Emit;
 use eddy_engine::window::Window;
 use eddy_tests::dataset::dataset_of;
+use eddy_tests::pg_proxy::CommitEater;
 use eddy_tests::pg_tables::{self, AGGREGATES, TableReport};
 use eddy_tests::postgres::Postgres;
 
@@ -397,6 +399,82 @@ fn a_lost_connection_is_made_again_and_nothing_is_dropped() {
     assert_eq!(
         (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1)),
         (42, Some(3))
+    );
+}
+
+#[test]
+fn a_commit_whose_answer_is_lost_is_not_done_twice() {
+    let server = Postgres::start();
+    let proxy = CommitEater::start(server.port());
+    let through = PostgresSink {
+        url: SecretUrl::new(format!(
+            "postgresql://eddy@127.0.0.1:{}/postgres",
+            proxy.port()
+        )),
+        table: "results".into(),
+        create_table: true,
+        retry_timeout: Duration::from_secs(30),
+    };
+    let mut table = PostgresTable::transactional(&through).expect("connect");
+    let late = SideTable::new("late");
+    table.add_side(late.clone());
+    table.prepare(&outputs()).expect("created");
+    let progress = |offset| {
+        [Progress {
+            partition: 0,
+            offset,
+            read_to: offset,
+            watermark: 0,
+        }]
+    };
+    for (checkpoint, key) in [(1, "a"), (2, "b")] {
+        table
+            .add(&emitted(Emit::OnTime, &[(key, 0, 1.0, 2.0, 3.0)]))
+            .expect("buffered");
+        late.add(&[SideRecord {
+            reason: "late",
+            late: Some((100, 5)),
+            payload: key.as_bytes(),
+            origin: Some(Origin {
+                partition: 0,
+                offset: checkpoint,
+            }),
+            line: None,
+        }]);
+        if checkpoint == 2 {
+            proxy.arm();
+        }
+        table
+            .commit("p", &progress(checkpoint), Some(checkpoint as u64))
+            .expect("committed");
+    }
+    assert_eq!(proxy.eaten(), 1, "the second COMMIT's answer was lost");
+    assert_eq!(table.reconnects(), 1);
+    let mut client = server.client();
+    // The retry found the transaction committed: its late record is there once, not twice.
+    let late: Vec<(Vec<u8>, Option<i64>)> = client
+        .query(
+            "SELECT record, source_offset FROM late ORDER BY source_offset",
+            &[],
+        )
+        .expect("late rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        late,
+        vec![(b"a".to_vec(), Some(1)), (b"b".to_vec(), Some(2))]
+    );
+    assert_eq!(stored(&mut client).len(), 2);
+    let row = client
+        .query_one(
+            "SELECT next_offset, checkpoint FROM eddy_progress WHERE pipeline = 'p'",
+            &[],
+        )
+        .expect("progress");
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1)),
+        (2, Some(2))
     );
 }
 

@@ -15,7 +15,8 @@ use super::{PostgresError, TableName};
 /// The progress table's name.
 pub const PROGRESS_TABLE: &str = "eddy_progress";
 
-/// `CREATE TABLE IF NOT EXISTS` of the progress table `table`.
+/// `CREATE TABLE IF NOT EXISTS` of the progress table `table` (and its `commit_token`
+/// column, added to a table an earlier version made).
 pub(super) fn create_sql(table: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (
@@ -26,19 +27,22 @@ pub(super) fn create_sql(table: &str) -> String {
             watermark bigint NOT NULL,
             checkpoint bigint,
             updated_at timestamptz NOT NULL DEFAULT now(),
+            commit_token bigint,
             PRIMARY KEY (pipeline, partition)
-        )"
+        );
+        ALTER TABLE {table} ADD COLUMN IF NOT EXISTS commit_token bigint"
     )
 }
 
 /// The upsert of every partition's progress into `table`.
 pub(super) fn upsert_sql(table: &str) -> String {
     format!(
-        "INSERT INTO {table} (pipeline, partition, next_offset, read_to, watermark, checkpoint)
-         SELECT $1::text, u.*, $6::bigint FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u
+        "INSERT INTO {table} (pipeline, partition, next_offset, read_to, watermark, checkpoint, commit_token)
+         SELECT $1::text, u.*, $6::bigint, $7::bigint FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u
          ON CONFLICT (pipeline, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,
            read_to = EXCLUDED.read_to, watermark = EXCLUDED.watermark,
-           checkpoint = EXCLUDED.checkpoint, updated_at = now()"
+           checkpoint = EXCLUDED.checkpoint, commit_token = EXCLUDED.commit_token,
+           updated_at = now()"
     )
 }
 
@@ -64,24 +68,20 @@ impl Arrays {
     }
 }
 
-/// Whether the progress of `checkpoint` is already committed for every partition of
-/// `arrays` (a commit whose answer was lost went through).
+/// Whether the transaction that wrote progress with `token` (random, one per transaction)
+/// committed: a commit whose answer was lost went through.
 pub(super) fn committed(
     session: &mut Session<'_>,
     table: &str,
     pipeline: &str,
-    arrays: &Arrays,
-    checkpoint: i64,
+    token: i64,
 ) -> Result<bool, postgres::Error> {
     let row = session.client.query_one(
-        &format!(
-            "SELECT count(*) FROM {table}
-             WHERE pipeline = $1 AND partition = ANY($2) AND checkpoint = $3 AND next_offset = ANY($4)"
-        ),
-        &[&pipeline, &arrays.partitions, &checkpoint, &arrays.offsets],
+        &format!("SELECT count(*) FROM {table} WHERE pipeline = $1 AND commit_token = $2"),
+        &[&pipeline, &token],
     )?;
     let n: i64 = row.try_get(0)?;
-    Ok(n == arrays.partitions.len() as i64)
+    Ok(n > 0)
 }
 
 /// The progress exactly-once committed with the results, read on its own connection (it sees

@@ -193,6 +193,9 @@ impl PostgresTable {
         let arrays = progress.map(|(_, p, _)| Arrays::of(p));
         let checkpoint = progress.and_then(|(_, _, c)| c.and_then(|id| i64::try_from(id).ok()));
         let pipeline = progress.map(|(p, _, _)| p.to_string());
+        // Names this transaction in the progress table: after a lost answer to COMMIT, a
+        // retry finds it there when it committed.
+        let token: i64 = rand::random();
         let work = |session: &mut super::connection::Session<'_>| {
             let upsert = match &upsert {
                 Some(sql) if rows.len() > 0 => Some(session.prepare(sql)?),
@@ -234,6 +237,7 @@ impl PostgresTable {
                         &arrays.read_to,
                         &arrays.watermarks,
                         &checkpoint,
+                        &token,
                     ],
                 )?;
             }
@@ -244,16 +248,13 @@ impl PostgresTable {
             &progress_sql,
             &arrays,
             &pipeline,
-            checkpoint,
         ) {
-            (Some((table, _)), Some(arrays), Some(pipeline), Some(checkpoint))
-                if !arrays.partitions.is_empty() =>
-            {
-                let done = progress::committed(session, table, pipeline, arrays, checkpoint)?;
+            (Some((table, _)), Some(arrays), Some(pipeline)) if !arrays.partitions.is_empty() => {
+                let done = progress::committed(session, table, pipeline, token)?;
                 if done {
                     tracing::info!(
-                        checkpoint,
-                        "the transaction whose answer was lost had committed"
+                        ?checkpoint,
+                        "the transaction whose answer was lost had committed: not done again"
                     );
                 }
                 Ok(done.then_some(()))
