@@ -156,8 +156,16 @@ impl TableReport {
     }
 }
 
-/// The progress table's rows for `pipeline`: partition → (next offset, read to).
+/// The progress table's rows for `pipeline`: partition → (next offset, read to); empty
+/// when there is no progress table (at-least-once).
 pub fn progress(client: &mut postgres::Client, pipeline: &str) -> BTreeMap<i32, (i64, i64)> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('eddy_progress') IS NOT NULL", &[])
+        .expect("progress table lookup")
+        .get(0);
+    if !exists {
+        return BTreeMap::new();
+    }
     client
         .query(
             "SELECT partition, next_offset, read_to FROM eddy_progress WHERE pipeline = $1",
