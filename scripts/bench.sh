@@ -36,6 +36,21 @@ run aggregator cargo bench -p eddy --bench aggregator
 run windows BENCH_OPEN_WINDOWS=100000,1000000 cargo bench -p eddy --bench windows
 run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
 run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
+# Results into PostgreSQL beside results into Kafka: a server of the tests' harness
+# (tests/src/postgres.rs), running until its stdin (a fifo this script holds) closes.
+cargo build -q -p eddy-tests --bin postgres-server
+mkfifo "$out/postgres-stdin"
+"$CARGO_TARGET_DIR/debug/postgres-server" <"$out/postgres-stdin" >"$out/postgres-url" 2>"$out/postgres-server.log" &
+pg_pid=$!
+exec {pg_hold}>"$out/postgres-stdin"
+for _ in $(seq 120); do [[ -s $out/postgres-url ]] && break; sleep 1; done
+if [[ -s $out/postgres-url ]]; then
+  run postgres BENCH_POSTGRES_URL="$(head -1 "$out/postgres-url")" BENCH_BROKERS="$brokers" cargo bench -p eddy --bench postgres
+else
+  echo "the PostgreSQL server did not start: $out/postgres-server.log" >&2
+fi
+exec {pg_hold}>&-
+wait "$pg_pid" || true
 kill "$broker_pid" 2>/dev/null || true
 run kafka BENCH_EVENTS="${BENCH_EVENTS:-500000}" cargo bench -p eddy --bench kafka
 run kafka-eos BENCH_EVENTS="${BENCH_EVENTS:-500000}" BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
@@ -62,12 +77,12 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in kafka-apache kafka-apache-eos kafka kafka-eos checkpoint swap; do
+for bench in kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"
   echo
-  grep -E '^\||^Kafka|^Checkpoint|^Hot swap' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
+  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
 done
 
 echo

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 pub mod broker;
 pub mod dataset;
+pub mod pg_proxy;
+pub mod pg_tables;
 pub mod postgres;
 pub mod process;
 pub mod proxy;

@@ -20,6 +20,7 @@ pub struct Postgres {
     bin: PathBuf,
     user: Option<String>,
     port: u16,
+    tls: bool,
 }
 
 /// Where `initdb` and `pg_ctl` are: the newest /usr/lib/postgresql/<version>/bin, else `PATH`.
@@ -91,18 +92,23 @@ fn server_user() -> String {
 impl Postgres {
     /// Initialises and starts a server; returns once it accepts connections.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`Postgres::start`], with TLS on: a self-signed certificate for `127.0.0.1` and
+    /// `localhost` made with the openssl command ([`Postgres::certificate`]), and TCP
+    /// connections accepted over TLS only (`hostssl` in pg_hba.conf).
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = binaries();
         let dir = tempfile::Builder::new()
             .prefix("eddy-pg-")
             .tempdir()
             .expect("temp dir");
         let user = is_root().then(server_user);
-        if let Some(user) = &user {
-            run(
-                Command::new("chown").args(["-R", user]).arg(dir.path()),
-                "chown of the server directory",
-            );
-        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -112,7 +118,19 @@ impl Postgres {
             bin,
             user,
             port,
+            tls,
         };
+        if tls {
+            server.make_certificate();
+        }
+        if let Some(user) = &server.user {
+            run(
+                Command::new("chown")
+                    .args(["-R", user])
+                    .arg(server.dir.path()),
+                "chown of the server directory",
+            );
+        }
         let data = server.data();
         run(
             &mut server.command(
@@ -131,13 +149,76 @@ impl Postgres {
             ),
             "initdb",
         );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log");
+        if tls {
+            // TCP over TLS only; the socket in the temp dir stays open to the harness.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .expect("pg_hba.conf");
+        }
+        server.start_again();
+        server
+    }
+
+    /// Makes `server.crt` / `server.key` (self-signed, for 127.0.0.1 and localhost) in the
+    /// server's directory.
+    fn make_certificate(&self) {
+        let dir = self.dir.path();
         run(
-            &mut server.command(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout",
+                ])
+                .arg(dir.join("server.key"))
+                .arg("-out")
+                .arg(dir.join("server.crt")),
+            "openssl req",
+        );
+        run(
+            Command::new("chmod").arg("600").arg(dir.join("server.key")),
+            "chmod of the key",
+        );
+    }
+
+    /// The server's self-signed certificate (PEM), when it was started with TLS.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
+    }
+
+    /// Starts the server again after [`Postgres::stop`] (same port, same data); returns
+    /// once it accepts connections.
+    pub fn start_again(&self) {
+        let data = self.data();
+        // fsync off (the tests need no durability across machine crashes), but commits are
+        // written at once (synchronous_commit on): a server stopped with `-m immediate`
+        // keeps every transaction it reported committed.
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
+        );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.certificate().display(),
+                self.dir.path().join("server.key").display()
+            ));
+        }
+        let log = self.dir.path().join("server.log");
+        run(
+            &mut self.command(
                 "pg_ctl",
                 &[
                     "-D",
@@ -154,8 +235,20 @@ impl Postgres {
             ),
             "pg_ctl start",
         );
-        server.wait_accepting();
-        server
+        self.wait_accepting();
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`: connections cut, no shutdown
+    /// checkpoint, crash recovery at the next start).
+    pub fn stop(&self) {
+        let data = self.data();
+        run(
+            &mut self.command(
+                "pg_ctl",
+                &["-D", path(&data), "-w", "stop", "-m", "immediate"],
+            ),
+            "pg_ctl stop",
+        );
     }
 
     fn data(&self) -> PathBuf {
@@ -182,7 +275,7 @@ impl Postgres {
     fn wait_accepting(&self) {
         let started = Instant::now();
         loop {
-            match postgres::Client::connect(&self.url(), postgres::NoTls) {
+            match postgres::Client::connect(&self.socket_url(), postgres::NoTls) {
                 Ok(mut client) => {
                     if client.simple_query("SELECT 1").is_ok() {
                         return;
@@ -208,9 +301,20 @@ impl Postgres {
         format!("postgresql://eddy@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// A new client connection.
+    /// The connection string of the database `postgres` as `eddy` through the server's
+    /// Unix socket (no TLS needed).
+    pub fn socket_url(&self) -> String {
+        format!(
+            "host={} port={} user=eddy dbname=postgres",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    /// A new client connection (through the Unix socket).
     pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect to PostgreSQL")
+        postgres::Client::connect(&self.socket_url(), postgres::NoTls)
+            .expect("connect to PostgreSQL")
     }
 
     /// The server's log so far.

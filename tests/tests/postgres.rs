@@ -1,33 +1,32 @@
 //! The PostgreSQL sink against a real server each test starts (see
-//! `eddy_tests::postgres`): the table made or checked, upserts, a file pipeline's results
-//! row by row against the reference, and a Kafka pipeline killed with SIGKILL several times
-//! whose table ends equal to the reference, exactly-once (results and progress in one
-//! transaction) and at-least-once (upserts make replays idempotent).
+//! `eddy_tests::postgres`): the table made or checked, upserts, a file pipeline's results,
+//! late events and dead letters row by row against the reference, a connection lost and
+//! made again, and TLS as the URL asks. The Kafka pipelines (Apache Kafka: the dataset,
+//! SIGKILLs, PostgreSQL restarted) are in `postgres_kafka.rs`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use eddy::app::{Services, StopFlag};
-use eddy::kafka::Embedded;
-use eddy::sink::PostgresTable;
+use eddy::sink::{PostgresTable, SideRecord, SideTable};
 use eddy_engine::aggregate::Finished;
 use eddy_engine::config::{Config, PostgresSink, SecretUrl};
+use eddy_engine::event::Origin;
 use eddy_engine::groups::Group;
 use eddy_engine::operator::Emitted;
+use eddy_engine::progress::Progress;
 use eddy_engine::results::Emit;
 use eddy_engine::window::Window;
-use eddy_tests::dataset::{Dataset, WINDOW_MS, dataset_of};
+use eddy_tests::dataset::dataset_of;
+use eddy_tests::pg_proxy::CommitEater;
+use eddy_tests::pg_tables::{self, AGGREGATES, TableReport};
 use eddy_tests::postgres::Postgres;
-use eddy_tests::process::Eddy;
-use eddy_tests::topics::produce;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 fn sink(server: &Postgres, table: &str, create_table: bool) -> PostgresSink {
     PostgresSink {
         url: SecretUrl::new(server.url()),
         table: table.into(),
         create_table,
+        retry_timeout: Duration::from_secs(30),
     }
 }
 
@@ -122,6 +121,7 @@ fn a_password_never_shows_in_errors() {
         url: SecretUrl::new(url),
         table: "t".into(),
         create_table: true,
+        retry_timeout: Duration::from_secs(1),
     };
     let Err(error) = PostgresTable::connect(&sink) else {
         panic!("the role nobody does not exist");
@@ -248,71 +248,8 @@ fn a_later_result_of_a_window_replaces_its_row() {
     assert_eq!(stored(&mut client).len(), 3);
 }
 
-/// A result row of the dataset's pipeline: key, window start, end, emit, count, sum, min, max.
-type Row = (String, i64, i64, String, i64, i64, i64, i64);
-
-fn table_rows(client: &mut postgres::Client, table: &str) -> Vec<Row> {
-    client
-        .query(
-            &format!(
-                "SELECT key, window_start, window_end, emit, count, sum, min, max FROM {table}
-                 WHERE key <> 'flush' ORDER BY key, window_start"
-            ),
-            &[],
-        )
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            let int = |i: usize| {
-                let v: Option<f64> = r.get(i);
-                v.map_or(i64::MIN, |v| v as i64)
-            };
-            (
-                r.get(0),
-                r.get(1),
-                r.get(2),
-                r.get(3),
-                int(4),
-                int(5),
-                int(6),
-                int(7),
-            )
-        })
-        .collect()
-}
-
-fn reference(data: &Dataset) -> Vec<Row> {
-    data.windows
-        .iter()
-        .map(|((key, start), &(count, sum, min, max))| {
-            (
-                key.clone(),
-                *start,
-                start + WINDOW_MS,
-                "on_time".to_string(),
-                count,
-                sum,
-                min,
-                max,
-            )
-        })
-        .collect()
-}
-
-const AGGREGATES: &str = r#"
-decode: { key: /key, time: /ts }
-watermark: { out_of_orderness: 500ms }
-window: { type: tumbling, size: 5s }
-aggregates:
-  - { name: count, plugin: count }
-  - { name: sum, plugin: sum, field: /amount }
-  - { name: min, plugin: min, field: /amount }
-  - { name: max, plugin: max, field: /amount }
-batch_size: 256
-"#;
-
 #[test]
-fn a_file_pipeline_writes_the_reference_rows_early_results_replaced() {
+fn a_file_pipeline_writes_the_reference_rows_late_events_and_dead_letters() {
     let server = Postgres::start();
     let dir = tempfile::tempdir().expect("temp dir");
     // One partition's worth of the Kafka tests' dataset, in order, in a file.
@@ -327,15 +264,10 @@ fn a_file_pipeline_writes_the_reference_rows_early_results_replaced() {
     let yaml = format!(
         "{AGGREGATES}source: {{ type: file, path: {} }}
 trigger: {{ type: count, count: 7 }}
-sink: {{ type: postgres, url: '{}', table: file_results }}
-late: {{ type: file, path: {} }}
-dead_letter: {{ type: file, path: {} }}
-plugins: {{ dir: {} }}
+{}plugins: {{ dir: {} }}
 ",
         events.display(),
-        server.url(),
-        dir.path().join("late.jsonl").display(),
-        dir.path().join("dead.jsonl").display(),
+        pg_tables::outputs(&server.url()),
         eddy_tests::plugin_dir().display(),
     );
     let config = Config::from_yaml(&yaml).expect("config");
@@ -344,145 +276,290 @@ plugins: {{ dir: {} }}
         eddy::app::run_with(&config, "", &StopFlag::default(), Services::default()).expect("run");
     let took = started.elapsed();
     let mut client = server.client();
-    let got = table_rows(&mut client, "file_results");
-    let want = reference(&data);
-    let missing: Vec<&Row> = want.iter().filter(|r| !got.contains(r)).collect();
-    let extra: Vec<&Row> = got.iter().filter(|r| !want.contains(r)).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}\nextra {extra:?}"
-    );
+    let report = TableReport::of(&mut client, &data);
+    assert!(report.exact(), "{}", report.summary());
     // Early results (every 7 events) were written and replaced by the on_time ones.
-    assert!(stats.results as usize > want.len(), "{stats:?}");
-    println!(
-        "file pipeline: {} results upserted into {} rows in {took:?}",
-        stats.results,
-        got.len()
-    );
-}
-
-/// Runs the 4-partition dataset from an embedded Kafka cluster into PostgreSQL with `eddy
-/// run`, killed with SIGKILL `kills` times at random points; then checks the table equals
-/// the reference and (exactly-once) the progress table names every partition's end.
-fn killed_and_restarted(delivery: &str, seed: u64, kills: usize) {
-    const PARTITIONS: u32 = 4;
-    const PER_PARTITION: i64 = 3_000;
-    let server = Postgres::start();
-    let cluster = Embedded::start().expect("embedded cluster");
-    cluster.create_topic("events", PARTITIONS).expect("topic");
-    let brokers = cluster.bootstrap_servers();
-    let data = dataset_of(PARTITIONS, PER_PARTITION);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("pg.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "{AGGREGATES}source: {{ type: kafka, topic: events }}
-sink: {{ type: postgres, url: '{}', table: kafka_results }}
-late: {{ type: file, path: {} }}
-dead_letter: {{ type: file, path: {} }}
-kafka: {{ brokers: set-by-the-environment, group_id: eddy-pg, commit_interval: 300ms }}
-state: {{ checkpoint_interval: 300ms, delivery: {delivery} }}
-",
-            server.url(),
-            dir.path().join("late.jsonl").display(),
-            dir.path().join("dead.jsonl").display(),
-        ),
-    )
-    .expect("config written");
-    let env = [
-        (
-            "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
-            "6000".to_string(),
-        ),
-        (
-            "EDDY_KAFKA__CONSUMER_PROPERTIES__HEARTBEAT_INTERVAL_MS",
-            "500".to_string(),
-        ),
-    ];
-    let mut rng = StdRng::seed_from_u64(seed);
-    let started = Instant::now();
-    // Produced in slices while eddy runs and is killed.
-    let per = PER_PARTITION as usize + 1;
-    let slices = kills + 1;
-    let slice = |i: usize| -> Vec<(i32, Vec<u8>)> {
-        (0..PARTITIONS as usize)
-            .flat_map(|p| {
-                data.records[p * per..(p + 1) * per][i * per / slices..(i + 1) * per / slices]
-                    .to_vec()
-            })
-            .collect()
-    };
-    for i in 0..kills {
-        produce(&brokers, &slice(i));
-        let mut eddy = Eddy::run(&config, &brokers, &env);
-        eddy.wait_ready(Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(rng.random_range(300..2_500)));
-        eddy.crash();
+    assert!(stats.results as usize > data.windows.len(), "{stats:?}");
+    // Side rows say why and where: the line read, and for late events the times.
+    for (reason, partition, offset, time, watermark) in pg_tables::side_rows(&mut client, "late") {
+        assert_eq!(reason, "late");
+        assert_eq!((partition, offset), (None, None));
+        assert!(time.is_some() && watermark > time, "{time:?} {watermark:?}");
     }
-    produce(&brokers, &slice(kills));
-    let mut eddy = Eddy::run(&config, &brokers, &env);
-    eddy.wait_ready(Duration::from_secs(60));
-    let want = reference(&data);
-    let mut client = server.client();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let got = loop {
-        let got = table_rows(&mut client, "kafka_results");
-        if got == want || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    let missing: Vec<&Row> = want.iter().filter(|r| !got.contains(r)).collect();
-    let extra: Vec<&Row> = got.iter().filter(|r| !want.contains(r)).collect();
+    let lines: Vec<Option<i64>> = client
+        .query("SELECT source_line FROM dead ORDER BY source_line", &[])
+        .expect("lines")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(lines.iter().all(Option::is_some), "{lines:?}");
+    let reasons: Vec<String> = client
+        .query("SELECT DISTINCT reason FROM dead", &[])
+        .expect("reasons")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{delivery}: {} missing, e.g. {:?}\n{} extra, e.g. {:?}",
-        missing.len(),
-        missing.first(),
-        extra.len(),
-        extra.first()
+        reasons.iter().all(|r| !r.is_empty() && r != "late"),
+        "{reasons:?}"
     );
-    if delivery == "exactly_once" {
-        // The last checkpoint after everything was read commits every partition's end.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let progress: BTreeMap<i32, i64> = client
-                .query(
-                    "SELECT partition, read_to FROM eddy_progress WHERE pipeline = 'eddy-pg'",
-                    &[],
-                )
-                .expect("progress")
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
-            let ends: BTreeMap<i32, i64> =
-                (0..PARTITIONS as i32).map(|p| (p, per as i64)).collect();
-            if progress == ends {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "progress {progress:?}, partition ends {ends:?}"
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-    let status = eddy.stop();
-    assert!(status.success(), "eddy stopped with {status}");
     println!(
-        "{delivery}: {kills} kills, {} rows equal to the reference in {:?}",
-        got.len(),
-        started.elapsed()
+        "file pipeline: {} results upserted into {} rows, {} late and {} dead-letter rows in {took:?}; {}",
+        stats.results,
+        data.windows.len(),
+        data.late.len(),
+        data.junk.len(),
+        report.summary()
+    );
+}
+
+/// Stops `server`, runs `work` while it is down and starts it again after `down`; returns
+/// what `work` returned and how long it took.
+fn with_outage<T: Send>(
+    server: &Postgres,
+    down: Duration,
+    work: impl FnOnce() -> T + Send,
+) -> (T, Duration) {
+    server.stop();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(down);
+            server.start_again();
+        });
+        let started = Instant::now();
+        let value = work();
+        (value, started.elapsed())
+    })
+}
+
+#[test]
+fn a_lost_connection_is_made_again_and_nothing_is_dropped() {
+    let server = Postgres::start();
+    let mut client = server.client();
+    let mut table = PostgresTable::connect(&sink(&server, "results", true)).expect("connect");
+    table.prepare(&outputs()).expect("created");
+    table
+        .add(&emitted(Emit::OnTime, &[("a", 0, 1.0, 2.0, 3.0)]))
+        .expect("buffered");
+    table.flush().expect("sent");
+    // At-least-once: the flush waits for the server and sends the rows when it is back.
+    table
+        .add(&emitted(Emit::OnTime, &[("b", 0, 4.0, 5.0, 6.0)]))
+        .expect("buffered");
+    let (sent, took) = with_outage(&server, Duration::from_secs(3), || table.flush());
+    sent.expect("sent once the server is back");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert_eq!(table.reconnects(), 1);
+    drop(client);
+    client = server.client();
+    assert_eq!(stored(&mut client).len(), 2);
+
+    // Longer than sink.retry_timeout: an error naming it, and the rows still buffered.
+    let mut short = sink(&server, "results", true);
+    short.retry_timeout = Duration::from_secs(1);
+    let mut table = PostgresTable::connect(&short).expect("connect");
+    table.prepare(&outputs()).expect("fits");
+    table
+        .add(&emitted(Emit::OnTime, &[("c", 0, 7.0, 8.0, 9.0)]))
+        .expect("buffered");
+    let (failed, _) = with_outage(&server, Duration::from_secs(3), || table.flush());
+    let error = failed
+        .expect_err("down for longer than the retry timeout")
+        .to_string();
+    assert!(error.contains("sink.retry_timeout"), "{error}");
+    table.flush().expect("sent now the server is back");
+    let mut client = server.client();
+    assert_eq!(stored(&mut client).len(), 3, "nothing dropped");
+
+    // Exactly-once: the transaction of rows and progress is done again as a whole.
+    let mut table = PostgresTable::transactional(&sink(&server, "results", true)).expect("connect");
+    table.prepare(&outputs()).expect("fits");
+    table
+        .add(&emitted(Emit::OnTime, &[("d", 0, 1.0, 1.0, 1.0)]))
+        .expect("buffered");
+    table.flush().expect("kept for the commit");
+    let progress = [Progress {
+        partition: 0,
+        offset: 42,
+        read_to: 42,
+        watermark: 7,
+    }];
+    let (committed, _) = with_outage(&server, Duration::from_secs(2), || {
+        table.commit("pipeline", &progress, Some(3))
+    });
+    committed.expect("committed once the server is back");
+    let mut client = server.client();
+    assert_eq!(stored(&mut client).len(), 4);
+    let row = client
+        .query_one(
+            "SELECT next_offset, checkpoint FROM eddy_progress WHERE pipeline = 'pipeline'",
+            &[],
+        )
+        .expect("progress");
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1)),
+        (42, Some(3))
     );
 }
 
 #[test]
-fn exactly_once_results_and_progress_survive_kills() {
-    killed_and_restarted("exactly_once", 11, 4);
+fn a_commit_whose_answer_is_lost_is_not_done_twice() {
+    let server = Postgres::start();
+    let proxy = CommitEater::start(server.port());
+    let through = PostgresSink {
+        url: SecretUrl::new(format!(
+            "postgresql://eddy@127.0.0.1:{}/postgres",
+            proxy.port()
+        )),
+        table: "results".into(),
+        create_table: true,
+        retry_timeout: Duration::from_secs(30),
+    };
+    let mut table = PostgresTable::transactional(&through).expect("connect");
+    let late = SideTable::new("late");
+    table.add_side(late.clone());
+    table.prepare(&outputs()).expect("created");
+    let progress = |offset| {
+        [Progress {
+            partition: 0,
+            offset,
+            read_to: offset,
+            watermark: 0,
+        }]
+    };
+    for (checkpoint, key) in [(1, "a"), (2, "b")] {
+        table
+            .add(&emitted(Emit::OnTime, &[(key, 0, 1.0, 2.0, 3.0)]))
+            .expect("buffered");
+        late.add(&[SideRecord {
+            reason: "late",
+            late: Some((100, 5)),
+            payload: key.as_bytes(),
+            origin: Some(Origin {
+                partition: 0,
+                offset: checkpoint,
+            }),
+            line: None,
+        }]);
+        if checkpoint == 2 {
+            proxy.arm();
+        }
+        table
+            .commit("p", &progress(checkpoint), Some(checkpoint as u64))
+            .expect("committed");
+    }
+    assert_eq!(proxy.eaten(), 1, "the second COMMIT's answer was lost");
+    assert_eq!(table.reconnects(), 1);
+    let mut client = server.client();
+    // The retry found the transaction committed: its late record is there once, not twice.
+    let late: Vec<(Vec<u8>, Option<i64>)> = client
+        .query(
+            "SELECT record, source_offset FROM late ORDER BY source_offset",
+            &[],
+        )
+        .expect("late rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        late,
+        vec![(b"a".to_vec(), Some(1)), (b"b".to_vec(), Some(2))]
+    );
+    assert_eq!(stored(&mut client).len(), 2);
+    let row = client
+        .query_one(
+            "SELECT next_offset, checkpoint FROM eddy_progress WHERE pipeline = 'p'",
+            &[],
+        )
+        .expect("progress");
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1)),
+        (2, Some(2))
+    );
 }
 
 #[test]
-fn at_least_once_replays_overwrite_rows_with_the_same_values() {
-    killed_and_restarted("at_least_once", 12, 4);
+fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
+    let server = Postgres::start_tls();
+    let base = format!("postgresql://eddy@127.0.0.1:{}/postgres", server.port());
+    let connect = |query: &str| {
+        let url = if query.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{query}")
+        };
+        PostgresTable::connect(&PostgresSink {
+            url: SecretUrl::new(url),
+            table: "tls_results".into(),
+            create_table: true,
+            retry_timeout: Duration::from_secs(1),
+        })
+    };
+    let mut client = server.client();
+    let encrypted = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name = 'eddy' AND s.ssl",
+                &[],
+            )
+            .expect("pg_stat_ssl")
+            .get(0)
+    };
+    // require: encrypted, the certificate not checked (it is self-signed).
+    let mut table = connect("sslmode=require").expect("sslmode=require connects");
+    table.prepare(&outputs()).expect("created");
+    table
+        .add(&emitted(Emit::OnTime, &[("a", 0, 1.0, 2.0, 3.0)]))
+        .expect("buffered");
+    table.flush().expect("sent over TLS");
+    assert_eq!(encrypted(&mut client), 1);
+    drop(table);
+    // verify-full with the server's certificate as the root: checked, host name included.
+    let verified = format!(
+        "sslmode=verify-full&sslrootcert={}",
+        server.certificate().display()
+    );
+    let table = connect(&verified).expect("verify-full with the right root connects");
+    drop(table);
+    // verify-full with another root: refused, naming the check that failed.
+    let other = tempfile::tempdir().expect("dir");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other",
+            "-keyout",
+        ])
+        .arg(other.path().join("other.key"))
+        .arg("-out")
+        .arg(other.path().join("other.crt"))
+        .output()
+        .expect("openssl");
+    assert!(status.status.success());
+    let Err(error) = connect(&format!(
+        "sslmode=verify-ca&sslrootcert={}",
+        other.path().join("other.crt").display()
+    )) else {
+        panic!("a certificate from another root is refused");
+    };
+    let error = error.to_string();
+    assert!(error.contains("certificate verify failed"), "{error}");
+    // The server takes TCP over TLS only: without TLS, refused.
+    let Err(error) = connect("sslmode=disable") else {
+        panic!("sslmode=disable is refused by a TLS-only server");
+    };
+    let error = error.to_string();
+    assert!(error.contains("no encryption"), "{error}");
+    // prefer (no sslmode): TLS when the server offers it.
+    let table = connect("").expect("prefer connects");
+    assert_eq!(encrypted(&mut client), 1);
+    drop(table);
+    println!("TLS: require, verify-full, prefer encrypted; another root and no TLS refused");
 }

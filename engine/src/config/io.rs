@@ -99,10 +99,18 @@ pub struct PostgresSink {
     /// Create the table when it does not exist (otherwise a missing table stops the start).
     #[serde(default = "yes")]
     pub create_table: bool,
+    /// How long a lost connection is retried (with backoff) before the run stops with an
+    /// error; meanwhile the pipeline takes no input and is not ready.
+    #[serde(default = "retry_timeout", with = "humantime_serde")]
+    pub retry_timeout: std::time::Duration,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn retry_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(300)
 }
 
 /// A connection string that may hold a password: shown (Debug, Display) with the password
@@ -241,6 +249,16 @@ pub enum SideOutputConfig {
     Kafka {
         /// The topic.
         topic: String,
+    },
+    /// One row per record in a PostgreSQL table of the results' database (the sink must be
+    /// `postgres` with the same `url`): the record's bytes unchanged (`bytea`), the reason,
+    /// where it was read and (late events) its event time and the watermark; written in the
+    /// same transaction as the results.
+    Postgres {
+        /// The connection: the same as `sink.url`.
+        url: SecretUrl,
+        /// The table, optionally with its schema (`schema.table`).
+        table: String,
     },
 }
 

@@ -342,27 +342,62 @@ impl Config {
     }
 
     fn validate_postgres(&self) -> Result<(), ConfigError> {
+        let table_name = |key: &str, table: &str| -> Result<(), ConfigError> {
+            let parts: Vec<&str> = table.split('.').collect();
+            let identifier = |part: &&str| {
+                !part.is_empty()
+                    && part.len() <= 63
+                    && !part.starts_with(|c: char| c.is_ascii_digit())
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if parts.len() > 2 || !parts.iter().all(identifier) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "`{table}` is not a table name (letters, digits and _, at most 63, optionally schema.table)"
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let sides = [("late", &self.late), ("dead_letter", &self.dead_letter)];
         let SinkConfig::Postgres(sink) = &self.sink else {
+            for (name, side) in sides {
+                if matches!(side, SideOutputConfig::Postgres { .. }) {
+                    return Err(invalid(
+                        format!("{name}.type"),
+                        "postgres needs the sink to be postgres too (side rows are written in the results' transactions)",
+                    ));
+                }
+            }
             return Ok(());
         };
         if sink.url.expose().trim().is_empty() {
             return Err(invalid("sink.url", "name the PostgreSQL server"));
         }
-        let parts: Vec<&str> = sink.table.split('.').collect();
-        let identifier = |part: &&str| {
-            !part.is_empty()
-                && part.len() <= 63
-                && !part.starts_with(|c: char| c.is_ascii_digit())
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        if parts.len() > 2 || !parts.iter().all(identifier) {
-            return Err(invalid(
-                "sink.table",
-                format!(
-                    "`{}` is not a table name (letters, digits and _, at most 63, optionally schema.table)",
-                    sink.table
-                ),
-            ));
+        table_name("sink.table", &sink.table)?;
+        if sink.retry_timeout.is_zero() {
+            return Err(invalid("sink.retry_timeout", "must be at least 1ms"));
+        }
+        let mut tables = vec![sink.table.as_str()];
+        for (name, side) in sides {
+            let SideOutputConfig::Postgres { url, table } = side else {
+                continue;
+            };
+            if url != &sink.url {
+                return Err(invalid(
+                    format!("{name}.url"),
+                    "must be the same as sink.url (side rows are written in the results' transactions)",
+                ));
+            }
+            table_name(&format!("{name}.table"), table)?;
+            if tables.contains(&table.as_str()) {
+                return Err(invalid(
+                    format!("{name}.table"),
+                    format!("`{table}` is already an output: give each output its own table"),
+                ));
+            }
+            tables.push(table);
         }
         Ok(())
     }
@@ -486,7 +521,7 @@ impl Config {
                 return Err(invalid(
                     *key,
                     "with a PostgreSQL sink, exactly_once commits results in PostgreSQL \
-                     transactions: side outputs cannot be Kafka topics (use a file or stderr)",
+                     transactions: side outputs cannot be Kafka topics (use a PostgreSQL table, a file or stderr)",
                 ));
             }
             if let Some(id) = &state.transactional_id

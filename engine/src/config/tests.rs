@@ -451,6 +451,38 @@ fn a_postgres_sink_is_read_and_checked() {
         Config::from_yaml(eo).expect("exactly-once into PostgreSQL");
         let message = error_of(&format!("{eo}late: {{ type: kafka, topic: late }}\n"));
         assert!(message.contains("late.topic"), "{message}");
+        assert_eq!(sink.retry_timeout, std::time::Duration::from_secs(300));
+        // Side tables: with a PostgreSQL sink on the same server, each its own table.
+        let sides = format!(
+            "{eo}late: {{ type: postgres, url: x, table: late }}\ndead_letter: {{ type: postgres, url: x, table: dead }}\n"
+        );
+        let c = Config::from_yaml(&sides).expect("side tables");
+        assert!(matches!(c.late, SideOutputConfig::Postgres { ref table, .. } if table == "late"));
+        for (yaml, key) in [
+            (
+                "late: { type: postgres, url: x, table: late }\n".to_string(),
+                "late.type",
+            ),
+            (
+                format!("{eo}late: {{ type: postgres, url: y, table: late }}\n"),
+                "late.url",
+            ),
+            (
+                format!("{eo}dead_letter: {{ type: postgres, url: x, table: t }}\n"),
+                "dead_letter.table",
+            ),
+            (
+                format!("{eo}late: {{ type: postgres, url: x, table: '1x' }}\n"),
+                "late.table",
+            ),
+            (
+                "sink: { type: postgres, url: x, table: t, retry_timeout: 0s }\n".to_string(),
+                "sink.retry_timeout",
+            ),
+        ] {
+            let message = error_of(&yaml);
+            assert!(message.contains(key), "{yaml:?} gave {message:?}");
+        }
         Ok(())
     });
 }

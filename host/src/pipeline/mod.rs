@@ -434,6 +434,22 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Whether dead letters go to a PostgreSQL table, written (and discarded) with the
+    /// results.
+    pub fn commits_dead_letters(&self) -> bool {
+        matches!(
+            self.outputs.dead_letter,
+            crate::sink::Writer::PostgresSide(_)
+        )
+    }
+
+    /// Reports PostgreSQL outages (retried) to `health`.
+    pub fn watch_outputs(&mut self, health: &std::sync::Arc<crate::http::Health>) {
+        if let Some(table) = self.outputs.results.postgres() {
+            table.watch(std::sync::Arc::clone(health));
+        }
+    }
+
     /// Exactly-once into PostgreSQL: drops the results written since the last commit.
     pub fn discard_results(&mut self) -> Result<(), PipelineError> {
         if let Some(table) = self.outputs.results.postgres() {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use eddy_engine::config::{Config, Delivery, SideOutputConfig, SinkConfig, SourceConfig};
 
 use crate::kafka::{KafkaError, Producer};
-use crate::sink::{JsonLines, KafkaTopic, PostgresTable, SinkError, Writer};
+use crate::sink::PostgresError;
+use crate::sink::{JsonLines, KafkaTopic, PostgresTable, SideTable, SinkError, Writer};
 
 /// Where a pipeline writes.
 pub struct Outputs {
@@ -32,13 +33,23 @@ impl Outputs {
                 topic: topic.to_string(),
             }))
         };
-        let side = |config: &SideOutputConfig| -> Result<Writer, SinkError> {
+        // PostgreSQL side tables are written by the results' table (the config requires a
+        // PostgreSQL sink on the same server).
+        let mut side_tables = Vec::new();
+        let mut side = |config: &SideOutputConfig| -> Result<Writer, SinkError> {
             match config {
                 SideOutputConfig::Kafka { topic } => kafka(topic),
+                SideOutputConfig::Postgres { table, .. } => {
+                    let table = SideTable::new(table);
+                    side_tables.push(table.clone());
+                    Ok(Writer::PostgresSide(table))
+                }
                 other => Ok(JsonLines::for_side_output(other)?.into()),
             }
         };
-        Ok(Self {
+        let late = side(&config.late)?;
+        let dead_letter = side(&config.dead_letter)?;
+        let mut outputs = Self {
             results: match &config.sink {
                 SinkConfig::Kafka { topic } => kafka(topic)?,
                 SinkConfig::Postgres(sink) => {
@@ -53,9 +64,22 @@ impl Outputs {
                 }
                 other => JsonLines::for_sink(other)?.into(),
             },
-            late: side(&config.late)?,
-            dead_letter: side(&config.dead_letter)?,
-        })
+            late,
+            dead_letter,
+        };
+        if !side_tables.is_empty() {
+            let Some(table) = outputs.results.postgres() else {
+                return Err(PostgresError::Table {
+                    table: side_tables[0].name(),
+                    message: "a PostgreSQL side output needs a PostgreSQL sink".into(),
+                }
+                .into());
+            };
+            for side in side_tables {
+                table.add_side(side);
+            }
+        }
+        Ok(outputs)
     }
 
     /// The outputs of a config without Kafka outputs.

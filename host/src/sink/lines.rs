@@ -91,6 +91,10 @@ impl JsonLines {
             SideOutputConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SideOutputConfig::File { path, mode } => Self::file(path, *mode),
             SideOutputConfig::Kafka { topic } => Err(not_lines(topic)),
+            SideOutputConfig::Postgres { table, .. } => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("PostgreSQL table `{table}` is not written as lines"),
+            )),
         }
     }
 

@@ -13,7 +13,7 @@ use eddy_engine::event::Origin;
 use eddy_engine::operator::Emitted;
 use eddy_engine::results;
 pub use lines::{JsonLines, MemoryBuffer};
-pub use postgres::{PostgresError, PostgresProgress, PostgresTable};
+pub use postgres::{PostgresError, PostgresProgress, PostgresTable, SideTable};
 
 use crate::kafka::{KafkaError, Producer, Record};
 
@@ -62,6 +62,8 @@ pub enum Writer {
     Kafka(KafkaTopic),
     /// Rows upserted into a PostgreSQL table (results only).
     Postgres(Box<PostgresTable>),
+    /// Side records as rows of a PostgreSQL table, written with the results' table.
+    PostgresSide(SideTable),
 }
 
 impl From<JsonLines> for Writer {
@@ -98,7 +100,7 @@ impl Writer {
                     })?;
                 }
             }
-            Writer::Postgres(_) => {}
+            Writer::Postgres(_) | Writer::PostgresSide(_) => {}
         }
         Ok(written)
     }
@@ -156,6 +158,7 @@ impl Writer {
                 }
                 .into());
             }
+            Writer::PostgresSide(table) => table.add(records),
         }
         Ok(())
     }
@@ -167,6 +170,8 @@ impl Writer {
             Writer::Lines(lines) => lines.flush()?,
             Writer::Kafka(kafka) => kafka.producer.check()?,
             Writer::Postgres(table) => table.flush()?,
+            // Sent by the results' table.
+            Writer::PostgresSide(_) => {}
         }
         Ok(())
     }

@@ -150,6 +150,7 @@ impl KafkaRun {
         };
         let mut pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
         pipeline.set_emit_lag(metrics.pipeline.event_time_lag.clone());
+        pipeline.watch_outputs(&health);
         if let Some(producer) = &producer {
             producer
                 .deliveries()

@@ -300,6 +300,11 @@ impl KafkaRun {
             }
             (Delivery::ExactlyOnce, _) if self.postgres_pipeline.is_some() => {
                 self.pipeline.discard_results()?;
+                // Dead letters in a PostgreSQL table were dropped with the results; in a
+                // file they stay written.
+                if self.pipeline.commits_dead_letters() {
+                    self.traps.dead_lettered.clear();
+                }
                 self.pipeline.dropped_letters_undone();
                 self.metrics.checkpoint.aborts.inc();
                 (self.consumer.assigned(), true)
