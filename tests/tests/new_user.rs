@@ -149,6 +149,32 @@ fn the_demo_writes_only_results_to_stdout() {
     assert!(results > 0, "the demo printed no results");
 }
 
+/// `scripts/demo.sh` sets up and builds before it runs the demo: everything it runs before
+/// `eddy demo` sends its output to stderr, so the script's stdout is the demo's results only
+/// (`scripts/demo.sh | jq .`). Running the script itself would build inside the test; the
+/// binary's own stdout is checked above.
+#[test]
+fn the_demo_script_sends_setup_and_build_output_to_stderr() {
+    let script = std::fs::read_to_string(repo_root().join("scripts/demo.sh")).expect("demo.sh");
+    let commands: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.starts_with("set ") && !l.starts_with("cd ") && !l.starts_with("source "))
+        .collect();
+    let (last, setup) = commands.split_last().expect("commands");
+    assert!(
+        last.contains(" demo "),
+        "the script ends by running the demo: {last}"
+    );
+    for command in setup {
+        assert!(
+            command.ends_with(">&2"),
+            "`{command}` writes to the demo's stdout (send it to stderr)"
+        );
+    }
+}
+
 /// The `eddy` binary hard-linked into `dir` (so that "beside the executable" is `dir`).
 fn binary_in(dir: &Path) -> std::path::PathBuf {
     let exe = dir.join("eddy");

@@ -82,6 +82,17 @@ fn split(url: &str) -> Result<(String, Mode, Option<PathBuf>), String> {
     Ok((rest, mode, root))
 }
 
+/// A connection string without a password takes libpq's `PGPASSWORD` from the environment, so
+/// the password need not be written in the configuration (a Kubernetes secret as an
+/// environment variable, for instance).
+fn password_from_env(config: &mut postgres::Config, password: Option<String>) {
+    if config.get_password().is_none()
+        && let Some(password) = password.filter(|p| !p.is_empty())
+    {
+        config.password(password);
+    }
+}
+
 /// Connects as `url` says, TLS included; the error names what failed (never the password).
 pub fn connect(url: &SecretUrl) -> Result<Client, String> {
     let (rest, mode, root) = split(url.expose())?;
@@ -91,6 +102,7 @@ pub fn connect(url: &SecretUrl) -> Result<Client, String> {
     if config.get_application_name().is_none() {
         config.application_name("eddy");
     }
+    password_from_env(&mut config, std::env::var("PGPASSWORD").ok());
     let connected = if mode == Mode::Disable {
         config.ssl_mode(SslMode::Disable);
         config.connect(postgres::NoTls)
@@ -146,5 +158,25 @@ mod tests {
         assert_eq!((rest.as_str(), mode), ("host=h user=u", Mode::VerifyCa));
         assert_eq!(split("postgresql://h/db").expect("parsed").1, Mode::Prefer);
         assert!(split("postgresql://h/db?sslmode=sometimes").is_err());
+    }
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::password_from_env;
+
+    #[test]
+    fn pgpassword_fills_in_a_missing_password_only() {
+        let mut config: postgres::Config = "host=db user=eddy".parse().expect("config");
+        password_from_env(&mut config, Some("from-env".into()));
+        assert_eq!(config.get_password(), Some(&b"from-env"[..]));
+        let mut config: postgres::Config = "postgresql://eddy:inline@db/metrics"
+            .parse()
+            .expect("config");
+        password_from_env(&mut config, Some("from-env".into()));
+        assert_eq!(config.get_password(), Some(&b"inline"[..]));
+        let mut config: postgres::Config = "host=db user=eddy".parse().expect("config");
+        password_from_env(&mut config, Some(String::new()));
+        assert_eq!(config.get_password(), None);
     }
 }
