@@ -134,6 +134,22 @@ impl Eddy {
         }
     }
 
+    /// Uploads the component at `wasm` over the admin API with `token`; its digest.
+    pub fn upload(&self, token: &str, wasm: &Path) -> String {
+        let bytes = std::fs::read(wasm).expect("component");
+        let auth = format!("Bearer {token}");
+        let (status, body) = http_request(
+            self.port,
+            "POST",
+            "/v1/plugins",
+            &[("Authorization", &auth)],
+            &bytes,
+        );
+        assert_eq!(status, 201, "upload of {}: {body}", wasm.display());
+        let entry: serde_json::Value = serde_json::from_str(&body).expect("entry");
+        entry["digest"].as_str().expect("digest").to_string()
+    }
+
     /// The value of metric `name` on `/metrics`.
     pub fn metric(&self, name: &str) -> Option<f64> {
         let text = http_get(self.port, "/metrics")?;

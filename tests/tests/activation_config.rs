@@ -118,20 +118,7 @@ fn an_activation_with_a_config_reconfigures_the_stage_and_survives_a_restart() {
     eddy.wait_ready(Duration::from_secs(60));
     wait_read(&eddy, 3.0);
 
-    let wasm = std::fs::read(example("threshold-filter")).expect("example");
-    let auth = format!("Bearer {TOKEN}");
-    let (status, body) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/plugins",
-        &[("Authorization", &auth)],
-        &wasm,
-    );
-    assert_eq!(status, 201, "{body}");
-    let digest = serde_json::from_str::<Value>(&body).expect("entry")["digest"]
-        .as_str()
-        .expect("digest")
-        .to_string();
+    let digest = eddy.upload(TOKEN, &example("threshold-filter"));
 
     // A configuration the plugin refuses changes nothing and says why.
     let refused = activate(

@@ -241,19 +241,7 @@ fn rolled_back_in_place(setting: (&str, &str)) {
     wait_metric(&eddy, "eddy_events_total", 1.0);
 
     let auth = format!("Bearer {TOKEN}");
-    let wasm = std::fs::read(eddy_tests::fixture("panicky-sum")).expect("fixture");
-    let (status, body) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/plugins",
-        &[("Authorization", &auth)],
-        &wasm,
-    );
-    assert_eq!(status, 201, "{body}");
-    let digest = serde_json::from_str::<Value>(&body).expect("entry")["digest"]
-        .as_str()
-        .expect("digest")
-        .to_string();
+    let digest = eddy.upload(TOKEN, &eddy_tests::fixture("panicky-sum"));
     let (status, body) = http_request(
         eddy.port(),
         "POST",
