@@ -2,6 +2,7 @@
 # Builds the Python and JavaScript example plugins to WebAssembly components:
 #   dist/examples/python-{mean,spread,filter}.wasm (componentize-py, sdk/python)
 #   dist/examples/js-{mean,spread,filter}.wasm     (componentize-js, sdk/js)
+#   dist/fixtures/python-hostile.wasm              (a test fixture: endless loop, memory bomb)
 # Installs the pinned tools when missing: a venv (EDDY_PY_VENV, default /var/tmp/eddy-poly-venv)
 # with componentize-py and pytest, and `npm ci` in sdk/js and the JS examples. A component newer
 # than its sources is not rebuilt. With --test, also runs the SDKs' and examples' native tests
@@ -46,6 +47,12 @@ for name in python-mean python-spread python-filter; do
     if fresh "$out" "examples/$name" sdk/python/eddy_sdk wit; then continue; fi
     PYTHONPATH="$root/sdk/python" "$py" -m eddy_sdk.build "examples/$name/app.py" -o "$out"
 done
+mkdir -p dist/fixtures
+for name in python-hostile; do # test fixtures
+    out=dist/fixtures/$name.wasm
+    if fresh "$out" "tests/fixtures/$name" sdk/python/eddy_sdk wit; then continue; fi
+    PYTHONPATH="$root/sdk/python" "$py" -m eddy_sdk.build "tests/fixtures/$name/app.py" -o "$out"
+done
 for name in js-mean js-spread js-filter; do
     out=dist/examples/$name.wasm
     if fresh "$out" "examples/$name" sdk/js/src sdk/js/bin wit; then continue; fi
@@ -66,4 +73,4 @@ if [ "${1:-}" = "--test" ]; then
             --loglevel=error >/dev/null && node --test)
     done
 fi
-ls -l dist/examples/python-*.wasm dist/examples/js-*.wasm
+ls -l dist/examples/python-*.wasm dist/examples/js-*.wasm dist/fixtures/python-*.wasm
