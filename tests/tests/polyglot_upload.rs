@@ -1,9 +1,9 @@
-//! The Python `spread` (`examples/python-spread`, a 19 MB component) uploaded over the admin API
-//! to a running `eddy run` on Apache Kafka and activated for a stage that ran the built-in
-//! `max`: later windows are computed by it, with no restart, and no window is lost or written
-//! twice. The shape of `upload_live.rs`; `max` has another name and state format than `spread`,
-//! so `max` finishes the windows open at the swap. The default `admin.max_upload_bytes` takes
-//! the component.
+//! The Python and the JavaScript `spread` (`examples/python-spread`, a 19 MB component, and
+//! `examples/js-spread`, 12 MB) uploaded over the admin API to a running `eddy run` on Apache
+//! Kafka and activated for a stage that ran the built-in `max`: later windows are computed by
+//! it, with no restart, and no window is lost or written twice. The shape of `upload_live.rs`;
+//! `max` has another name and state format than `spread`, so `max` finishes the windows open at
+//! the swap. The default `admin.max_upload_bytes` takes both components.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -39,6 +39,16 @@ fn event_time(payload: &[u8]) -> Option<i64> {
 
 #[test]
 fn an_uploaded_python_spread_computes_later_windows_without_a_restart() {
+    uploaded_spread_computes_later_windows("python-spread");
+}
+
+#[test]
+fn an_uploaded_js_spread_computes_later_windows_without_a_restart() {
+    uploaded_spread_computes_later_windows("js-spread");
+}
+
+/// Pushes and activates the example `name` (a spread) half-way through the stream.
+fn uploaded_spread_computes_later_windows(name: &str) {
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let data = dataset();
@@ -85,7 +95,7 @@ fn an_uploaded_python_spread_computes_later_windows_without_a_restart() {
             .output()
             .expect("eddy plugin runs")
     };
-    let spread = example("python-spread").display().to_string();
+    let spread = example(name).display().to_string();
     let started = Instant::now();
     let pushed = cli(&["push", &spread]);
     assert!(
@@ -152,7 +162,7 @@ fn an_uploaded_python_spread_computes_later_windows_without_a_restart() {
             assert_eq!(
                 custom,
                 max - min,
-                "{key}@{start}: opened after the swap, by the Python spread"
+                "{key}@{start}: opened after the swap, by {name}"
             );
             by_spread += 1;
         } else {
