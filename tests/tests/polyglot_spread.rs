@@ -5,17 +5,19 @@
 //! stores it, restores into a fresh pipeline on a fresh runtime that finishes the stream with
 //! exactly the results of an uninterrupted run. All three declare the name `spread` and state
 //! format 1 and write the same 16 state bytes, so a snapshot taken with one language restores
-//! into another (as a hot swap between them would move the open windows).
+//! into another, and a hot swap from one language to another moves the open windows' state
+//! (also in session windows, where a swap to another state format is refused).
 //!
 //! Built by `scripts/build-plugins.sh` (Rust) and `scripts/build-polyglot.sh` (Python, JS).
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use eddy::pipeline::{Outputs, Pipeline};
+use eddy::pipeline::{Outputs, Pipeline, Swapped};
 use eddy::plugin::Runtime;
 use eddy::sink::{JsonLines, MemoryBuffer};
-use eddy_engine::config::{Config, PluginsConfig, WindowConfig};
+use eddy_engine::aggregate::Takeover;
+use eddy_engine::config::{Config, PluginsConfig, StageId, WindowConfig};
 use eddy_engine::event::RawBatch;
 use eddy_engine::generator::{Generator, GeneratorConfig};
 use eddy_engine::snapshot::OperatorSnapshot;
@@ -249,4 +251,49 @@ fn spread_state_moves_between_languages() {
     check_snapshot(session(), RUST, PYTHON);
     check_snapshot(session(), PYTHON, JS);
     check_snapshot(session(), JS, RUST);
+}
+
+/// Session windows computed by the Rust spread, swapped to the Python spread a third of the way
+/// through and to the JavaScript one at two thirds: each swap moves the open sessions' state
+/// (same name and state format), and the results are exactly those of the Rust spread alone.
+#[test]
+fn a_swap_between_languages_moves_the_open_windows() {
+    let config = config(session(), &[("s", RUST)]);
+    let runtime = shared_runtime(&config);
+    let (mut whole, whole_results) = pipeline(&config, runtime.clone());
+    for (i, batch) in batches().into_iter().enumerate() {
+        whole.process_at(batch, i as i64).expect("batch");
+    }
+    whole.finish().expect("finish");
+
+    let (mut swapped, swapped_results) = pipeline(&config, runtime);
+    let batches = batches();
+    let third = batches.len() / 3;
+    for (i, batch) in batches.into_iter().enumerate() {
+        if i == third || i == 2 * third {
+            let open = swapped.snapshot().expect("snapshot")[0].1.groups.len();
+            assert!(open > 10, "{open} sessions open at the swap");
+            let to = example(if i == third { PYTHON } else { JS });
+            let done = swapped
+                .swap(&StageId::Aggregate("s".into()), &to.display().to_string())
+                .expect("swapped");
+            assert!(
+                matches!(done, Swapped::Aggregate(Takeover::State)),
+                "{done:?}"
+            );
+        }
+        swapped.process_at(batch, i as i64).expect("batch");
+    }
+    swapped.finish().expect("finish");
+    let stage = &swapped.config().aggregates[1];
+    assert_eq!(
+        (stage.name.as_str(), stage.plugin.clone()),
+        ("s", example(JS).display().to_string())
+    );
+    let (got, want) = (swapped_results.take_bytes(), whole_results.take_bytes());
+    assert!(String::from_utf8_lossy(&want).lines().count() > 1_000);
+    assert!(
+        got == want,
+        "the swapped run's results differ from the Rust spread's"
+    );
 }
