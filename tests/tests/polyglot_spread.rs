@@ -297,3 +297,39 @@ fn a_swap_between_languages_moves_the_open_windows() {
         "the swapped run's results differ from the Rust spread's"
     );
 }
+
+/// `eddy plugin test` runs the Python and JS spread on a file of events as it runs the Rust
+/// one, with the same output.
+#[test]
+fn plugin_test_runs_each_spread_offline_with_the_same_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.jsonl");
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"key":"k{}","ts":{},"v":{}}}"#,
+                i % 3,
+                i * 100,
+                (i * 7) % 11
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let run = |plugin: &str| {
+        let test = eddy::cli::run_plugin::PluginTest {
+            config: serde_json::json!({ "scale": SCALE }),
+            field: Some("/v".into()),
+            window: Duration::from_secs(1),
+        };
+        let mut out = Vec::new();
+        eddy::cli::run_plugin::run(&example(plugin), &input, &test, &mut out).expect("runs");
+        String::from_utf8(out).expect("utf-8")
+    };
+    let rust = run(RUST);
+    // 4 windows of 1 s, 3 keys each.
+    assert_eq!(rust.lines().count(), 12, "{rust}");
+    let first: Value = serde_json::from_str(rust.lines().next().expect("a line")).expect("json");
+    assert_eq!(first["result"].as_f64(), Some(10.0 * SCALE), "{first}");
+    assert_eq!(run(PYTHON), rust, "Python");
+    assert_eq!(run(JS), rust, "JavaScript");
+}
