@@ -216,8 +216,8 @@ const KAFKA_BATCH: usize = 20;
 
 /// `eddy run` on Apache Kafka (exactly-once) with the fixture in `mode`: each record is either in exactly one
 /// result (counted, its amount summed by the Python plugin) or dead-lettered exactly once (with
-/// the rest of its batch); every poison record is dead-lettered, the outcome is counted and
-/// `/v1/pipelines` shows the trap with the limit named.
+/// the rest of its batch, the limit named in the `eddy.error` header); every poison record is
+/// dead-lettered, the outcome is counted and `/v1/pipelines` shows the trap.
 fn on_kafka(mode: &str, limit: &str) {
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
@@ -303,7 +303,7 @@ kafka: {{ brokers: set-by-the-environment, group_id: eddy-python-hostile-{mode} 
         *dead.entry(id).or_default() += 1;
         let reason = record.header("eddy.error").unwrap_or_default();
         assert!(
-            reason.contains("plugin trap"),
+            reason.contains("plugin trap") && reason.contains(limit),
             "{mode}: dead letter {id}: {reason}"
         );
     }
