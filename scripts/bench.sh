@@ -4,7 +4,7 @@
 # closure, memory of 100 k and 1 M open windows, Kafka end to end against a bare rdkafka
 # consumer in the same run (on an Apache Kafka broker process the script starts, and on
 # librdkafka's in-process mock cluster; at-least-once and exactly-once), checkpoint and
-# recovery, hot swap;
+# recovery, hot swap, and the spread aggregator in Rust, Python and JavaScript;
 # then the design budgets, each met or missed. Ratios come from one run of one bench, because
 # these machines are noisy. Exits 1 when a budget is missed.
 # Usage: scripts/bench.sh   (BENCH_EVENTS=… sets the mock-cluster Kafka runs' size; 500 000)
@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 [[ -f dist/plugins/count.wasm && -f dist/fixtures/sum-v3.wasm ]] || ./scripts/build-plugins.sh
+[[ -f dist/examples/python-spread.wasm && -f dist/examples/js-spread.wasm ]] || ./scripts/build-polyglot.sh
 out=$(mktemp -d)
 run() {
   local name=$1; shift
@@ -56,6 +57,7 @@ run kafka BENCH_EVENTS="${BENCH_EVENTS:-500000}" cargo bench -p eddy --bench kaf
 run kafka-eos BENCH_EVENTS="${BENCH_EVENTS:-500000}" BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
 run checkpoint cargo bench -p eddy --bench checkpoint
 run swap cargo bench -p eddy --bench swap
+run polyglot cargo bench -p eddy --bench polyglot
 
 # Criterion prints the benchmark's id, then its `thrpt: [low mid high]` line.
 criterion() {
@@ -77,7 +79,7 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap; do
+for bench in kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"

@@ -21,7 +21,7 @@ function configure(config) {
   return { path, min: config.min };
 }
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { fatal: true }); // invalid UTF-8 is not JSON
 
 /** Keeps events whose field is at least a threshold. */
 export function threshold(event, { path, min }) {
@@ -32,11 +32,12 @@ export function threshold(event, { path, min }) {
     return false;
   }
   for (const part of path) {
-    if (value !== null && typeof value === 'object' && Object.hasOwn(value, part)) {
-      value = value[part];
-    } else {
-      return false;
-    }
+    // In an array only a plain index (RFC 6901): not /list/length, not /list/01.
+    const found = Array.isArray(value)
+      ? /^(0|[1-9][0-9]*)$/.test(part) && Number(part) < value.length
+      : value !== null && typeof value === 'object' && Object.hasOwn(value, part);
+    if (!found) return false;
+    value = value[part];
   }
   return typeof value === 'number' && value >= min;
 }

@@ -8,8 +8,16 @@ Test:  python -m pytest examples/python-filter  (native, no Wasm)
 """
 
 import json
+import re
 
 from eddy_sdk import export_filter
+
+# An array index in a JSON pointer (RFC 6901): no sign, no leading zero.
+INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def _not_json(constant):
+    raise ValueError(f"{constant} is not JSON")  # Python's json reads NaN and Infinity
 
 
 def configure(config):
@@ -28,13 +36,13 @@ def threshold(event, config):
     """Keeps events whose field is at least a threshold."""
     path, minimum = config
     try:
-        value = json.loads(event.payload)
+        value = json.loads(event.payload, parse_constant=_not_json)
     except ValueError:
         return False
     for part in path:
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and INDEX.fullmatch(part) and int(part) < len(value):
             value = value[int(part)]
         else:
             return False

@@ -19,3 +19,10 @@ def test_refuses_bad_config():
     with pytest.raises(PluginError) as e:
         run_transform(Transformer, [], '{"field":"v","min":2}')
     assert e.value.kind == "invalid-config"
+
+
+def test_array_indices_and_payloads_as_the_rust_threshold_filter_reads_them():
+    events = ['{"a":[5]}', '{"a":[1,5]}', '{"a":{"01":5}}', b'{"a":[5],"s":"\xff"}', '{"a":[NaN]}']
+    assert run_transform(Transformer, events, '{"field":"/a/0","min":2}') == [0]
+    assert run_transform(Transformer, events, '{"field":"/a/01","min":2}') == [2]
+    assert run_transform(Transformer, ['{"a":Infinity}'], '{"field":"/a","min":2}') == []

@@ -1,6 +1,7 @@
 //! The admin API's router, called without a socket: listing, uploading (a hundred malformed
 //! uploads each get a 4xx and leave the registry unchanged), the bearer token, activation and
-//! rollback requests and the checks before them, deletion of active versions refused.
+//! rollback requests and the checks before them, deletion of active versions refused; and over
+//! a socket, the CLI's error for an upload over the limit.
 
 use std::sync::Arc;
 
@@ -480,4 +481,38 @@ fn oversize_uploads_get_json_and_are_counted_and_rollback_targets_are_kept() {
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
     });
+}
+
+/// Over a socket, as `eddy plugin push` meets it: an upload over the limit is refused before
+/// its body is read and the connection closed, which the client usually sees as a broken pipe
+/// rather than the 413; its error still says why (a 19 MB Python component met this under the
+/// old 16 MiB default).
+#[test]
+fn the_cli_says_an_oversize_upload_is_over_the_limit() {
+    let api = api();
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = server
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let router = api.router.clone();
+    server.spawn(async move { axum::serve(listener, router).await });
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("big.wasm");
+    std::fs::write(&file, vec![0u8; LIMIT * 4]).expect("write");
+    let client = eddy::cli::admin_client::Client::new(
+        &format!("http://127.0.0.1:{port}"),
+        Some(TOKEN.into()),
+    );
+    let error = client.push(&file).expect_err("over the limit").to_string();
+    eprintln!("{error}");
+    assert!(
+        error.contains("413") || error.contains("max_upload_bytes"),
+        "{error}"
+    );
+    assert_eq!(api.control.registry().list().count(), 0, "nothing stored");
 }

@@ -1,6 +1,7 @@
 //! Plugins written in Python (componentize-py, `sdk/python`) and JavaScript (componentize-js,
 //! `sdk/js`), loaded by the host's runtime like any Rust plugin: an aggregator (mean) and a
-//! filter (threshold) per language, checked against native computations. Built by
+//! filter (threshold) per language, checked against native computations (the filters also
+//! against the Rust `threshold-filter` on the same events). Built by
 //! `scripts/build-polyglot.sh` (which `scripts/test.sh` runs) into `dist/examples/`.
 //!
 //! Both toolchains are told to build components that import nothing but `eddy:plugin/log`
@@ -213,6 +214,46 @@ fn check_filter(name: &str) {
 
     let empty = f.process(&RawBatch::default()).expect("empty batch");
     assert_eq!(empty.len(), 0);
+
+    // The Rust example `threshold-filter` keeps the same events, JSON pointers into arrays and
+    // payloads that are not JSON (invalid UTF-8, NaN) included.
+    let mut rust = filter("threshold-filter", r#"{"field":"/a/0","min":2}"#).expect("rust");
+    let mut f = filter(name, r#"{"field":"/a/0","min":2}"#).expect("configures");
+    let mut batch = RawBatch::default();
+    let payloads: [&[u8]; 9] = [
+        br#"{"a":[5]}"#,
+        br#"{"a":[1,5]}"#,
+        br#"{"a":{"0":2}}"#,
+        br#"{"a":[2.5],"s":"\u00ff"}"#,
+        b"{\"a\":[5],\"s\":\"\xff\"}",
+        br#"{"a":[NaN]}"#,
+        br#"{"a":[true]}"#,
+        br#"{"a":[1e300]}"#,
+        br#"[{"a":[9]}]"#,
+    ];
+    for (i, p) in payloads.iter().enumerate() {
+        batch.push(p, i as i64);
+    }
+    let want = rust.process(&batch).expect("rust filter");
+    assert_eq!(want.timestamps, [0, 2, 3, 7], "the Rust filter");
+    assert_eq!(
+        f.process(&batch).expect("filter").timestamps,
+        want.timestamps,
+        "{name}"
+    );
+    for field in ["/a/01", "/a/length", "/a/+0"] {
+        let config = format!(r#"{{"field":"{field}","min":1}}"#);
+        let want = filter("threshold-filter", &config)
+            .expect("rust")
+            .process(&batch)
+            .expect("rust filter");
+        let got = filter(name, &config).expect("configures").process(&batch);
+        assert_eq!(
+            got.expect("filter").timestamps,
+            want.timestamps,
+            "{name}: {field}"
+        );
+    }
 
     for config in [r#"{"field":"v","min":2}"#, r#"{"field":"/v"}"#, "[1"] {
         match filter(name, config) {

@@ -14,7 +14,8 @@ pub struct AdminConfig {
     pub token: Option<String>,
     /// Folder of the plugin registry (uploaded components and which version each stage runs).
     pub registry_dir: PathBuf,
-    /// Largest component accepted, bytes.
+    /// Largest component accepted, bytes. The default, 32 MiB, takes a Python plugin (about
+    /// 19 MB: componentize-py puts CPython in every component) and a JavaScript one (12 MB).
     pub max_upload_bytes: usize,
 }
 
@@ -23,7 +24,7 @@ impl Default for AdminConfig {
         Self {
             token: None,
             registry_dir: PathBuf::from("eddy-registry"),
-            max_upload_bytes: 16 << 20,
+            max_upload_bytes: 32 << 20,
         }
     }
 }

@@ -17,3 +17,15 @@ test('nested pointer', () => {
 test('refuses bad configuration', () => {
   assert.throws(() => runTransform(transformer, [], '{"field":"v","min":2}'), { tag: 'invalid-config' });
 });
+
+test('array indices and payloads as the Rust threshold-filter reads them', () => {
+  const events = [
+    '{"a":[5]}',
+    '{"a":[1,5]}',
+    '{"a":{"01":5}}',
+    new Uint8Array([...new TextEncoder().encode('{"a":[5],"s":"'), 0xff, 0x22, 0x7d]),
+  ];
+  assert.deepEqual(runTransform(transformer, events, '{"field":"/a/0","min":2}'), [0]);
+  assert.deepEqual(runTransform(transformer, events, '{"field":"/a/length","min":1}'), []);
+  assert.deepEqual(runTransform(transformer, events, '{"field":"/a/01","min":2}'), [2]);
+});

@@ -34,6 +34,28 @@ pub enum ClientError {
     },
 }
 
+/// A host refuses an upload over its `admin.max_upload_bytes` (413) before reading the body and
+/// closes the connection, so a large upload usually ends in a broken pipe instead of the 413:
+/// say what that most likely means.
+fn cut_off(error: ClientError, size: usize) -> ClientError {
+    match error {
+        ClientError::Transport { url, message }
+            if ["Broken pipe", "Connection reset", "connection reset"]
+                .iter()
+                .any(|cut| message.contains(cut)) =>
+        {
+            ClientError::Transport {
+                url,
+                message: format!(
+                    "{message}: the host closed the connection during the upload of {size} bytes; \
+                     an upload over its admin.max_upload_bytes is refused before it is read"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
 /// A client of one host's admin API.
 pub struct Client {
     agent: Agent,
@@ -109,6 +131,7 @@ impl Client {
             .header("Content-Type", "application/wasm")
             .send(&bytes[..]);
         self.finish(&url, result)
+            .map_err(|error| cut_off(error, bytes.len()))
     }
 
     /// Asks stage `stage` of pipeline `main` to run version `digest`, configured by `config`

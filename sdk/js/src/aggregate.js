@@ -134,6 +134,10 @@ export class Groups {
     for (let i = 0; i < slots.length; i++) {
       const group = this.slots.get(slots[i]) ?? this.cls.new(this.config);
       let result = group.finish(this.config);
+      if (typeof result === 'number' && width === 1) {
+        out[i] = result; // the common case, without an array per group
+        continue;
+      }
       if (typeof result === 'number') result = [result];
       result = Array.from(result, Number);
       if (result.length !== width) {
@@ -149,7 +153,7 @@ export class Groups {
   }
 
   release(slots) {
-    for (const slot of slots) this.slots.delete(slot);
+    for (let i = 0; i < slots.length; i++) this.slots.delete(slots[i]);
   }
 
   /** `{ data, offsets }`: the groups' state, one row per slot. */

@@ -135,11 +135,16 @@ class Groups:
         """The groups' results, row-major, ``width`` values per slot."""
         out = []
         width = self.width
+        config = self.config
+        groups = self.slots
         for slot in slots:
-            group = self.slots.get(slot)
+            group = groups.get(slot)
             if group is None:
-                group = self.cls.new(self.config)
-            result = group.finish(self.config)
+                group = self.cls.new(config)
+            result = group.finish(config)
+            if width == 1 and type(result) is float:
+                out.append(result)  # the common case, without a list per group
+                continue
             if isinstance(result, (int, float)):
                 result = (result,)
             result = [float(v) for v in result]

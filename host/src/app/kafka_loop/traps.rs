@@ -30,10 +30,11 @@ pub(super) type Span = (i64, i64);
 pub(super) struct Traps {
     /// Per partition: the batch being retried on fresh instances.
     retrying: BTreeMap<u32, Span>,
-    /// Per partition: batches that trapped again, sent to the dead-letter output when read.
-    /// Kept until a checkpoint or commit of the partition passes them: a partition sent back
-    /// to an older position reads them again, and must skip them again.
-    quarantined: BTreeMap<u32, Vec<Span>>,
+    /// Per partition: batches that trapped again, sent to the dead-letter output when read,
+    /// with the trap (the dead letters' reason). Kept until a checkpoint or commit of the
+    /// partition passes them: a partition sent back to an older position reads them again, and
+    /// must skip them again.
+    quarantined: BTreeMap<u32, Vec<(Span, String)>>,
     /// Per partition: the highest offset already written to the dead-letter output and not
     /// undone (an aborted transaction undoes them), so a record read again is not written
     /// twice.
@@ -138,11 +139,10 @@ impl KafkaRun {
                 trapped.0, trapped.1
             ),
         );
-        self.traps
-            .quarantined
-            .entry(partition)
-            .or_default()
-            .push(trapped);
+        self.traps.quarantined.entry(partition).or_default().push((
+            trapped,
+            format!("plugin trap: the batch trapped twice: {error}"),
+        ));
         self.go_back(partition)
     }
 
@@ -184,7 +184,14 @@ impl KafkaRun {
         let Some(spans) = self.traps.quarantined.get(&batch.partition) else {
             return Ok(batch);
         };
-        let held = |offset: i64| spans.iter().any(|&(a, b)| (a..=b).contains(&offset));
+        let held = |offset: i64| spans.iter().any(|&((a, b), _)| (a..=b).contains(&offset));
+        // The reason of the first span the batch meets (a batch meeting two quarantined spans
+        // of different traps is rare: one reason for all its rejected records).
+        let reason = batch
+            .source_offsets
+            .iter()
+            .find_map(|&o| spans.iter().find(|((a, b), _)| (*a..=*b).contains(&o)))
+            .map_or_else(String::new, |(_, reason)| reason.clone());
         if !batch.source_offsets.iter().any(|&o| held(o)) {
             return Ok(batch);
         }
@@ -204,8 +211,7 @@ impl KafkaRun {
         let partition = batch.partition;
         let written = self.traps.dead_lettered.get(&partition).copied();
         let fresh = rejected_after(&rejected, written);
-        self.pipeline
-            .dead_letter(&fresh, "plugin trap: the batch trapped twice")?;
+        self.pipeline.dead_letter(&fresh, &reason)?;
         if let Some(&last) = rejected.source_offsets.last() {
             self.pipeline.account_for(partition, last);
             let high = self.traps.dead_lettered.entry(partition).or_insert(last);
@@ -244,7 +250,7 @@ impl KafkaRun {
     pub(super) fn forget_durable_quarantine(&mut self) {
         for progress in self.pipeline.progress() {
             if let Some(spans) = self.traps.quarantined.get_mut(&progress.partition) {
-                spans.retain(|&(_, last)| last >= progress.offset);
+                spans.retain(|&((_, last), _)| last >= progress.offset);
             }
             self.pipeline
                 .forget_dropped(progress.partition, progress.watermark);

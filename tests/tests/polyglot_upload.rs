@@ -1,0 +1,181 @@
+//! The Python and the JavaScript `spread` (`examples/python-spread`, a 19 MB component, and
+//! `examples/js-spread`, 12 MB) uploaded over the admin API to a running `eddy run` on Apache
+//! Kafka and activated for a stage that ran the built-in `max`: later windows are computed by
+//! it, with no restart, and no window is lost or written twice. The shape of `upload_live.rs`;
+//! `max` has another name and state format than `spread`, so `max` finishes the windows open at
+//! the swap. The default `admin.max_upload_bytes` takes both components.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use eddy_tests::broker::Kafka;
+use eddy_tests::dataset::{PARTITIONS, TOPICS, dataset};
+use eddy_tests::example;
+use eddy_tests::process::{Eddy, eddy_binary, http_request};
+use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
+use serde_json::Value;
+
+const TOKEN: &str = "test-admin-token";
+
+const CONFIG: &str = r#"
+source: { type: kafka, topic: events }
+decode: { key: /key, time: /ts }
+watermark: { out_of_orderness: 500ms }
+window: { type: tumbling, size: 5s }
+aggregates:
+  - { name: count, plugin: count }
+  - { name: custom, plugin: max, field: /amount }
+sink: { type: kafka, topic: results }
+late: { type: kafka, topic: late }
+dead_letter: { type: kafka, topic: dead }
+batch_size: 256
+kafka: { brokers: set-by-the-environment, group_id: eddy-polyglot-upload-test }
+"#;
+
+fn event_time(payload: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<Value>(payload).ok()?["ts"].as_i64()
+}
+
+#[test]
+fn an_uploaded_python_spread_computes_later_windows_without_a_restart() {
+    uploaded_spread_computes_later_windows("python-spread");
+}
+
+#[test]
+fn an_uploaded_js_spread_computes_later_windows_without_a_restart() {
+    uploaded_spread_computes_later_windows("js-spread");
+}
+
+/// Pushes and activates the example `name` (a spread) half-way through the stream.
+fn uploaded_spread_computes_later_windows(name: &str) {
+    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let brokers = broker.bootstrap_servers();
+    let data = dataset();
+    let per_partition = data.records.len() / PARTITIONS as usize;
+    let (first, second): (Vec<_>, Vec<_>) = data
+        .records
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| i % per_partition < per_partition / 2);
+    let first: Vec<(i32, Vec<u8>)> = first.into_iter().map(|(_, r)| r.clone()).collect();
+    let second: Vec<(i32, Vec<u8>)> = second.into_iter().map(|(_, r)| r.clone()).collect();
+    let swap_time = first
+        .iter()
+        .filter_map(|(_, p)| event_time(p))
+        .max()
+        .expect("times");
+    let resume_time = second
+        .iter()
+        .filter_map(|(_, p)| event_time(p))
+        .filter(|&t| t > swap_time - 1_000)
+        .min()
+        .expect("times");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("eddy.yaml");
+    std::fs::write(&config, CONFIG).expect("config");
+    let registry = dir.path().join("registry").display().to_string();
+    let env = [
+        ("EDDY_ADMIN__TOKEN", TOKEN.to_string()),
+        ("EDDY_ADMIN__REGISTRY_DIR", registry),
+    ];
+    produce(&brokers, &first);
+    let mut eddy = Eddy::run(&config, &brokers, &env);
+    eddy.wait_ready(Duration::from_secs(60));
+    wait_until_quiet(&brokers);
+
+    let url = format!("http://127.0.0.1:{}", eddy.port());
+    let cli = |args: &[&str]| {
+        Command::new(eddy_binary())
+            .arg("plugin")
+            .args(args)
+            .args(["--url", &url])
+            .env("EDDY_ADMIN__TOKEN", TOKEN)
+            .output()
+            .expect("eddy plugin runs")
+    };
+    let spread = example(name).display().to_string();
+    let started = Instant::now();
+    let pushed = cli(&["push", &spread]);
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    eprintln!("pushed in {:?}", started.elapsed());
+    let entry: Value = serde_json::from_slice(&pushed.stdout).expect("entry");
+    assert_eq!(entry["name"], "spread", "{entry}");
+    let digest = entry["digest"].as_str().expect("digest").to_string();
+    let activated = cli(&["activate", "aggregates.custom", &digest]);
+    assert!(
+        activated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&activated.stderr)
+    );
+    let started = Instant::now();
+    loop {
+        let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
+        let pipelines: Value = serde_json::from_str(&body).expect("pipelines");
+        let stage = &pipelines[0]["stages"][1];
+        if stage["digest"] == digest.as_str() && stage["pending"] == false {
+            assert!(stage["error"].is_null(), "{stage}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not applied: {stage}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("applied in {:?}", started.elapsed());
+
+    produce(&brokers, &second);
+    // Per (key, window start): min and max of the on-time events.
+    let want: BTreeMap<(String, i64), (f64, f64)> = data
+        .windows
+        .iter()
+        .map(|(k, &(_, _, min, max))| (k.clone(), (min as f64, max as f64)))
+        .collect();
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(2),
+        Duration::from_secs(120),
+    );
+    let status = eddy.stop();
+    assert!(status.success(), "{status}");
+
+    let mut seen = BTreeMap::new();
+    let (mut by_max, mut by_spread) = (0, 0);
+    for record in outputs.get("results").into_iter().flatten() {
+        let v: Value = serde_json::from_slice(&record.payload).expect("json");
+        let key = v["key"].as_str().expect("key").to_string();
+        let start = v["window_start"].as_i64().expect("start");
+        let custom = v["custom"].as_f64().expect("custom");
+        let &(min, max) = want.get(&(key.clone(), start)).expect("a reference window");
+        *seen.entry((key.clone(), start)).or_insert(0) += 1;
+        if start + 5_000 <= swap_time - 500 {
+            assert_eq!(custom, max, "{key}@{start}: fired before the swap, by max");
+            by_max += 1;
+        } else if start >= resume_time + 5_000 {
+            assert_eq!(
+                custom,
+                max - min,
+                "{key}@{start}: opened after the swap, by {name}"
+            );
+            by_spread += 1;
+        } else {
+            assert!(
+                custom == max || custom == max - min,
+                "{key}@{start}: {custom}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), data.windows.len(), "every window, once");
+    assert!(seen.values().all(|&n| n == 1), "no window twice");
+    assert!(
+        by_max > 100 && by_spread > 100,
+        "{by_max} by max, {by_spread} by spread"
+    );
+}
