@@ -15,7 +15,7 @@ if ! command -v buildah >/dev/null; then
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
   $sudo apt-get install -y -q buildah
 fi
-[[ -f dist/plugins/count.wasm ]] || ./scripts/build-plugins.sh
+[[ -f dist/plugins/count.wasm ]] || ./scripts/build-plugins.sh --rust-only
 cargo build --release -p eddy --bin eddy
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin="$target_dir/release/eddy"

@@ -5,7 +5,9 @@
 # The built-ins are also copied to $CARGO_TARGET_DIR/{debug,release}/plugins where those folders
 # exist: `plugins/` beside the binary is where `eddy` looks for them when plugins.dir is not set
 # and ./dist/plugins is not there (so `eddy run` works from any directory).
-# Usage: scripts/build-plugins.sh
+# Then the Python and JavaScript examples (scripts/build-polyglot.sh: installs the pinned
+# componentize-py and npm packages when missing) unless --rust-only (the demo needs none of them).
+# Usage: scripts/build-plugins.sh [--rust-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -37,4 +39,7 @@ for profile in debug release; do
     cp dist/plugins/*.wasm "$target_dir/$profile/plugins/"
   fi
 done
+if [[ "${1:-}" != "--rust-only" ]]; then
+  scripts/build-polyglot.sh
+fi
 ls -l dist/plugins dist/examples

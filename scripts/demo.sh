@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh >&2
-scripts/build-plugins.sh >&2
+scripts/build-plugins.sh --rust-only >&2
 cargo build --quiet -p eddy --bin eddy >&2
 "$CARGO_TARGET_DIR/debug/eddy" demo "$@"
