@@ -171,7 +171,8 @@ fn a_python_loop_and_memory_bomb_trap_with_the_limit_named() {
         }
         if mode == "loop" {
             assert!(
-                took >= CALL_TIMEOUT && took < CALL_TIMEOUT * 4,
+                // Epoch ticks bound the call: it may end up to one tick before the limit.
+                took >= CALL_TIMEOUT * 3 / 4 && took < CALL_TIMEOUT * 4,
                 "interrupted after {took:?}"
             );
         }
