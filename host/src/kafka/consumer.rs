@@ -20,7 +20,10 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+mod committed;
 mod positions;
+
+use committed::committed_positions;
 
 use super::KafkaError;
 use super::client::{Role, client_config};
@@ -386,55 +389,6 @@ impl GroupContext {
         }
         Ok(restored)
     }
-}
-
-/// A partition's committed offset (none: nothing committed) and, where Eddy wrote it, its
-/// progress.
-type Position = (Option<i64>, Option<Committed>);
-
-/// Each of `partitions`' committed position.
-fn committed_positions(
-    consumer: &BaseConsumer<GroupContext>,
-    topic: &str,
-    partitions: &[u32],
-) -> Result<BTreeMap<u32, Position>, KafkaError> {
-    if partitions.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let external = lock(&consumer.context().external).clone();
-    if let Some(external) = external {
-        let found = external
-            .positions(partitions)
-            .map_err(|e| KafkaError::Client(format!("reading committed progress: {e}")))?;
-        tracing::debug!(committed = ?found, "committed progress of assigned partitions");
-        return Ok(partitions
-            .iter()
-            .map(|&p| match found.get(&p) {
-                Some(&(offset, committed)) => (p, (Some(offset), Some(committed))),
-                None => (p, (None, None)),
-            })
-            .collect());
-    }
-    let mut tpl = TopicPartitionList::new();
-    for &partition in partitions {
-        tpl.add_partition(topic, partition as i32);
-    }
-    let committed = consumer
-        .committed_offsets(tpl, COMMITTED_TIMEOUT)
-        .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
-    tracing::debug!(committed = ?committed, "committed offsets of assigned partitions");
-    Ok(committed
-        .elements_for_topic(topic)
-        .iter()
-        .filter_map(|e| {
-            let partition = u32::try_from(e.partition()).ok()?;
-            let offset = match e.offset() {
-                Offset::Offset(o) if o >= 0 => Some(o),
-                _ => None,
-            };
-            Some((partition, (offset, Progress::parse_metadata(e.metadata()))))
-        })
-        .collect())
 }
 
 /// The source topic's consumer in the group `kafka.group_id`.
