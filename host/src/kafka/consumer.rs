@@ -89,6 +89,9 @@ pub struct GroupContext {
     reachable: AtomicBool,
     /// Committed progress kept outside the group, when there is such a place.
     external: Mutex<Option<Arc<dyn ProgressSource>>>,
+    /// How long reading committed positions is retried while no broker answers
+    /// (`kafka.delivery_timeout`), and the pause between tries (`kafka.retry_backoff`).
+    patience: (Duration, Duration),
 }
 
 impl ClientContext for GroupContext {
@@ -427,6 +430,7 @@ impl GroupConsumer {
             lag,
             reachable: AtomicBool::new(true),
             external: Mutex::new(None),
+            patience: (kafka.delivery_timeout, kafka.retry_backoff),
         };
         let mut config = client_config(kafka, brokers, Role::Consumer);
         if config.get("statistics.interval.ms").is_none() {

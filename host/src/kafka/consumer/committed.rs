@@ -3,6 +3,7 @@
 //! PostgreSQL).
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -15,8 +16,27 @@ use eddy_engine::progress::{Committed, Progress};
 /// progress.
 pub(super) type Position = (Option<i64>, Option<Committed>);
 
-/// Each of `partitions`' committed position.
+/// Each of `partitions`' committed position. A broker that does not answer (killed, frozen,
+/// restarting) is asked again until `kafka.delivery_timeout` has passed, like a write.
 pub(super) fn committed_positions(
+    consumer: &BaseConsumer<GroupContext>,
+    topic: &str,
+    partitions: &[u32],
+) -> Result<BTreeMap<u32, Position>, KafkaError> {
+    let (patience, backoff) = consumer.context().patience;
+    let started = Instant::now();
+    loop {
+        match read_positions(consumer, topic, partitions) {
+            Err(error) if started.elapsed() + backoff < patience => {
+                tracing::warn!(%error, "reading committed positions: trying again");
+                std::thread::sleep(backoff.max(Duration::from_millis(100)));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn read_positions(
     consumer: &BaseConsumer<GroupContext>,
     topic: &str,
     partitions: &[u32],
