@@ -13,3 +13,5 @@ scripts/build-polyglot.sh --test
 # The integration tests run the `eddy` binary, which `cargo test` alone does not build.
 cargo build -p eddy --bin eddy
 cargo test --workspace
+# No import circle between the top-level modules of the engine and of the host.
+python3 scripts/module-graph.py >/dev/null
