@@ -97,6 +97,9 @@ impl Eddy {
                 std::env::var("TEST_EDDY_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .current_dir(repo_root())
+            // Inside Kubernetes a pod-like HOSTNAME would make every test replica the same
+            // static group member (`kafka.static_membership: auto`).
+            .env_remove("KUBERNETES_SERVICE_HOST")
             .stdin(Stdio::null());
         for (name, value) in env {
             command.env(name, value);

@@ -33,6 +33,22 @@ pub enum OnReset {
     Continue,
 }
 
+/// Whether this replica joins its consumer group as a static member (`group.instance.id`,
+/// KIP-345): a restarted member with the same name gets its partitions back at once, without a
+/// rebalance and without waiting for the group to give up on its predecessor.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StaticMembership {
+    /// On when this replica's name is stable: `kafka.instance_id` is set, or the process runs
+    /// in Kubernetes under a StatefulSet pod name (`HOSTNAME` is `<name>-<ordinal>`).
+    #[default]
+    Auto,
+    /// Always, named by `kafka.instance_id`, else `HOSTNAME`.
+    On,
+    /// Never: a restarted replica joins as a new member.
+    Off,
+}
+
 /// Compression of produced batches.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +88,11 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// Consumer group id; replicas with the same id share the input's partitions.
     pub group_id: String,
+    /// Whether the consumer is a static group member (see [`StaticMembership`]).
+    pub static_membership: StaticMembership,
+    /// This replica's static member name (`group.instance.id`); default `HOSTNAME`. Each
+    /// replica of a group needs its own.
+    pub instance_id: Option<String>,
     /// Where partitions start when first assigned.
     pub start: StartPosition,
     /// What to do when records were deleted before they were read (see [`OnReset`]). A
@@ -114,6 +135,8 @@ impl Default for KafkaConfig {
         Self {
             brokers: "localhost:9092".into(),
             group_id: "eddy".into(),
+            static_membership: StaticMembership::Auto,
+            instance_id: None,
             start: StartPosition::Committed,
             on_reset: OnReset::Stop,
             commit_interval: Duration::from_secs(5),
@@ -128,6 +151,33 @@ impl Default for KafkaConfig {
             producer_properties: BTreeMap::new(),
         }
     }
+}
+
+impl KafkaConfig {
+    /// The consumer's static member name (`group.instance.id`), if it is a static member;
+    /// `env` reads an environment variable.
+    pub fn group_instance_id(&self, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let named = self
+            .instance_id
+            .clone()
+            .filter(|name| !name.trim().is_empty());
+        let host = env("HOSTNAME").filter(|name| !name.trim().is_empty());
+        match self.static_membership {
+            StaticMembership::Off => None,
+            StaticMembership::On => named.or(host),
+            StaticMembership::Auto => named.or_else(|| {
+                let in_kubernetes = env("KUBERNETES_SERVICE_HOST").is_some();
+                host.filter(|name| in_kubernetes && is_stateful_set_pod(name))
+            }),
+        }
+    }
+}
+
+/// Whether `name` looks like a StatefulSet pod's: `<name>-<ordinal>`.
+fn is_stateful_set_pod(name: &str) -> bool {
+    name.rsplit_once('-').is_some_and(|(set, ordinal)| {
+        !set.is_empty() && !ordinal.is_empty() && ordinal.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// A property name as librdkafka spells it: environment overrides write `_` for `.`.

@@ -26,7 +26,10 @@ pub use io::{
     DecodeConfig, FileMode, PostgresSink, SecretUrl, SideOutputConfig, SinkConfig, SourceConfig,
     TimeFormat, redact_password,
 };
-pub use kafka::{Compression, KafkaConfig, OnReset, StartPosition, property_name, property_value};
+pub use kafka::{
+    Compression, KafkaConfig, OnReset, StartPosition, StaticMembership, property_name,
+    property_value,
+};
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
 pub use stage::StageId;
@@ -431,6 +434,23 @@ impl Config {
         }
         if kafka.group_id.is_empty() {
             return Err(invalid("kafka.group_id", "must not be empty"));
+        }
+        if kafka
+            .instance_id
+            .as_ref()
+            .is_some_and(|name| name.trim().is_empty())
+        {
+            return Err(invalid("kafka.instance_id", "must not be empty"));
+        }
+        if kafka.static_membership == StaticMembership::On
+            && kafka
+                .group_instance_id(|name| std::env::var(name).ok())
+                .is_none()
+        {
+            return Err(invalid(
+                "kafka.static_membership",
+                "`on` needs a member name: set kafka.instance_id (or HOSTNAME)",
+            ));
         }
         if kafka.commit_interval.as_millis() == 0 {
             return Err(invalid("kafka.commit_interval", "must be at least 1ms"));

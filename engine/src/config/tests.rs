@@ -509,3 +509,63 @@ fn passwords_are_redacted_in_every_form() {
         assert_eq!(redact_password(url), shown, "{url}");
     }
 }
+
+#[test]
+fn static_membership_is_on_for_a_stable_name_only() {
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let kafka = |yaml: &str| {
+        let full = format!("source: {{ type: kafka, topic: t }}\nkafka: {yaml}\n");
+        Config::from_yaml(&full).expect("valid").kafka
+    };
+    let pod = env(&[
+        ("HOSTNAME", "eddy-2"),
+        ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+    ]);
+    let deployment = env(&[
+        ("HOSTNAME", "eddy-7d9f8b6c5-x2kqz"),
+        ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+    ]);
+    let laptop = env(&[("HOSTNAME", "build-1")]);
+    let auto = kafka("{ group_id: g }");
+    assert_eq!(auto.static_membership, StaticMembership::Auto);
+    assert_eq!(auto.group_instance_id(&pod).as_deref(), Some("eddy-2"));
+    assert_eq!(
+        auto.group_instance_id(&deployment),
+        None,
+        "random pod names"
+    );
+    assert_eq!(auto.group_instance_id(&laptop), None, "not in Kubernetes");
+    let named = kafka("{ instance_id: replica-a }");
+    assert_eq!(
+        named.group_instance_id(&laptop).as_deref(),
+        Some("replica-a")
+    );
+    Jail::expect_with(|jail| {
+        // Validation reads the real environment.
+        jail.set_env("HOSTNAME", "build-1");
+        let on = kafka("{ static_membership: on }");
+        assert_eq!(on.group_instance_id(&laptop).as_deref(), Some("build-1"));
+        Ok(())
+    });
+    let off = kafka("{ static_membership: off, instance_id: replica-a }");
+    assert_eq!(off.group_instance_id(&pod), None);
+}
+
+#[test]
+fn static_membership_on_needs_a_name() {
+    Jail::expect_with(|jail| {
+        jail.set_env("HOSTNAME", "");
+        let message =
+            error_of("source: { type: kafka, topic: t }\nkafka: { static_membership: on }\n");
+        assert!(message.contains("kafka.static_membership"), "{message}");
+        let message = error_of("source: { type: kafka, topic: t }\nkafka: { instance_id: ' ' }\n");
+        assert!(message.contains("kafka.instance_id"), "{message}");
+        Ok(())
+    });
+}

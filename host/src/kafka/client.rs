@@ -37,6 +37,11 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, role: Role) -> ClientCo
                 // queue passes `queued.min.messages`; at its default (1 s) the queue then runs
                 // dry while the pipeline works through it, and the pipeline waits.
                 .set("fetch.queue.backoff.ms", "10");
+            if let Some(name) = kafka.group_instance_id(|name| std::env::var(name).ok()) {
+                // A static member: restarted under the same name, it gets its partitions
+                // back without a rebalance (it does not leave the group when it stops).
+                config.set("group.instance.id", name);
+            }
         }
         Role::Producer => {
             config

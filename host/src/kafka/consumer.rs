@@ -436,6 +436,12 @@ impl GroupConsumer {
         if config.get("statistics.interval.ms").is_none() {
             config.set("statistics.interval.ms", "5000");
         }
+        if let Some(name) = config.get("group.instance.id") {
+            tracing::info!(
+                instance = name,
+                "static group member: a restart under this name gets its partitions back without a rebalance"
+            );
+        }
         let consumer = BaseConsumer::from_config_and_context(&config, context)
             .map_err(|e| KafkaError::Client(format!("creating the consumer: {e}")))?;
         consumer
