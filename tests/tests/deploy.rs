@@ -64,6 +64,17 @@ fn kubernetes_manifests_match_the_api_schema() {
         .expect("eddy.yaml in the ConfigMap");
     let pipeline =
         eddy_engine::config::Config::from_yaml(&yaml).expect("the ConfigMap's pipeline is valid");
+    // Each pod is a static group member under its pod name (a restart gets its partitions
+    // back without a rebalance).
+    let in_pod = |name: &str| match name {
+        "HOSTNAME" => Some("eddy-1".to_string()),
+        "KUBERNETES_SERVICE_HOST" => Some("10.96.0.1".to_string()),
+        _ => None,
+    };
+    assert_eq!(
+        pipeline.kafka.group_instance_id(in_pod).as_deref(),
+        Some("eddy-1")
+    );
 
     let spec = statefulset.and_then(|s| s.spec).expect("spec");
     let pod = spec.template.spec.expect("pod spec");
