@@ -1,8 +1,10 @@
 //! Prometheus metrics, served as text on `/metrics` of the HTTP endpoint.
 
 mod pipeline;
+mod rebalance;
 
 pub use pipeline::{ErrorLabels, PartitionLabels, PipelineMetrics, StageLabels};
+pub use rebalance::{PartitionMoveLabels, RebalanceLabels, RebalanceMetrics};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -87,6 +89,8 @@ pub struct Metrics {
     pub uploads: Family<UploadLabels, Counter>,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
+    /// Consumer group rebalances.
+    pub rebalance: RebalanceMetrics,
 }
 
 impl Default for Metrics {
@@ -208,6 +212,8 @@ impl Metrics {
         );
         let pipeline = PipelineMetrics::default();
         pipeline.register(&mut registry);
+        let rebalance = RebalanceMetrics::default();
+        rebalance.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
         plugins.register(&mut registry);
         Self {
@@ -222,6 +228,7 @@ impl Metrics {
             records_skipped,
             uploads,
             pipeline,
+            rebalance,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod changes;
 mod checkpoint;
+mod rebalance;
 mod reset;
 mod traps;
 
@@ -77,6 +78,8 @@ pub struct KafkaRun {
     on_trap: TrapPolicy,
     /// Trapped batches being retried or sent to the dead-letter output.
     traps: Traps,
+    /// What rebalances moved.
+    rebalances: rebalance::Rebalances,
     /// An activated version trapping this often is rolled back.
     rollback_traps: usize,
     /// See `rollback_traps`.
@@ -218,6 +221,7 @@ impl KafkaRun {
             on_reset: config.kafka.on_reset,
             reset_reported: None,
             traps: Traps::default(),
+            rebalances: rebalance::Rebalances::default(),
             rollback_traps: config.plugins.rollback_traps as usize,
             rollback_window: config.plugins.rollback_window,
         })
@@ -342,6 +346,7 @@ impl KafkaRun {
             let polled = self.consumer.poll(wait);
             if self.consumer.generation() != generation {
                 for change in self.consumer.take_changes() {
+                    self.rebalances.observe(&change, &self.metrics.rebalance);
                     if let PartitionChange::Assigned(resumes) = &change {
                         self.assigned = !resumes.is_empty();
                     }

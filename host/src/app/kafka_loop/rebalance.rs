@@ -1,0 +1,95 @@
+//! What rebalances moved on this replica: partitions kept, gained and lost, counted and
+//! logged, and how long the kept ones took no input.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::kafka::PartitionChange;
+use crate::metrics::{PartitionMoveLabels, RebalanceLabels, RebalanceMetrics};
+
+/// Partitions owned, and when partitions were revoked, across rebalances.
+#[derive(Debug, Default)]
+pub(super) struct Rebalances {
+    owned: BTreeSet<u32>,
+    revoked_at: BTreeMap<u32, Instant>,
+}
+
+impl Rebalances {
+    /// Counts and logs `change`, a change the consumer group made.
+    pub(super) fn observe(&mut self, change: &PartitionChange, metrics: &RebalanceMetrics) {
+        let count = |change: &'static str| {
+            metrics
+                .changes
+                .get_or_create(&RebalanceLabels { change })
+                .inc();
+        };
+        let moved = |moved: &'static str, n: usize| {
+            metrics
+                .partitions
+                .get_or_create(&PartitionMoveLabels { moved })
+                .inc_by(n as u64);
+        };
+        match change {
+            PartitionChange::Revoked(partitions) => {
+                count("revoked");
+                let now = Instant::now();
+                for &partition in partitions {
+                    self.owned.remove(&partition);
+                    self.revoked_at.insert(partition, now);
+                }
+            }
+            PartitionChange::Assigned(resumes) => {
+                count("assigned");
+                let (mut kept, mut gained) = (Vec::new(), Vec::new());
+                for &(partition, _) in resumes {
+                    if let Some(revoked) = self.revoked_at.remove(&partition) {
+                        metrics.pause.observe(revoked.elapsed().as_secs_f64());
+                        kept.push(partition);
+                    } else if !self.owned.contains(&partition) {
+                        gained.push(partition);
+                    }
+                    self.owned.insert(partition);
+                }
+                let lost: Vec<u32> = std::mem::take(&mut self.revoked_at).into_keys().collect();
+                moved("kept", kept.len());
+                moved("gained", gained.len());
+                moved("lost", lost.len());
+                tracing::info!(?kept, ?gained, ?lost, owned = ?self.owned, "assignment changed");
+            }
+            PartitionChange::Failed(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_engine::recovery::Resume;
+
+    fn assigned(partitions: &[u32]) -> PartitionChange {
+        PartitionChange::Assigned(partitions.iter().map(|&p| (p, Resume::Fresh)).collect())
+    }
+
+    fn moved(metrics: &RebalanceMetrics, moved: &'static str) -> u64 {
+        metrics
+            .partitions
+            .get_or_create(&PartitionMoveLabels { moved })
+            .get()
+    }
+
+    #[test]
+    fn an_eager_rebalance_keeps_gains_and_loses() {
+        let metrics = RebalanceMetrics::default();
+        let mut rebalances = Rebalances::default();
+        rebalances.observe(&assigned(&[0, 1, 2]), &metrics);
+        assert_eq!(moved(&metrics, "gained"), 3);
+        rebalances.observe(&PartitionChange::Revoked(vec![0, 1, 2]), &metrics);
+        rebalances.observe(&assigned(&[1, 2, 3]), &metrics);
+        assert_eq!(moved(&metrics, "kept"), 2);
+        assert_eq!(moved(&metrics, "gained"), 4);
+        assert_eq!(moved(&metrics, "lost"), 1);
+        assert_eq!(metrics.pause.count(), 2, "one pause per kept partition");
+        let revoked = RebalanceLabels { change: "revoked" };
+        assert_eq!(metrics.changes.get_or_create(&revoked).get(), 1);
+    }
+}
