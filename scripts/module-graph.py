@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Prints which top-level modules of a crate use which (from `crate::x` paths in its sources)
-and every import circle among them; exits 1 when a crate has a circle.
+"""Prints which top-level modules of a crate use which (from `crate::x` paths in its sources),
+every import circle among them, and every use of a module declared later in `lib.rs` (which
+lists the host's modules lower layers first); exits 1 on a circle or an upward use.
 
 Usage: scripts/module-graph.py [CRATE_SRC ...]   (default: engine/src host/src)
 """
@@ -66,6 +67,22 @@ def circles(edges):
     return found
 
 
+def upward(src, edges):
+    """Uses of a module declared after the user in lib.rs (`pub mod x;` order)."""
+    try:
+        text = open(os.path.join(src, "lib.rs"), encoding="utf-8").read()
+    except OSError:
+        return []
+    order = re.findall(r"^pub mod ([a-z_][a-z0-9_]*);", text, re.M)
+    rank = {m: i for i, m in enumerate(order)}
+    return [
+        (m, u)
+        for m in sorted(edges)
+        for u in sorted(edges[m])
+        if m in rank and u in rank and rank[u] > rank[m]
+    ]
+
+
 def main():
     crates = sys.argv[1:] or ["engine/src", "host/src"]
     failed = False
@@ -79,7 +96,13 @@ def main():
             print(f"  circle: {' <-> '.join(component)}")
         if not found:
             print("  no import circle")
-        failed |= bool(found)
+        layered = src.rstrip("/").startswith("host")
+        ups = upward(src, edges) if layered else []
+        for module, used in ups:
+            print(f"  upward: {module} uses {used}, declared after it in lib.rs")
+        if layered and not ups:
+            print("  no module uses one declared after it in lib.rs")
+        failed |= bool(found) or bool(ups)
     sys.exit(1 if failed else 0)
 
 

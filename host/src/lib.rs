@@ -10,6 +10,7 @@
 //! plugin     wasmtime: the runtime, aggregator and transform instances in their sandboxes,
 //!            the registry of uploaded versions, which version each stage runs
 //! metrics    Prometheus registries of every counter, gauge and histogram
+//! health     readiness: set by the loops and sinks, reported on /health/ready
 //! kafka      Kafka clients: group consumer, producer, embedded cluster, output reader
 //! state      checkpoints on disk (RocksDB) and opening the configured backend
 //! sink       writers of results, late events and dead letters: JSON lines, Kafka topics, or
@@ -25,6 +26,7 @@
 
 pub mod plugin;
 pub mod metrics;
+pub mod health;
 pub mod kafka;
 pub mod state;
 pub mod sink;

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use crate::health::Health;
 use axum::Router;
-pub use health::Health;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;

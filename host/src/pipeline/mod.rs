@@ -444,7 +444,7 @@ impl Pipeline {
     }
 
     /// Reports PostgreSQL outages (retried) to `health`.
-    pub fn watch_outputs(&mut self, health: &std::sync::Arc<crate::http::Health>) {
+    pub fn watch_outputs(&mut self, health: &std::sync::Arc<crate::health::Health>) {
         if let Some(table) = self.outputs.results.postgres() {
             table.watch(std::sync::Arc::clone(health));
         }

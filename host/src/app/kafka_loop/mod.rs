@@ -29,7 +29,7 @@ use eddy_engine::recovery::{RestoredFrom, Resume};
 use eddy_engine::state::CheckpointStore;
 use eddy_engine::stats::Stats;
 
-use crate::http::Health;
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outputs, Pipeline, PipelineError};
 use crate::plugin::Runtime;

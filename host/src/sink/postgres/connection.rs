@@ -14,7 +14,7 @@ use postgres::error::SqlState;
 use postgres::{Client, Statement};
 
 use super::{PostgresError, describe, tls};
-use crate::http::Health;
+use crate::health::Health;
 
 /// The first wait before a retry; doubled each time up to [`MAX_DELAY`].
 const FIRST_DELAY: Duration = Duration::from_millis(100);

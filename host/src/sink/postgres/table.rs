@@ -14,7 +14,7 @@ use super::rows::Rows;
 use super::schema::{column_names, results_table};
 use super::side::SideTable;
 use super::{PostgresError, TableName};
-use crate::http::Health;
+use crate::health::Health;
 
 /// The prepared table: its statement and the order of its value columns.
 struct Prepared {
