@@ -534,27 +534,23 @@ fn static_membership_is_on_for_a_stable_name_only() {
     let laptop = env(&[("HOSTNAME", "build-1")]);
     let auto = kafka("{ group_id: g }");
     assert_eq!(auto.static_membership, StaticMembership::Auto);
-    assert_eq!(auto.group_instance_id(&pod).as_deref(), Some("eddy-2"));
-    assert_eq!(
-        auto.group_instance_id(&deployment),
-        None,
-        "random pod names"
-    );
-    assert_eq!(auto.group_instance_id(&laptop), None, "not in Kubernetes");
+    assert_eq!(auto.group_instance_id(pod).as_deref(), Some("eddy-2"));
+    assert_eq!(auto.group_instance_id(deployment), None, "random pod names");
+    assert_eq!(auto.group_instance_id(laptop), None, "not in Kubernetes");
     let named = kafka("{ instance_id: replica-a }");
     assert_eq!(
-        named.group_instance_id(&laptop).as_deref(),
+        named.group_instance_id(laptop).as_deref(),
         Some("replica-a")
     );
     Jail::expect_with(|jail| {
         // Validation reads the real environment.
         jail.set_env("HOSTNAME", "build-1");
         let on = kafka("{ static_membership: on }");
-        assert_eq!(on.group_instance_id(&laptop).as_deref(), Some("build-1"));
+        assert_eq!(on.group_instance_id(laptop).as_deref(), Some("build-1"));
         Ok(())
     });
     let off = kafka("{ static_membership: off, instance_id: replica-a }");
-    assert_eq!(off.group_instance_id(&pod), None);
+    assert_eq!(off.group_instance_id(pod), None);
 }
 
 #[test]
