@@ -8,12 +8,13 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::Zipf;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::RawBatch;
 
 /// How keys are drawn.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyDistribution {
     /// Every key equally often.
@@ -27,7 +28,7 @@ pub enum KeyDistribution {
 }
 
 /// Generator settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeneratorConfig {
     /// Number of events; 0 for an endless stream.

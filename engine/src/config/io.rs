@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where events come from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// JSON lines from standard input.
@@ -26,7 +27,7 @@ pub enum SourceConfig {
 }
 
 /// How a record becomes an event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
     /// JSON pointer of the key field (strings are used as they are, numbers and booleans as
@@ -49,7 +50,7 @@ impl Default for DecodeConfig {
 }
 
 /// How an event's time is written.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeFormat {
     /// An integer of milliseconds since the epoch.
@@ -64,7 +65,7 @@ pub enum TimeFormat {
 }
 
 /// Where results go.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
     /// JSON lines on standard output.
@@ -88,7 +89,7 @@ pub enum SinkConfig {
 }
 
 /// A PostgreSQL table of results.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresSink {
     /// The connection: a URL (`postgresql://user:password@host:port/db`) or key-value pairs
@@ -102,6 +103,7 @@ pub struct PostgresSink {
     /// How long a lost connection is retried (with backoff) before the run stops with an
     /// error; meanwhile the pipeline takes no input and is not ready.
     #[serde(default = "retry_timeout", with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub retry_timeout: std::time::Duration,
 }
 
@@ -115,7 +117,7 @@ fn retry_timeout() -> std::time::Duration {
 
 /// A connection string that may hold a password: shown (Debug, Display) with the password
 /// replaced by `***`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(transparent)]
 pub struct SecretUrl(String);
 
@@ -229,7 +231,7 @@ fn find_password_key(s: &str) -> Option<usize> {
 
 /// Where a side output (late events, dead letters) goes. Whatever the choice, every event sent
 /// there is also counted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SideOutputConfig {
     /// JSON lines on standard error.
@@ -263,7 +265,7 @@ pub enum SideOutputConfig {
 }
 
 /// How an output file that already exists is treated when a pipeline starts.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileMode {
     /// Emptied first: the file holds this run's lines only.

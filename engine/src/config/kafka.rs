@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where a consumer starts reading a partition.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StartPosition {
     /// Resume from the consumer group's committed offsets; partitions without one start at
@@ -23,7 +24,7 @@ pub enum StartPosition {
 
 /// What to do when a partition's position is no longer in the log (retention, or the
 /// embedded cluster's limit, deleted records before they were read): those records are lost.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnReset {
     /// Stop with an error naming the partition and the records lost (readiness false).
@@ -36,7 +37,7 @@ pub enum OnReset {
 /// Whether this replica joins its consumer group as a static member (`group.instance.id`,
 /// KIP-345): a restarted member with the same name gets its partitions back at once, without a
 /// rebalance and without waiting for the group to give up on its predecessor.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StaticMembership {
     /// On when this replica's name is stable: `kafka.instance_id` is set, or the process runs
@@ -50,7 +51,7 @@ pub enum StaticMembership {
 }
 
 /// Compression of produced batches.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// None.
@@ -80,7 +81,7 @@ impl Compression {
 }
 
 /// Settings shared by the Kafka source, sink and side outputs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers (`host:port,host:port`), or `embedded` for an in-process mock cluster
@@ -102,9 +103,11 @@ pub struct KafkaConfig {
     /// How often progress is committed (the producer is flushed first, so a committed offset
     /// never runs ahead of a result that has not been acknowledged).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub commit_interval: Duration,
     /// How long the producer batches records before sending (`linger.ms`).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub linger: Duration,
     /// Largest produce batch in bytes (`batch.size`).
     pub batch_bytes: u64,
@@ -113,10 +116,12 @@ pub struct KafkaConfig {
     /// How long a produced record may take to be acknowledged, retries included
     /// (`delivery.timeout.ms`); after that the failure stops the pipeline.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub delivery_timeout: Duration,
     /// First wait between produce retries (`retry.backoff.ms`), doubled up to
     /// `retry.backoff.max.ms` by librdkafka.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub retry_backoff: Duration,
     /// Partitions of each topic the embedded cluster creates (`brokers: embedded` only).
     pub embedded_partitions: u32,

@@ -1,9 +1,10 @@
 //! Logging: format and filter.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How log lines are written (to standard error).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// For people: one coloured line per event.
@@ -15,7 +16,7 @@ pub enum LogFormat {
 }
 
 /// Log settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// Line format.

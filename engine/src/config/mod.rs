@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Yaml};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod admin;
@@ -14,6 +15,7 @@ mod io;
 mod kafka;
 mod log;
 mod plugins;
+mod reference;
 mod stage;
 mod state;
 #[cfg(test)]
@@ -32,6 +34,7 @@ pub use kafka::{
 };
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
+pub use reference::reference;
 pub use stage::StageId;
 pub use state::{BackendKind, Delivery, StateConfig};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
@@ -78,7 +81,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 /// A whole pipeline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where events come from.
@@ -94,6 +97,7 @@ pub struct Config {
     /// How long after its end a window still accepts events (each emits a `late_update`);
     /// later events go to the `late` output.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "reference::DurationText")]
     pub allowed_lateness: Duration,
     /// When results are emitted.
     pub trigger: TriggerConfig,
@@ -112,6 +116,7 @@ pub struct Config {
     /// How long a batch of a streaming source (stdin, a file still being written, Kafka)
     /// waits for more records after its first before it is processed anyway.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "reference::DurationText")]
     pub batch_linger: Duration,
     /// Kafka settings, used when the source, sink or a side output is a Kafka topic.
     pub kafka: KafkaConfig,

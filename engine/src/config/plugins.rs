@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One aggregate of the result.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateConfig {
     /// Field name in the result.
@@ -27,7 +28,7 @@ pub struct AggregateConfig {
 }
 
 /// A map or filter stage.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// A plugin name found in `plugins.dir`, or a path to a `.wasm` component.
@@ -42,7 +43,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// Plugin runtime settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
     /// Folder of the built-in plugins (`<name>.wasm`). Empty (the default): the first of
@@ -53,6 +54,7 @@ pub struct PluginsConfig {
     pub memory_limit_bytes: usize,
     /// Longest one call into a plugin may run before it is interrupted.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub call_timeout: Duration,
     /// What happens when a plugin traps twice on the same batch. A map or filter is retried
     /// once on a fresh instance first; an aggregator (Kafka source) on fresh instances from
@@ -65,6 +67,7 @@ pub struct PluginsConfig {
     pub rollback_traps: u32,
     /// See `rollback_traps`.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub rollback_window: Duration,
     /// Folder of the on-disk cache of compiled components (wasmtime's own cache, keyed by the
     /// component's bytes, the engine settings and the wasmtime version), so that a restart
@@ -73,6 +76,7 @@ pub struct PluginsConfig {
     /// folder that cannot be made or written turns it off with a warning. Whoever can write
     /// this folder can change the code the host runs: keep it private to the user Eddy runs
     /// as.
+    #[schemars(extend("default" = "$XDG_CACHE_HOME/eddy"))]
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -90,7 +94,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// What to do with a batch a transform plugin trapped on twice.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrapPolicy {
     /// Send the batch to the dead-letter output with the trap as the reason, and go on.

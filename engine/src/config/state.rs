@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The store of checkpoints.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// In the process: a restart rebuilds open windows by reading the source again from the
@@ -18,7 +19,7 @@ pub enum BackendKind {
 }
 
 /// What a consumer of the outputs may rely on.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Nothing is lost; after a crash, results written since the last checkpoint may be
@@ -32,7 +33,7 @@ pub enum Delivery {
 }
 
 /// State and checkpoint settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     /// Where checkpoints are kept.
@@ -47,6 +48,7 @@ pub struct StateConfig {
     pub shared_dir: Option<PathBuf>,
     /// How often a checkpoint is taken.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub checkpoint_interval: Duration,
     /// How many checkpoints are kept (the latest may be unusable after a crash of the disk).
     pub keep: usize,
@@ -59,10 +61,12 @@ pub struct StateConfig {
     /// cannot fire (its watermark does not move) and their state is dropped, counted in
     /// `eddy_groups_expired_total`. Unset (the default): kept until they fire.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<super::reference::DurationText>")]
     pub ttl: Option<Duration>,
     /// How long a stop (SIGTERM, SIGINT) may take: stop reading, checkpoint, commit. After
     /// that the process exits with an error.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub shutdown_timeout: Duration,
 }
 

@@ -2,22 +2,26 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Event-time watermark settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WatermarkConfig {
     /// How far behind the largest event time seen (per source partition) an event may arrive
     /// and still be on time (bounded out-of-orderness).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub out_of_orderness: Duration,
     /// Least processing time between two watermark advances; `0s` advances after every batch.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "super::reference::DurationText")]
     pub interval: Duration,
     /// A partition that delivered nothing for this long (processing time) stops holding the
     /// watermark back until it delivers again. Unset: partitions never count as idle.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "Option<super::reference::DurationText>")]
     pub idle_timeout: Option<Duration>,
 }
 
@@ -32,28 +36,33 @@ impl Default for WatermarkConfig {
 }
 
 /// How events are grouped into windows.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WindowConfig {
     /// Fixed-size, non-overlapping windows aligned to the epoch plus `offset`.
     Tumbling {
         /// Window length.
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         size: Duration,
         /// Shift of window boundaries from the epoch.
         #[serde(with = "humantime_serde", default)]
+        #[schemars(with = "super::reference::DurationText")]
         offset: Duration,
     },
     /// Fixed-size windows starting every `slide`; an event belongs to every window covering it.
     Sliding {
         /// Window length.
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         size: Duration,
         /// Distance between window starts (at most `size`).
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         slide: Duration,
         /// Shift of window boundaries from the epoch (less than `slide`).
         #[serde(with = "humantime_serde", default)]
+        #[schemars(with = "super::reference::DurationText")]
         offset: Duration,
     },
     /// Per-key sessions: an event at `t` opens `[t, t + gap)`, and sessions of a key that
@@ -61,6 +70,7 @@ pub enum WindowConfig {
     Session {
         /// Inactivity gap that ends a session.
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         gap: Duration,
     },
 }
@@ -77,7 +87,7 @@ impl Default for WindowConfig {
 /// When results are emitted. Every trigger emits an `on_time` result when the watermark passes
 /// the window's end, and a `late_update` after each batch that changes a window within the
 /// allowed lateness; the others add `early` results before the window ends.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TriggerConfig {
     /// Only when the watermark passes the window's end.
@@ -87,6 +97,7 @@ pub enum TriggerConfig {
     ProcessingTime {
         /// Time between early results.
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         interval: Duration,
     },
     /// Also after the batch in which a group reached `count` events since its last result.
@@ -100,6 +111,7 @@ pub enum TriggerConfig {
         count: u64,
         /// Time between early results.
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "super::reference::DurationText")]
         interval: Duration,
     },
 }
