@@ -28,6 +28,7 @@ struct Api {
     router: Router,
     control: Arc<Control>,
     uploads: Family<UploadLabels, Counter>,
+    auth_failures: Counter,
     _dir: tempfile::TempDir,
 }
 
@@ -63,17 +64,20 @@ fn api() -> Api {
         .expect("runtime"),
     );
     let uploads = Family::<UploadLabels, Counter>::default();
+    let auth_failures = Counter::default();
     let router = eddy::http::admin::router(Arc::new(AdminState {
         control: Arc::clone(&control),
         runtime,
         token: Some(TOKEN.into()),
         max_upload_bytes: LIMIT,
         uploads: uploads.clone(),
+        auth_failures: auth_failures.clone(),
     }));
     Api {
         router,
         control,
         uploads,
+        auth_failures,
         _dir: dir,
     }
 }
@@ -134,9 +138,17 @@ fn uploads_need_the_token_and_malformed_ones_change_nothing() {
             "{body}"
         );
         let (status, _) = api
-            .call("POST", "/v1/plugins", Some("wrong-token"), spread)
+            .call("POST", "/v1/plugins", Some("wrong-token"), spread.clone())
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // The token with one more character, and its prefix, are wrong too.
+        for near in [format!("{TOKEN}x"), TOKEN[..TOKEN.len() - 1].to_string()] {
+            let (status, _) = api
+                .call("POST", "/v1/plugins", Some(&near), spread.clone())
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{near}");
+        }
+        assert_eq!(api.auth_failures.get(), 4, "every refusal counted");
         let (_, list) = api.call("GET", "/v1/plugins", None, Vec::new()).await;
         assert_eq!(list, Value::Array(Vec::new()), "nothing stored");
 

@@ -13,6 +13,9 @@ pub struct AdminConfig {
     /// (`Authorization: Bearer <token>`); set it from the environment (`EDDY_ADMIN__TOKEN`).
     /// Unset: the API is read-only.
     pub token: Option<String>,
+    /// A file holding the token (e.g. a Kubernetes Secret mounted as a file), read at start;
+    /// surrounding whitespace is ignored. Set this or `token`, not both.
+    pub token_file: Option<PathBuf>,
     /// Folder of the plugin registry (uploaded components and which version each stage runs).
     pub registry_dir: PathBuf,
     /// Largest component accepted, bytes. The default, 32 MiB, takes a Python plugin (about
@@ -24,6 +27,7 @@ impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             token: None,
+            token_file: None,
             registry_dir: PathBuf::from("eddy-registry"),
             max_upload_bytes: 32 << 20,
         }

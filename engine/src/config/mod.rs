@@ -183,11 +183,33 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(Env::prefixed("EDDY_").ignore(&["log"]).split("__"))
             .extract()?;
+        config.read_token_file()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Takes `admin.token` from `admin.token_file` when that is set.
+    fn read_token_file(&mut self) -> Result<(), ConfigError> {
+        let Some(path) = &self.admin.token_file else {
+            return Ok(());
+        };
+        if self.admin.token.is_some() {
+            return Err(invalid(
+                "admin.token_file",
+                "set admin.token or admin.token_file, not both",
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            invalid(
+                "admin.token_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        self.admin.token = Some(text.trim().to_string());
+        Ok(())
     }
 
     /// Checks values that types alone do not.

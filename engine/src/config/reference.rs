@@ -37,7 +37,7 @@ pub fn reference() -> String {
     let mut text = String::from(
         "# Configuration reference\n\n\
          Generated from the config types (`engine/src/config/`) by\n\
-         `EDDY_WRITE_REFERENCE=1 cargo test -p eddy-engine config::reference`; a test fails when\n\
+         `UPDATE_CONFIG_REFERENCE=1 cargo test -p eddy-engine config::reference`; a test fails when\n\
          this file and the types differ. A config is YAML (`eddy run --config FILE`); every key can\n\
          be set in the environment instead: `EDDY_` and the key's path in capitals, `__` between\n\
          levels (a librdkafka property's `.` is written `_`). Durations are written like `500ms`,\n\
@@ -306,19 +306,19 @@ mod tests {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md")
     }
 
-    /// The reference in docs/ is what the types say; with `EDDY_WRITE_REFERENCE=1` it is
+    /// The reference in docs/ is what the types say; with `UPDATE_CONFIG_REFERENCE=1` it is
     /// written anew.
     #[test]
     fn the_reference_in_docs_matches_the_config_types() {
         let generated = reference();
-        if std::env::var_os("EDDY_WRITE_REFERENCE").is_some() {
+        if std::env::var_os("UPDATE_CONFIG_REFERENCE").is_some() {
             std::fs::write(docs(), &generated).expect("docs/configuration.md written");
         }
         let written = std::fs::read_to_string(docs()).unwrap_or_default();
         assert!(
             written == generated,
             "docs/configuration.md is not what the config types say: run \
-             EDDY_WRITE_REFERENCE=1 cargo test -p eddy-engine config::reference"
+             UPDATE_CONFIG_REFERENCE=1 cargo test -p eddy-engine config::reference"
         );
     }
 

@@ -565,3 +565,23 @@ fn static_membership_on_needs_a_name() {
         Ok(())
     });
 }
+
+#[test]
+fn the_admin_token_can_come_from_a_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("token", "  s3cret-from-a-secret\n")?;
+        let c = Config::from_yaml("admin: { token_file: token }\n").expect("valid");
+        assert_eq!(c.admin.token.as_deref(), Some("s3cret-from-a-secret"));
+        let both = error_of("admin: { token_file: token, token: another-token }\n");
+        assert!(both.contains("admin.token_file"), "{both}");
+        let missing = error_of("admin: { token_file: no-such-file }\n");
+        assert!(
+            missing.contains("admin.token_file") && missing.contains("no-such-file"),
+            "{missing}"
+        );
+        jail.create_file("short", "abc")?;
+        let short = error_of("admin: { token_file: short }\n");
+        assert!(short.contains("admin.token"), "{short}");
+        Ok(())
+    });
+}

@@ -106,6 +106,7 @@ fn start_services(config: &Config) -> Result<(Services, Option<Server>), Pipelin
         token: config.admin.token.clone(),
         max_upload_bytes: config.admin.max_upload_bytes,
         uploads: services.metrics.uploads.clone(),
+        auth_failures: services.metrics.admin_auth_failures.clone(),
     });
     let router = http::router(
         Arc::clone(&services.health),

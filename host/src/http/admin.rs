@@ -33,6 +33,8 @@ pub struct AdminState {
     pub max_upload_bytes: usize,
     /// Uploads by outcome (`eddy_plugin_uploads_total`).
     pub uploads: Family<UploadLabels, Counter>,
+    /// Requests refused for a missing or wrong token (`eddy_admin_auth_failures_total`).
+    pub auth_failures: Counter,
 }
 
 /// An error answer.
@@ -79,14 +81,26 @@ fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(token.as_str()) {
+    if given.is_some_and(|given| same_secret(given, token)) {
         Ok(())
     } else {
+        state.auth_failures.inc();
+        tracing::warn!("admin request refused: missing or wrong bearer token");
         Err(error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (Authorization: Bearer <admin.token>)",
         ))
     }
+}
+
+/// Whether `given` is `secret`, in time that does not depend on where they differ (their
+/// SHA-256 digests compared in constant time, so neither content nor length leaks).
+fn same_secret(given: &str, secret: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let given = Sha256::digest(given.as_bytes());
+    let secret = Sha256::digest(secret.as_bytes());
+    given.as_slice().ct_eq(secret.as_slice()).into()
 }
 
 async fn list(State(state): Shared) -> impl IntoResponse {

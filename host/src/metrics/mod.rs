@@ -87,6 +87,8 @@ pub struct Metrics {
     pub records_skipped: Family<PartitionLabels, Counter>,
     /// Plugin uploads over the admin API, by outcome.
     pub uploads: Family<UploadLabels, Counter>,
+    /// Admin requests refused for a missing or wrong bearer token.
+    pub admin_auth_failures: Counter,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
     /// Consumer group rebalances.
@@ -210,6 +212,12 @@ impl Metrics {
             "Plugin uploads over the admin API: stored, or refused (not a usable plugin)",
             uploads.clone(),
         );
+        let admin_auth_failures = Counter::default();
+        registry.register(
+            "admin_auth_failures",
+            "Admin API requests refused for a missing or wrong bearer token",
+            admin_auth_failures.clone(),
+        );
         let pipeline = PipelineMetrics::default();
         pipeline.register(&mut registry);
         let rebalance = RebalanceMetrics::default();
@@ -227,6 +235,7 @@ impl Metrics {
             offset_resets,
             records_skipped,
             uploads,
+            admin_auth_failures,
             pipeline,
             rebalance,
         }
