@@ -113,6 +113,12 @@ fn start_services(config: &Config) -> Result<(Services, Option<Server>), Pipelin
         Arc::clone(&services.metrics),
         Some(admin),
     );
+    if !listen.ip().is_loopback() && config.admin.token.is_some() {
+        tracing::warn!(
+            %listen,
+            "the admin API is served over plain HTTP beyond this machine: its bearer token travels in clear; put TLS in front of it (an ingress or a service mesh)"
+        );
+    }
     let server = http::serve(listen, router)?;
     Ok((services, Some(server)))
 }
