@@ -56,6 +56,56 @@ pub struct Dataset {
     pub junk: Vec<Vec<u8>>,
 }
 
+/// The dataset cut in two halves of every partition, for a change made between them (a plugin
+/// activated half-way through the stream).
+pub struct Halves {
+    /// The first half of every partition's records.
+    pub first: Vec<(i32, Vec<u8>)>,
+    /// The rest.
+    pub second: Vec<(i32, Vec<u8>)>,
+    /// The largest event time of the first half.
+    pub swap_time: i64,
+    /// The smallest event time of the second half that is not a late event (within a second
+    /// before `swap_time` or after).
+    pub resume_time: i64,
+}
+
+impl Dataset {
+    /// The records cut in two halves of every partition.
+    pub fn halves(&self) -> Halves {
+        let per_partition = self.records.len() / PARTITIONS as usize;
+        let (first, second): (Vec<_>, Vec<_>) = self
+            .records
+            .iter()
+            .enumerate()
+            .partition(|(i, _)| i % per_partition < per_partition / 2);
+        let first: Vec<(i32, Vec<u8>)> = first.into_iter().map(|(_, r)| r.clone()).collect();
+        let second: Vec<(i32, Vec<u8>)> = second.into_iter().map(|(_, r)| r.clone()).collect();
+        let swap_time = first
+            .iter()
+            .filter_map(|(_, p)| event_time(p))
+            .max()
+            .expect("times");
+        let resume_time = second
+            .iter()
+            .filter_map(|(_, p)| event_time(p))
+            .filter(|&t| t > swap_time - 1_000)
+            .min()
+            .expect("times");
+        Halves {
+            first,
+            second,
+            swap_time,
+            resume_time,
+        }
+    }
+}
+
+/// The event time (`ts`) of a record of the dataset.
+pub fn event_time(payload: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<Value>(payload).ok()?["ts"].as_i64()
+}
+
 /// The dataset: per partition 5 000 events over 100 s of event time with disorder under the
 /// bound, some events a minute late, some records undecodable, and last a far-future event
 /// that closes every window of the partition.

@@ -33,10 +33,6 @@ batch_size: 256
 kafka: { brokers: set-by-the-environment, group_id: eddy-polyglot-upload-test }
 "#;
 
-fn event_time(payload: &[u8]) -> Option<i64> {
-    serde_json::from_slice::<Value>(payload).ok()?["ts"].as_i64()
-}
-
 #[test]
 fn an_uploaded_python_spread_computes_later_windows_without_a_restart() {
     uploaded_spread_computes_later_windows("python-spread");
@@ -52,25 +48,7 @@ fn uploaded_spread_computes_later_windows(name: &str) {
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let data = dataset();
-    let per_partition = data.records.len() / PARTITIONS as usize;
-    let (first, second): (Vec<_>, Vec<_>) = data
-        .records
-        .iter()
-        .enumerate()
-        .partition(|(i, _)| i % per_partition < per_partition / 2);
-    let first: Vec<(i32, Vec<u8>)> = first.into_iter().map(|(_, r)| r.clone()).collect();
-    let second: Vec<(i32, Vec<u8>)> = second.into_iter().map(|(_, r)| r.clone()).collect();
-    let swap_time = first
-        .iter()
-        .filter_map(|(_, p)| event_time(p))
-        .max()
-        .expect("times");
-    let resume_time = second
-        .iter()
-        .filter_map(|(_, p)| event_time(p))
-        .filter(|&t| t > swap_time - 1_000)
-        .min()
-        .expect("times");
+    let halves = data.halves();
 
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("eddy.yaml");
@@ -80,7 +58,7 @@ fn uploaded_spread_computes_later_windows(name: &str) {
         ("EDDY_ADMIN__TOKEN", TOKEN.to_string()),
         ("EDDY_ADMIN__REGISTRY_DIR", registry),
     ];
-    produce(&brokers, &first);
+    produce(&brokers, &halves.first);
     let mut eddy = Eddy::run(&config, &brokers, &env);
     eddy.wait_ready(Duration::from_secs(60));
     wait_until_quiet(&brokers);
@@ -130,7 +108,7 @@ fn uploaded_spread_computes_later_windows(name: &str) {
     }
     eprintln!("applied in {:?}", started.elapsed());
 
-    produce(&brokers, &second);
+    produce(&brokers, &halves.second);
     // Per (key, window start): min and max of the on-time events.
     let want: BTreeMap<(String, i64), (f64, f64)> = data
         .windows
@@ -155,10 +133,10 @@ fn uploaded_spread_computes_later_windows(name: &str) {
         let custom = v["custom"].as_f64().expect("custom");
         let &(min, max) = want.get(&(key.clone(), start)).expect("a reference window");
         *seen.entry((key.clone(), start)).or_insert(0) += 1;
-        if start + 5_000 <= swap_time - 500 {
+        if start + 5_000 <= halves.swap_time - 500 {
             assert_eq!(custom, max, "{key}@{start}: fired before the swap, by max");
             by_max += 1;
-        } else if start >= resume_time + 5_000 {
+        } else if start >= halves.resume_time + 5_000 {
             assert_eq!(
                 custom,
                 max - min,
