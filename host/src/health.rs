@@ -29,13 +29,20 @@ impl Default for Health {
 impl Health {
     /// Ready: taking input, outputs healthy.
     pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::SeqCst);
+        if !self.ready.swap(true, Ordering::SeqCst) {
+            tracing::info!("ready");
+        }
     }
 
-    /// Not ready, because of `reason`.
+    /// Not ready, because of `reason` (logged when readiness or the reason changes).
     pub fn set_unready(&self, reason: impl Into<String>) {
-        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = reason.into();
-        self.ready.store(false, Ordering::SeqCst);
+        let reason = reason.into();
+        let mut current = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        let was_ready = self.ready.swap(false, Ordering::SeqCst);
+        if was_ready || *current != reason {
+            tracing::info!(%reason, "not ready");
+            *current = reason;
+        }
     }
 
     /// From now on the loop beats at least every `limit` ([`Health::beat`]).

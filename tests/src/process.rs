@@ -123,7 +123,10 @@ impl Eddy {
         let started = Instant::now();
         loop {
             let status = http_get(self.port, "/health/ready");
-            if status.is_some_and(|s| s.starts_with("HTTP/1.1 200")) {
+            if status
+                .as_deref()
+                .is_some_and(|s| s.starts_with("HTTP/1.1 200"))
+            {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -131,7 +134,8 @@ impl Eddy {
             }
             assert!(
                 started.elapsed() < limit,
-                "eddy did not become ready within {limit:?}"
+                "eddy did not become ready within {limit:?}; last answer: {}",
+                status.as_deref().map_or("none", |s| s.trim())
             );
             std::thread::sleep(Duration::from_millis(100));
         }

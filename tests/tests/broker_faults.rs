@@ -40,7 +40,9 @@ fn faults(delivery: &str) -> Report {
     .expect("config written");
     // Results wait (and are retried) through outages of up to a minute (no longer than a
     // transaction may last: 60 s).
+    // Logged at info: readiness changes, rebalances and restores explain a failure.
     let env = [
+        ("EDDY_LOG", "info".to_string()),
         ("EDDY_KAFKA__DELIVERY_TIMEOUT", "60s".to_string()),
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",

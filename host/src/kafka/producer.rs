@@ -59,7 +59,7 @@ impl Deliveries {
 
     /// Why the brokers cannot be reached, while they cannot (from librdkafka's error
     /// events; cleared by the next acknowledged record). Records wait and are retried until
-    /// `kafka.delivery_timeout`.
+    /// `kafka.delivery_timeout`. [`Producer::outage`] also forgets it once nothing waits.
     pub fn outage(&self) -> Option<String> {
         self.outage
             .lock()
@@ -247,6 +247,22 @@ impl Producer {
     /// What the delivery reports said so far.
     pub fn deliveries(&self) -> &Arc<Deliveries> {
         &self.deliveries
+    }
+
+    /// Why results cannot be delivered, while any wait: the last transport error since the
+    /// last acknowledged record. An error with nothing waiting (a connection dropped after
+    /// the last result) is forgotten: no result is held up by it.
+    pub fn outage(&self) -> Option<String> {
+        let outage = self.deliveries.outage()?;
+        if self.inner.in_flight_count() > 0 {
+            return Some(outage);
+        }
+        *self
+            .deliveries
+            .outage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        None
     }
 
     /// Fails when any record could not be delivered.

@@ -319,7 +319,6 @@ impl KafkaRun {
         if let Some(producer) = &self.producer {
             producer.check()?;
             outage = producer
-                .deliveries()
                 .outage()
                 .map(|reason| format!("sink unreachable: {reason}"));
         }
