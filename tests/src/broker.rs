@@ -421,6 +421,18 @@ impl Kafka {
     pub fn resume(&self) {
         signal(self.pid(), "CONT");
     }
+
+    /// SIGCONT after [`Kafka::pause`], then waits until the broker has settled. A broker
+    /// stopped for longer than its session (`broker.session.timeout.ms`) is fenced by its own
+    /// controller right after SIGCONT and unfenced on its next heartbeat; meanwhile its
+    /// metadata answers name no broker at all, and a librdkafka client that gets such an
+    /// answer forgets every broker for good (librdkafka 2.12 to 2.15,
+    /// confluentinc/librdkafka#5301). Keep clients away (a held proxy) until this returns.
+    pub fn resume_settled(&mut self) {
+        self.resume();
+        std::thread::sleep(Duration::from_secs(1));
+        self.wait_ready(START_WITHIN);
+    }
 }
 
 impl Drop for Kafka {
@@ -432,11 +444,18 @@ impl Drop for Kafka {
                 .status();
         }
         self.kill();
+        if std::thread::panicking() {
+            // What the broker said last (warnings and errors) explains many a failed test.
+            eprintln!(
+                "--- the broker's last log lines ---\n{}\n---",
+                self.log_tail()
+            );
+        }
         if let Some(mut watchdog) = self.watchdog.take() {
             let _ = watchdog.kill();
             let _ = watchdog.wait();
         }
-        if std::env::var_os("EDDY_KEEP_KAFKA_LOGS").is_none() {
+        if std::env::var_os("TEST_KEEP_KAFKA_LOGS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             eprintln!("kafka broker folder kept: {}", self.dir.display());

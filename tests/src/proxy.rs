@@ -1,5 +1,6 @@
 //! A TCP proxy on a loopback port in front of a broker, that a test can cut (every connection
-//! dropped, new ones refused) and restore: a network outage with the broker's state intact.
+//! dropped, new ones refused) and restore: a network outage with the broker's state intact. It
+//! can also hold traffic (connections stay open, nothing is forwarded) and let it go again.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -11,15 +12,19 @@ use std::time::Duration;
 pub struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    held: Arc<AtomicBool>,
     streams: Arc<Mutex<Vec<TcpStream>>>,
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, up: Arc<AtomicBool>) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, up: Arc<AtomicBool>, held: Arc<AtomicBool>) {
     let mut buffer = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                while held.load(Ordering::SeqCst) && up.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 if !up.load(Ordering::SeqCst) || to.write_all(&buffer[..n]).is_err() {
                     break;
                 }
@@ -35,8 +40,10 @@ impl Proxy {
     /// closed: connections are refused.
     pub fn start_on(port: u16, target: u16) -> Self {
         let up = Arc::new(AtomicBool::new(true));
+        let held = Arc::new(AtomicBool::new(false));
         let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let (accept_up, accept_streams) = (Arc::clone(&up), Arc::clone(&streams));
+        let accept_held = Arc::clone(&held);
         let first = TcpListener::bind(("127.0.0.1", port)).expect("proxy port");
         std::thread::spawn(move || {
             let mut listener = Some(first);
@@ -73,11 +80,17 @@ impl Proxy {
                     all.extend(server.try_clone().ok());
                 }
                 let (u1, u2) = (Arc::clone(&accept_up), Arc::clone(&accept_up));
-                std::thread::spawn(move || pipe(client, s2, u1));
-                std::thread::spawn(move || pipe(server, c2, u2));
+                let (h1, h2) = (Arc::clone(&accept_held), Arc::clone(&accept_held));
+                std::thread::spawn(move || pipe(client, s2, u1, h1));
+                std::thread::spawn(move || pipe(server, c2, u2, h2));
             }
         });
-        Self { port, up, streams }
+        Self {
+            port,
+            up,
+            held,
+            streams,
+        }
     }
 
     /// The port clients connect to.
@@ -94,6 +107,17 @@ impl Proxy {
             }
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+
+    /// Holds traffic: connections stay open (new ones are accepted), nothing is forwarded
+    /// until [`Proxy::release`] — to clients, a broker that hangs.
+    pub fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards what was held, and everything after it.
+    pub fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
     }
 
     /// Lets connections through again.

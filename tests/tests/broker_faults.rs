@@ -1,6 +1,9 @@
 //! Broker faults while `eddy run` processes the known dataset (produced bit by bit) on Apache
 //! Kafka: the broker is killed with SIGKILL and restarted on the same ports and log dir,
-//! twice, then frozen with SIGSTOP for 30 s and thawed. Eddy keeps running through all of it:
+//! twice, then frozen with SIGSTOP for 30 s and thawed. Clients reach it through a proxy that
+//! holds their traffic while the broker is frozen and until it has settled after SIGCONT (see
+//! `Kafka::resume_settled`: a single broker fences itself for a moment after a long stop, and
+//! librdkafka must not see that moment). Eddy keeps running through all of it:
 //! it is ready again right after the thaw (whether it reported not ready while the broker was
 //! frozen is printed, not asserted: see the end of `faults`), and what it wrote equals the
 //! reference (at-least-once: nothing missing or wrong; exactly-once: exact).
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant};
 use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::process::{Eddy, http_get};
+use eddy_tests::proxy::Proxy;
 use eddy_tests::topics::{input_producer, produce_with, read_outputs};
 
 const SLICES: usize = 40;
@@ -25,8 +29,15 @@ fn ready(eddy: &Eddy) -> String {
 
 fn faults(delivery: &str) -> Report {
     let started = Instant::now();
-    let mut broker = Kafka::with_topics(&TOPICS, PARTITIONS);
-    let brokers = broker.bootstrap_servers();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("proxy port")
+        .port();
+    let mut broker = Kafka::start_advertising(port);
+    let topics: Vec<(&str, u32)> = TOPICS.iter().map(|t| (*t, PARTITIONS)).collect();
+    broker.create_topics(&topics);
+    let proxy = Proxy::start_on(port, broker.port());
+    let brokers = format!("127.0.0.1:{port}");
     let data = dataset();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("faults.yaml");
@@ -42,7 +53,10 @@ fn faults(delivery: &str) -> Report {
     // transaction may last: 60 s).
     // Logged at info: readiness changes, rebalances and restores explain a failure.
     let env = [
-        ("EDDY_LOG", "info".to_string()),
+        (
+            "EDDY_LOG",
+            std::env::var("TEST_EDDY_LOG").unwrap_or_else(|_| "info".into()),
+        ),
         ("EDDY_KAFKA__DELIVERY_TIMEOUT", "60s".to_string()),
         (
             "EDDY_KAFKA__CONSUMER_PROPERTIES__SESSION_TIMEOUT_MS",
@@ -90,6 +104,7 @@ fn faults(delivery: &str) -> Report {
     eddy.wait_ready(Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(3));
     let held = gate.lock().unwrap_or_else(PoisonError::into_inner);
+    proxy.hold();
     broker.pause();
     let frozen = Instant::now();
     eprintln!("broker frozen after {:?}", started.elapsed());
@@ -101,7 +116,8 @@ fn faults(delivery: &str) -> Report {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    broker.resume();
+    broker.resume_settled();
+    proxy.release();
     drop(held);
     eprintln!(
         "broker thawed after {:?}; eddy not ready while it was frozen: {not_ready:?}",
