@@ -7,7 +7,7 @@
 //! local checkpoint is loaded here and the partition assigned at the checkpoint's offset.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+mod brokers;
 mod committed;
 mod positions;
 
@@ -40,8 +41,6 @@ use eddy_engine::state::{CheckpointStore, PartitionState};
 
 /// How long reading the group's committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connected broker silent this long (µs) hangs: readiness goes false until it answers.
-const SILENT_BROKER_US: i64 = 10_000_000;
 
 /// A change of the partitions this consumer owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +84,8 @@ pub struct GroupContext {
     durable: bool,
     formats: Mutex<Option<Vec<String>>>,
     lag: Option<Family<PartitionLabels, Gauge>>,
-    /// Whether a broker answered lately.
-    reachable: AtomicBool,
+    /// Whether a broker answered lately, and whether the client knows any.
+    brokers: brokers::BrokerView,
     /// Committed progress kept outside the group, when there is such a place.
     external: Mutex<Option<Arc<dyn ProgressSource>>>,
     /// How long reading committed positions is retried while no broker answers
@@ -113,14 +112,10 @@ impl ClientContext for GroupContext {
     /// (librdkafka's own `consumer_lag` counts from the committed offset, which Eddy keeps at
     /// the oldest record an open window holds.)
     ///
-    /// Also whether a broker answers: a connected broker that has sent nothing for
-    /// [`SILENT_BROKER_US`] (fetches answer within `fetch.wait.max.ms`, heartbeats every few
-    /// seconds) hangs, as does a consumer with no broker connected.
+    /// Also whether a broker answers, and whether the client still knows one
+    /// ([`brokers::BrokerView`]).
     fn stats(&self, statistics: Statistics) {
-        let answering = statistics.brokers.values().any(|b| {
-            b.nodeid >= 0 && b.state == "UP" && b.rxidle >= 0 && b.rxidle < SILENT_BROKER_US
-        });
-        self.reachable.store(answering, Ordering::SeqCst);
+        self.brokers.observe(&statistics.brokers);
         let (Some(lag), Some(topic)) = (&self.lag, statistics.topics.get(&self.topic)) else {
             return;
         };
@@ -428,7 +423,7 @@ impl GroupConsumer {
             durable: state.durable(),
             formats: Mutex::new(None),
             lag,
-            reachable: AtomicBool::new(true),
+            brokers: brokers::BrokerView::new(kafka.delivery_timeout),
             external: Mutex::new(None),
             patience: (kafka.delivery_timeout, kafka.retry_backoff),
         };
@@ -463,9 +458,16 @@ impl GroupConsumer {
         })
     }
 
-    /// Whether a broker answered lately (from librdkafka's statistics, every 5 s).
-    pub fn brokers_reachable(&self) -> bool {
-        self.consumer.context().reachable.load(Ordering::SeqCst)
+    /// Why the brokers cannot be used, while they cannot (from librdkafka's statistics,
+    /// every 5 s): none answers lately, or the client knows none any more.
+    pub fn broker_outage(&self) -> Option<String> {
+        self.consumer.context().brokers.outage()
+    }
+
+    /// Fails once the client has known no broker for longer than `kafka.delivery_timeout`
+    /// (librdkafka does not recover from that by itself).
+    pub fn check_brokers(&self) -> Result<(), KafkaError> {
+        self.consumer.context().brokers.check()
     }
 
     /// Counts rebalances; changes when [`GroupConsumer::take_changes`] has something new.

@@ -322,8 +322,9 @@ impl KafkaRun {
                 .outage()
                 .map(|reason| format!("sink unreachable: {reason}"));
         }
-        if outage.is_none() && !self.consumer.brokers_reachable() {
-            outage = Some("Kafka brokers unreachable".to_string());
+        self.consumer.check_brokers()?;
+        if outage.is_none() {
+            outage = self.consumer.broker_outage();
         }
         match outage {
             Some(reason) => self.health.set_unready(reason),
