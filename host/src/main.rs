@@ -380,3 +380,59 @@ fn report(stats: Stats) {
         "pipeline finished"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `eddy …` command lines in the shell blocks of the README and the guides in `docs/`,
+    /// as words (up to a comment, a redirection or a pipe), with where each is.
+    fn documented_commands() -> Vec<(String, Vec<String>)> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = vec![repo.join("README.md")];
+        let docs = std::fs::read_dir(repo.join("docs")).expect("docs/");
+        files.extend(docs.filter_map(|e| e.ok().map(|e| e.path())));
+        files.retain(|p| p.extension().is_some_and(|e| e == "md"));
+        let mut commands = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("guide");
+            let mut in_shell = false;
+            for (number, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.starts_with("```") {
+                    in_shell = !in_shell && line == "```sh";
+                    continue;
+                }
+                if !in_shell || !line.starts_with("eddy ") {
+                    continue;
+                }
+                let words = shlex::split(line).expect("shell words");
+                let command: Vec<String> = words
+                    .into_iter()
+                    .take_while(|w| !w.starts_with('#') && !matches!(w.as_str(), ">" | "|" | "&&"))
+                    .collect();
+                commands.push((format!("{}:{}", file.display(), number + 1), command));
+            }
+        }
+        commands
+    }
+
+    #[test]
+    fn every_eddy_command_in_the_guides_parses() {
+        let commands = documented_commands();
+        assert!(
+            commands.len() >= 10,
+            "only {} commands found",
+            commands.len()
+        );
+        for (place, words) in commands {
+            if let Err(error) = Cli::try_parse_from(&words) {
+                let shown = matches!(
+                    error.kind(),
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+                );
+                assert!(shown, "{place}: `{}`: {error}", words.join(" "));
+            }
+        }
+    }
+}
