@@ -9,6 +9,7 @@ pub mod pg_tables;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod swap;
 pub mod topics;
 pub mod uploads;
 

@@ -35,27 +35,31 @@ pub fn produce_with(producer: &Producer, records: &[(i32, Vec<u8>)]) {
     producer.flush().expect("all test records acknowledged");
 }
 
-/// Produces `data` (partition by partition, `partitions` of equal length) to `events` in
-/// `slices` slices, one every `every` — each slice a part of every partition, in order — and
-/// sets `done` at the end.
-pub fn feed_in_slices(
+/// Produces `data` (partition by partition, `partitions` of equal length) to `events` on a
+/// thread of its own, in `slices` slices, one every `every` — each slice a part of every
+/// partition, in order. Joining the handle confirms every record was acknowledged (a failure
+/// is the thread's panic).
+pub fn feed_in_background(
     brokers: &str,
     data: &[(i32, Vec<u8>)],
     partitions: usize,
     (slices, every): (usize, Duration),
-    done: &std::sync::atomic::AtomicBool,
-) {
-    let producer = input_producer(brokers);
-    let per_partition = data.len() / partitions;
-    for slice in 0..slices {
-        let range = slice * per_partition / slices..(slice + 1) * per_partition / slices;
-        let records: Vec<(i32, Vec<u8>)> = (0..partitions)
-            .flat_map(|p| data[p * per_partition..(p + 1) * per_partition][range.clone()].to_vec())
-            .collect();
-        produce_with(&producer, &records);
-        std::thread::sleep(every);
-    }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
+) -> std::thread::JoinHandle<()> {
+    let (brokers, data) = (brokers.to_string(), data.to_vec());
+    std::thread::spawn(move || {
+        let producer = input_producer(&brokers);
+        let per_partition = data.len() / partitions;
+        for slice in 0..slices {
+            let range = slice * per_partition / slices..(slice + 1) * per_partition / slices;
+            let records: Vec<(i32, Vec<u8>)> = (0..partitions)
+                .flat_map(|p| {
+                    data[p * per_partition..(p + 1) * per_partition][range.clone()].to_vec()
+                })
+                .collect();
+            produce_with(&producer, &records);
+            std::thread::sleep(every);
+        }
+    })
 }
 
 /// Sends `records` to `events`.

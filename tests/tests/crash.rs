@@ -13,8 +13,6 @@
 //!   missing, nothing unexpected, no duplicates.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy_engine::config::{BackendKind, StateConfig};
@@ -22,7 +20,7 @@ use eddy_engine::progress::Progress;
 use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{feed_in_slices, read_outputs};
+use eddy_tests::topics::{feed_in_background, read_outputs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -145,19 +143,12 @@ fn crash_and_recover(
             "500".to_string(),
         ),
     ];
-    let done = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (brokers, records, done) = (brokers.to_string(), data.records.clone(), done.clone());
-        std::thread::spawn(move || {
-            feed_in_slices(
-                &brokers,
-                &records,
-                PARTITIONS as usize,
-                (slices, SLICE_EVERY),
-                &done,
-            );
-        })
-    };
+    let feeder = feed_in_background(
+        brokers,
+        &data.records,
+        PARTITIONS as usize,
+        (slices, SLICE_EVERY),
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let mut result = Kills::default();
     for (n, &at) in kills.iter().enumerate() {
@@ -186,7 +177,6 @@ fn crash_and_recover(
         );
     }
     feeder.join().expect("feeder");
-    assert!(done.load(Ordering::SeqCst));
     let mut eddy = Eddy::run(&config, brokers, &env);
     eddy.wait_ready(Duration::from_secs(90));
     let outputs = read_outputs(

@@ -6,15 +6,13 @@
 //! output is the reference exactly (nothing lost, nothing twice), and every window's spread is
 //! its max minus its min: no Python state was lost or counted twice across the kills.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::example;
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{feed_in_slices, read_outputs};
+use eddy_tests::topics::{feed_in_background, read_outputs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -59,19 +57,12 @@ fn python_spread_state_survives_kills_exactly_once() {
             "500".to_string(),
         ),
     ];
-    let done = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
-        std::thread::spawn(move || {
-            feed_in_slices(
-                &brokers,
-                &records,
-                PARTITIONS as usize,
-                (SLICES, SLICE_EVERY),
-                &done,
-            );
-        })
-    };
+    let feeder = feed_in_background(
+        &brokers,
+        &data.records,
+        PARTITIONS as usize,
+        (SLICES, SLICE_EVERY),
+    );
     let mut rng = StdRng::seed_from_u64(17);
     let mut restored = 0.0;
     for n in 0..KILLS {
@@ -87,7 +78,6 @@ fn python_spread_state_survives_kills_exactly_once() {
         );
     }
     feeder.join().expect("feeder");
-    assert!(done.load(Ordering::SeqCst));
     let mut eddy = Eddy::run(&config, &brokers, &env);
     eddy.wait_ready(Duration::from_secs(90));
     let outputs = read_outputs(

@@ -5,14 +5,14 @@
 //! `max` has another name and state format than `spread`, so `max` finishes the windows open at
 //! the swap. The default `admin.max_upload_bytes` takes both components.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{PARTITIONS, TOPICS, dataset};
 use eddy_tests::example;
-use eddy_tests::process::{Eddy, eddy_binary, http_request};
+use eddy_tests::process::{Eddy, eddy_binary};
+use eddy_tests::swap::{check_max_then_spread, wait_applied};
 use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
 use serde_json::Value;
 
@@ -91,30 +91,10 @@ fn uploaded_spread_computes_later_windows(name: &str) {
         "{}",
         String::from_utf8_lossy(&activated.stderr)
     );
-    let started = Instant::now();
-    loop {
-        let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
-        let pipelines: Value = serde_json::from_str(&body).expect("pipelines");
-        let stage = &pipelines[0]["stages"][1];
-        if stage["digest"] == digest.as_str() && stage["pending"] == false {
-            assert!(stage["error"].is_null(), "{stage}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "not applied: {stage}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    eprintln!("applied in {:?}", started.elapsed());
+    let applied = wait_applied(eddy.port(), &digest, Duration::from_secs(120));
+    eprintln!("applied in {applied:?}");
 
     produce(&brokers, &halves.second);
-    // Per (key, window start): min and max of the on-time events.
-    let want: BTreeMap<(String, i64), (f64, f64)> = data
-        .windows
-        .iter()
-        .map(|(k, &(_, _, min, max))| (k.clone(), (min as f64, max as f64)))
-        .collect();
     let outputs = read_outputs(
         &brokers,
         data.windows.len(),
@@ -124,36 +104,6 @@ fn uploaded_spread_computes_later_windows(name: &str) {
     let status = eddy.stop();
     assert!(status.success(), "{status}");
 
-    let mut seen = BTreeMap::new();
-    let (mut by_max, mut by_spread) = (0, 0);
-    for record in outputs.get("results").into_iter().flatten() {
-        let v: Value = serde_json::from_slice(&record.payload).expect("json");
-        let key = v["key"].as_str().expect("key").to_string();
-        let start = v["window_start"].as_i64().expect("start");
-        let custom = v["custom"].as_f64().expect("custom");
-        let &(min, max) = want.get(&(key.clone(), start)).expect("a reference window");
-        *seen.entry((key.clone(), start)).or_insert(0) += 1;
-        if start + 5_000 <= halves.swap_time - 500 {
-            assert_eq!(custom, max, "{key}@{start}: fired before the swap, by max");
-            by_max += 1;
-        } else if start >= halves.resume_time + 5_000 {
-            assert_eq!(
-                custom,
-                max - min,
-                "{key}@{start}: opened after the swap, by {name}"
-            );
-            by_spread += 1;
-        } else {
-            assert!(
-                custom == max || custom == max - min,
-                "{key}@{start}: {custom}"
-            );
-        }
-    }
-    assert_eq!(seen.len(), data.windows.len(), "every window, once");
-    assert!(seen.values().all(|&n| n == 1), "no window twice");
-    assert!(
-        by_max > 100 && by_spread > 100,
-        "{by_max} by max, {by_spread} by spread"
-    );
+    let results = outputs.get("results").map_or(&[][..], Vec::as_slice);
+    check_max_then_spread(&data, &halves, results);
 }

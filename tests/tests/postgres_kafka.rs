@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::{Kafka, one_at_a_time};
@@ -22,7 +21,7 @@ use eddy_tests::dataset::{Dataset, EVENTS_PER_PARTITION, PARTITIONS, dataset};
 use eddy_tests::pg_tables::{self, AGGREGATES, TableReport};
 use eddy_tests::postgres::Postgres;
 use eddy_tests::process::{Eddy, http_get};
-use eddy_tests::topics::feed_in_slices;
+use eddy_tests::topics::feed_in_background;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -67,18 +66,12 @@ state: {{ backend: rocksdb, dir: {}, checkpoint_interval: 300ms, delivery: {deli
 
 /// Produces the dataset in `slices` slices on a thread of its own.
 fn feed(brokers: &str, data: &Dataset, slices: usize) -> std::thread::JoinHandle<()> {
-    let (brokers, records) = (brokers.to_string(), data.records.clone());
-    std::thread::spawn(move || {
-        let done = AtomicBool::new(false);
-        feed_in_slices(
-            &brokers,
-            &records,
-            PARTITIONS as usize,
-            (slices, SLICE_EVERY),
-            &done,
-        );
-        assert!(done.load(Ordering::SeqCst));
-    })
+    feed_in_background(
+        brokers,
+        &data.records,
+        PARTITIONS as usize,
+        (slices, SLICE_EVERY),
+    )
 }
 
 /// Waits (at most `limit`) until the tables hold every reference row (exactly, when
@@ -187,30 +180,65 @@ fn kill_again_and_again(
     (restored, replayed)
 }
 
-#[test]
-fn killed_five_times_at_least_once_the_results_equal_the_reference() {
-    const KILLS: usize = 5;
-    let _heavy = one_at_a_time();
+/// A run SIGKILLed `kills` times while the dataset is fed in `slices`, then run to the end
+/// and still running: the tables' report once they equal the reference (or two minutes have
+/// passed), and the partitions restored and replayed over all runs.
+struct Killed {
+    _broker: Kafka,
+    brokers: String,
+    server: Postgres,
+    _dir: tempfile::TempDir,
+    eddy: Eddy,
+    report: TableReport,
+    restored: f64,
+    replayed: f64,
+    started: Instant,
+}
+
+fn killed_then_finished(delivery: &str, kills: usize, slices: usize, seed: u64) -> Killed {
     let started = Instant::now();
     let broker = Kafka::with_topics(&["events"], PARTITIONS);
     let brokers = broker.bootstrap_servers();
     let server = Postgres::start();
     let data = dataset();
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(dir.path(), &server, "at_least_once");
-    let feeder = feed(&brokers, &data, 25);
-    let (mut restored, mut replayed) = kill_again_and_again(&config, &brokers, &server, KILLS, 21);
+    let config = config(dir.path(), &server, delivery);
+    let feeder = feed(&brokers, &data, slices);
+    let (mut restored, mut replayed) =
+        kill_again_and_again(&config, &brokers, &server, kills, seed);
     feeder.join().expect("feeder");
     let mut eddy = Eddy::run(&config, &brokers, &env());
     eddy.wait_ready(Duration::from_secs(90));
-    let report = wait_for_reference(&server, &data, false, Duration::from_secs(120));
+    let exactly = delivery == "exactly_once";
+    let report = wait_for_reference(&server, &data, exactly, Duration::from_secs(120));
     restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
     replayed += eddy.metric("eddy_partitions_replayed_total").unwrap_or(0.0);
-    let status = eddy.stop();
+    Killed {
+        _broker: broker,
+        brokers,
+        server,
+        _dir: dir,
+        eddy,
+        report,
+        restored,
+        replayed,
+        started,
+    }
+}
+
+#[test]
+fn killed_five_times_at_least_once_the_results_equal_the_reference() {
+    const KILLS: usize = 5;
+    let _heavy = one_at_a_time();
+    let run = killed_then_finished("at_least_once", KILLS, 25, 21);
+    let status = run.eddy.stop();
+    let report = &run.report;
     println!(
-        "at-least-once into PostgreSQL, {KILLS} kills, {:?}: {}; {restored} partitions restored from checkpoints, {replayed} replayed",
-        started.elapsed(),
-        report.summary()
+        "at-least-once into PostgreSQL, {KILLS} kills, {:?}: {}; {} partitions restored from checkpoints, {} replayed",
+        run.started.elapsed(),
+        report.summary(),
+        run.restored,
+        run.replayed
     );
     // Replayed results land on their rows with the same values; side records may repeat.
     assert!(
@@ -232,25 +260,11 @@ fn killed_five_times_at_least_once_the_results_equal_the_reference() {
 fn killed_ten_times_exactly_once_every_table_equals_the_reference() {
     const KILLS: usize = 10;
     let _heavy = one_at_a_time();
-    let started = Instant::now();
-    let broker = Kafka::with_topics(&["events"], PARTITIONS);
-    let brokers = broker.bootstrap_servers();
-    let server = Postgres::start();
-    let data = dataset();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = config(dir.path(), &server, "exactly_once");
-    let feeder = feed(&brokers, &data, 40);
-    let (mut restored, mut replayed) = kill_again_and_again(&config, &brokers, &server, KILLS, 20);
-    feeder.join().expect("feeder");
-    let mut eddy = Eddy::run(&config, &brokers, &env());
-    eddy.wait_ready(Duration::from_secs(90));
-    let report = wait_for_reference(&server, &data, true, Duration::from_secs(120));
-    restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
-    replayed += eddy.metric("eddy_partitions_replayed_total").unwrap_or(0.0);
+    let run = killed_then_finished("exactly_once", KILLS, 40, 20);
     // Every record read: the last checkpoint commits each partition's end.
     let end = EVENTS_PER_PARTITION + 1;
     let ends: BTreeMap<i32, i64> = (0..PARTITIONS as i32).map(|p| (p, end)).collect();
-    let mut client = server.client();
+    let mut client = run.server.client();
     let deadline = Instant::now() + Duration::from_secs(30);
     let read_to = loop {
         let read_to: BTreeMap<i32, i64> = pg_tables::progress(&mut client, GROUP)
@@ -262,14 +276,17 @@ fn killed_ten_times_exactly_once_every_table_equals_the_reference() {
         }
         std::thread::sleep(Duration::from_millis(300));
     };
-    let status = eddy.stop();
+    let status = run.eddy.stop();
     let progress = pg_tables::progress(&mut client, GROUP);
     let next: BTreeMap<i32, i64> = progress.iter().map(|(&p, &(next, _))| (p, next)).collect();
-    let committed = group_offsets(&brokers);
+    let committed = group_offsets(&run.brokers);
+    let report = &run.report;
     println!(
-        "exactly-once into PostgreSQL, {KILLS} kills, {:?}: {}; {restored} partitions restored from checkpoints, {replayed} replayed from the progress table; progress {progress:?}, group offsets {committed:?}",
-        started.elapsed(),
-        report.summary()
+        "exactly-once into PostgreSQL, {KILLS} kills, {:?}: {}; {} partitions restored from checkpoints, {} replayed from the progress table; progress {progress:?}, group offsets {committed:?}",
+        run.started.elapsed(),
+        report.summary(),
+        run.restored,
+        run.replayed
     );
     assert!(report.exact(), "{}", report.summary());
     assert_eq!(
@@ -281,7 +298,7 @@ fn killed_ten_times_exactly_once_every_table_equals_the_reference() {
         "the group's committed offsets are the progress table's"
     );
     assert!(
-        restored + replayed > 0.0,
+        run.restored + run.replayed > 0.0,
         "restarts continued partitions from committed progress"
     );
     assert!(status.success(), "eddy exits 0 on SIGTERM, got {status}");

@@ -13,14 +13,12 @@
 //! cannot commit (its consumer group generation is stale, KIP-447), it steps down or exits,
 //! and the committed output still equals the reference.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eddy_tests::broker::{Kafka, one_at_a_time};
 use eddy_tests::dataset::{CONFIG, Report, dataset_of};
 use eddy_tests::process::Eddy;
-use eddy_tests::topics::{feed_in_slices, read_outputs};
+use eddy_tests::topics::{feed_in_background, read_outputs};
 
 const INPUT_PARTITIONS: u32 = 12;
 const PER_PARTITION: i64 = 2_500;
@@ -103,19 +101,12 @@ fn scale_out(brokers: &str, delivery: &str) -> Report {
         ),
     )
     .expect("config written");
-    let done = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
-        std::thread::spawn(move || {
-            feed_in_slices(
-                &brokers,
-                &records,
-                INPUT_PARTITIONS as usize,
-                (SLICES, SLICE_EVERY),
-                &done,
-            );
-        })
-    };
+    let feeder = feed_in_background(
+        &brokers,
+        &data.records,
+        INPUT_PARTITIONS as usize,
+        (SLICES, SLICE_EVERY),
+    );
     let mut replicas: Vec<Option<Eddy>> = (0..3)
         .map(|n| Some(replica(&config, &brokers, dir.path(), n)))
         .collect();
@@ -134,7 +125,6 @@ fn scale_out(brokers: &str, delivery: &str) -> Report {
     joined.wait_ready(Duration::from_secs(90));
     replicas.push(Some(joined));
     feeder.join().expect("feeder");
-    assert!(done.load(Ordering::SeqCst));
 
     let outputs = read_outputs(
         &brokers,
@@ -194,19 +184,12 @@ fn a_frozen_replica_cannot_commit_after_its_partitions_moved() {
         ),
     )
     .expect("config written");
-    let done = Arc::new(AtomicBool::new(false));
-    let feeder = {
-        let (brokers, records, done) = (brokers.clone(), data.records.clone(), done.clone());
-        std::thread::spawn(move || {
-            feed_in_slices(
-                &brokers,
-                &records,
-                INPUT_PARTITIONS as usize,
-                (24, SLICE_EVERY),
-                &done,
-            );
-        })
-    };
+    let feeder = feed_in_background(
+        &brokers,
+        &data.records,
+        INPUT_PARTITIONS as usize,
+        (24, SLICE_EVERY),
+    );
     let mut zombie = replica(&config, &brokers, dir.path(), 0);
     let mut survivor = replica(&config, &brokers, dir.path(), 1);
     zombie.wait_ready(Duration::from_secs(90));
@@ -253,7 +236,6 @@ fn a_frozen_replica_cannot_commit_after_its_partitions_moved() {
     };
     eprintln!("replica 0 after thawing: {fate}");
     feeder.join().expect("feeder");
-    assert!(done.load(Ordering::SeqCst));
     let outputs = read_outputs(
         &brokers,
         data.windows.len(),
