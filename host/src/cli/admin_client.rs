@@ -130,8 +130,28 @@ impl Client {
             .header("Authorization", &self.bearer())
             .header("Content-Type", "application/wasm")
             .send(&bytes[..]);
-        self.finish(&url, result)
-            .map_err(|error| cut_off(error, bytes.len()))
+        match self.finish(&url, result) {
+            // The host may have refused the token before reading the body and closed the
+            // connection while it was still being sent: ask it, without a body.
+            Err(error @ ClientError::Transport { .. }) => Err(self
+                .token_refusal(&url)
+                .unwrap_or_else(|| cut_off(error, bytes.len()))),
+            other => other,
+        }
+    }
+
+    /// The host's 401 for this client's token at `url`, if it refuses it (asked with an empty
+    /// body, which a host that takes the token refuses as no component instead).
+    fn token_refusal(&self, url: &str) -> Option<ClientError> {
+        let result = self
+            .agent
+            .post(url)
+            .header("Authorization", &self.bearer())
+            .send_empty();
+        match self.finish(url, result) {
+            Err(refused @ ClientError::Refused { status: 401, .. }) => Some(refused),
+            _ => None,
+        }
     }
 
     /// Asks stage `stage` of pipeline `main` to run version `digest`, configured by `config`
