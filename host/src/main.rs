@@ -385,47 +385,49 @@ fn report(stats: Stats) {
 mod tests {
     use super::*;
 
-    /// The `eddy …` command lines in the shell blocks of the README and the guides in `docs/`,
-    /// as words (up to a comment, a redirection or a pipe), with where each is.
-    fn documented_commands() -> Vec<(String, Vec<String>)> {
+    /// The fenced `language` blocks of the README and the guides in `docs/`: where each line
+    /// is (`file:line`) and the line.
+    fn guide_blocks(language: &str) -> Vec<Vec<(String, String)>> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = vec![repo.join("README.md")];
         let docs = std::fs::read_dir(repo.join("docs")).expect("docs/");
         files.extend(docs.filter_map(|e| e.ok().map(|e| e.path())));
         files.retain(|p| p.extension().is_some_and(|e| e == "md"));
-        let mut commands = Vec::new();
+        let fence = format!("```{language}");
+        let mut blocks = Vec::new();
         for file in files {
             let text = std::fs::read_to_string(&file).expect("guide");
-            let mut in_shell = false;
+            let mut open: Option<Vec<(String, String)>> = None;
             for (number, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.starts_with("```") {
-                    in_shell = !in_shell && line == "```sh";
-                    continue;
+                let trimmed = line.trim();
+                match &mut open {
+                    None if trimmed == fence => open = Some(Vec::new()),
+                    Some(_) if trimmed == "```" => blocks.extend(open.take()),
+                    Some(lines) => {
+                        let place = format!("{}:{}", file.display(), number + 1);
+                        lines.push((place, line.to_string()));
+                    }
+                    None => {}
                 }
-                if !in_shell || !line.starts_with("eddy ") {
-                    continue;
-                }
-                let words = shlex::split(line).expect("shell words");
-                let command: Vec<String> = words
-                    .into_iter()
-                    .take_while(|w| !w.starts_with('#') && !matches!(w.as_str(), ">" | "|" | "&&"))
-                    .collect();
-                commands.push((format!("{}:{}", file.display(), number + 1), command));
             }
         }
-        commands
+        blocks
     }
 
     #[test]
     fn every_eddy_command_in_the_guides_parses() {
-        let commands = documented_commands();
-        assert!(
-            commands.len() >= 10,
-            "only {} commands found",
-            commands.len()
-        );
-        for (place, words) in commands {
+        let mut checked = 0;
+        for (place, line) in guide_blocks("sh").into_iter().flatten() {
+            let line = line.trim();
+            if !line.starts_with("eddy ") {
+                continue;
+            }
+            // The command up to a comment, a redirection or a pipe.
+            let words: Vec<String> = shlex::split(line)
+                .expect("shell words")
+                .into_iter()
+                .take_while(|w| !w.starts_with('#') && !matches!(w.as_str(), ">" | "|" | "&&"))
+                .collect();
             if let Err(error) = Cli::try_parse_from(&words) {
                 let shown = matches!(
                     error.kind(),
@@ -433,6 +435,25 @@ mod tests {
                 );
                 assert!(shown, "{place}: `{}`: {error}", words.join(" "));
             }
+            checked += 1;
         }
+        assert!(checked >= 10, "only {checked} commands found");
+    }
+
+    /// A guide that shows a key the config types do not have, or a value they refuse, fails.
+    #[test]
+    fn every_yaml_block_of_the_guides_is_a_valid_config() {
+        let mut checked = 0;
+        let mut failures = Vec::new();
+        for block in guide_blocks("yaml") {
+            let place = block.first().map(|(place, _)| place.clone());
+            let yaml: String = block.iter().map(|(_, line)| format!("{line}\n")).collect();
+            if let Err(error) = Config::from_yaml(&yaml) {
+                failures.push(format!("{}: {error}", place.unwrap_or_default()));
+            }
+            checked += 1;
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(checked >= 5, "only {checked} YAML blocks found");
     }
 }
