@@ -459,15 +459,11 @@ impl GroupConsumer {
     }
 
     /// Why the brokers cannot be used, while they cannot (from librdkafka's statistics,
-    /// every 5 s): none answers lately, or the client knows none any more.
-    pub fn broker_outage(&self) -> Option<String> {
+    /// every 5 s): none answers lately, or the client knows none any more — an error once
+    /// that has lasted longer than `kafka.delivery_timeout` (librdkafka does not recover
+    /// from it by itself).
+    pub fn broker_outage(&self) -> Result<Option<String>, KafkaError> {
         self.consumer.context().brokers.outage()
-    }
-
-    /// Fails once the client has known no broker for longer than `kafka.delivery_timeout`
-    /// (librdkafka does not recover from that by itself).
-    pub fn check_brokers(&self) -> Result<(), KafkaError> {
-        self.consumer.context().brokers.check()
     }
 
     /// Counts rebalances; changes when [`GroupConsumer::take_changes`] has something new.

@@ -322,9 +322,9 @@ impl KafkaRun {
                 .outage()
                 .map(|reason| format!("sink unreachable: {reason}"));
         }
-        self.consumer.check_brokers()?;
+        let brokers = self.consumer.broker_outage()?;
         if outage.is_none() {
-            outage = self.consumer.broker_outage();
+            outage = brokers;
         }
         match outage {
             Some(reason) => self.health.set_unready(reason),

@@ -72,24 +72,19 @@ impl BrokerView {
         }
     }
 
-    /// Why the brokers cannot be used, while they cannot.
-    pub(super) fn outage(&self) -> Option<String> {
-        if self.forgotten().is_some() {
-            return Some(
-                "the Kafka consumer knows no broker any more (a metadata answer listed none, e.g. every broker fenced at once); the run stops after kafka.delivery_timeout so that it is restarted".into(),
-            );
-        }
-        (!self.reachable.load(Ordering::SeqCst)).then(|| "Kafka brokers unreachable".into())
-    }
-
-    /// Fails once the client has known no broker for longer than the limit.
-    pub(super) fn check(&self) -> Result<(), KafkaError> {
+    /// Why the brokers cannot be used, while they cannot; an error once the client has known
+    /// no broker for longer than the limit.
+    pub(super) fn outage(&self) -> Result<Option<String>, KafkaError> {
         match self.forgotten() {
             Some(since) if since > self.limit => Err(KafkaError::Client(format!(
                 "the consumer has known no broker for {} s (a metadata answer listed none; librdkafka does not recover from it, confluentinc/librdkafka#5301): stopping so that a restart connects again from bootstrap.servers",
                 since.as_secs()
             ))),
-            _ => Ok(()),
+            Some(_) => Ok(Some(
+                "the Kafka consumer knows no broker any more (a metadata answer listed none, e.g. every broker fenced at once); the run stops after kafka.delivery_timeout so that it is restarted".into(),
+            )),
+            None => Ok((!self.reachable.load(Ordering::SeqCst))
+                .then(|| "Kafka brokers unreachable".into())),
         }
     }
 
@@ -125,19 +120,21 @@ mod tests {
             ("127.0.0.1:9092/1", 1, "learned", "UP", 1_000),
             ("GroupCoordinator", 1, "logical", "UP", 1_000),
         ]));
-        assert_eq!(view.outage(), None);
-        assert!(view.check().is_ok());
+        assert_eq!(view.outage().expect("no error"), None);
         // Only the coordinators' logical handles and the internal one are left.
         let forgotten = brokers(&[
             ("GroupCoordinator", -1, "logical", "TRY_CONNECT", -1),
             (":0/internal", -1, "internal", "UP", -1),
         ]);
         view.observe(&forgotten);
-        assert!(view.outage().is_some_and(|r| r.contains("knows no broker")));
-        assert!(view.check().is_ok(), "waited out until the limit");
+        let reason = view.outage().expect("waited out until the limit");
+        assert!(reason.is_some_and(|r| r.contains("knows no broker")));
         std::thread::sleep(Duration::from_millis(80));
         view.observe(&forgotten);
-        let error = view.check().expect_err("stops after the limit").to_string();
+        let error = view
+            .outage()
+            .expect_err("stops after the limit")
+            .to_string();
         assert!(error.contains("librdkafka#5301"), "{error}");
         // Knowing a bootstrap broker again (a re-bootstrap) ends it.
         view.observe(&brokers(&[(
@@ -147,8 +144,10 @@ mod tests {
             "UP",
             1_000,
         )]));
-        assert!(view.check().is_ok());
-        assert_eq!(view.outage().as_deref(), Some("Kafka brokers unreachable"));
+        assert_eq!(
+            view.outage().expect("known again").as_deref(),
+            Some("Kafka brokers unreachable")
+        );
     }
 
     #[test]
@@ -161,6 +160,9 @@ mod tests {
             "UP",
             SILENT_BROKER_US + 1,
         )]));
-        assert_eq!(view.outage().as_deref(), Some("Kafka brokers unreachable"));
+        assert_eq!(
+            view.outage().expect("no error").as_deref(),
+            Some("Kafka brokers unreachable")
+        );
     }
 }
