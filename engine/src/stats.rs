@@ -20,7 +20,7 @@ pub struct Stats {
     /// Traps of transform plugins (each retried once on a fresh instance).
     pub plugin_traps: u64,
     /// Records skipped because a previous owner of their partition had already accounted for
-    /// them (see [`eddy_engine::progress`]).
+    /// them (see [`crate::progress`]).
     pub replayed: u64,
     /// Open groups dropped by `state.ttl` (their partition had no events for that long).
     pub expired: u64,

@@ -23,7 +23,8 @@ pub trait BatchTransform: Sized + 'static {
     fn process(&mut self, batch: &EventBatch) -> Result<TransformOutput, Error>;
 }
 
-/// Exports a [`BatchTransform`] as the `transformer` interface. Used by the export macros.
+/// Exports a batch transform (a filter, map or flat-map adapter) as the `transformer` interface.
+/// Used by the export macros.
 pub struct TransformExport<T>(PhantomData<T>);
 
 /// Adapts a [`Filter`].

@@ -2,9 +2,9 @@
 //! through a JSON pointer.
 //!
 //! Only the top-level fields the pointers name are looked at: the decoder walks the object once
-//! ([`scan`]: the whole payload is checked, nothing is allocated), keeps those fields as raw JSON
-//! text and skips the rest, so no JSON tree is built for an event. Pointers deeper than one
-//! level parse just the top-level field they start in.
+//! (its `scan` module: the whole payload is checked, nothing is allocated), keeps those fields
+//! as raw JSON text and skips the rest, so no JSON tree is built for an event. Pointers deeper
+//! than one level parse just the top-level field they start in.
 
 mod keys;
 mod scan;

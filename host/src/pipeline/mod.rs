@@ -387,7 +387,8 @@ impl Pipeline {
     }
 
     /// The partition was taken away (a rebalance): drops its windows, which its next owner
-    /// rebuilds by reading again from its committed [`Progress`].
+    /// rebuilds by reading again from its committed
+    /// [`Progress`](eddy_engine::progress::Progress).
     pub fn revoke(&mut self, partition: u32) {
         if self.per_partition {
             self.operators.remove(&partition);

@@ -2,8 +2,8 @@
 //! that passes its own tests and builds to a component as generated, wherever it is made.
 //!
 //! The project carries its own copy of the SDK and of the WIT contract, written from files
-//! built into this binary ([`embedded`]): nothing in it points back at the checkout `eddy` was
-//! built from. Layout (`NAME/`):
+//! built into this binary (the `embedded` module): nothing in it points back at the checkout
+//! `eddy` was built from. Layout (`NAME/`):
 //!
 //! ```text
 //! wit/          the eddy:plugin contract (the SDKs find it beside `eddy-sdk/`)

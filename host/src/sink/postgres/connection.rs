@@ -76,7 +76,7 @@ fn is_lost(error: &postgres::Error) -> bool {
 }
 
 impl Connection {
-    /// Connects to `url` (with TLS when it asks, see [`tls`]); a connection that cannot be
+    /// Connects to `url` (with TLS when it asks, see the `tls` module); a connection that cannot be
     /// made is an error at once (a wrong address or role stops the start).
     pub fn open(url: &SecretUrl, retry_timeout: Duration) -> Result<Self, PostgresError> {
         let client = tls::connect(url).map_err(|error| PostgresError::Connect {

@@ -1,13 +1,13 @@
 //! Results upserted into a PostgreSQL table, one row per (key, window): `key text`,
 //! `window_start bigint`, `window_end bigint`, `emit text`, then one `double precision`
 //! column per aggregate output (`<aggregate>` for a single value, `<aggregate>_<output>` for
-//! a named output), primary key `(key, window_start, window_end)` ([`schema`]).
+//! a named output), primary key `(key, window_start, window_end)` (module `schema`).
 //!
 //! Results are buffered as they are emitted and sent in one
 //! `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE` per batch, a single round trip
-//! whatever the number of rows ([`table`]). A later result of a window replaces its row, so
+//! whatever the number of rows (module `table`). A later result of a window replaces its row, so
 //! writing a result again (a replay after a restart) leaves the table as it was. Late events
-//! and dead letters can go to tables of their own in the same database ([`side`]), written
+//! and dead letters can go to tables of their own in the same database (module `side`), written
 //! with the results.
 //!
 //! Exactly-once ([`PostgresTable::transactional`]): the rows of a checkpoint interval stay
@@ -15,7 +15,7 @@
 //! progress ([`PROGRESS_TABLE`]) in one transaction; the progress table is then where
 //! partitions continue from ([`PostgresProgress`]).
 //!
-//! A lost connection is retried with backoff for `sink.retry_timeout` ([`connection`]):
+//! A lost connection is retried with backoff for `sink.retry_timeout` (module `connection`):
 //! meanwhile the loop waits (no input is read), readiness says why, and the buffered rows
 //! are sent again once the server answers.
 
