@@ -50,6 +50,25 @@ pub enum StaticMembership {
     Off,
 }
 
+/// How the consumer group moves partitions between replicas when one joins or leaves.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RebalanceProtocol {
+    /// Incremental (the cooperative-sticky assignor, KIP-429): only the partitions that move
+    /// stop; the others keep processing through the rebalance. Exactly-once: the open
+    /// transaction is aborted when partitions go, and the kept ones continue from their last
+    /// checkpoint.
+    #[default]
+    Cooperative,
+    /// Incremental, by the broker (the consumer group protocol of KIP-848,
+    /// `group.protocol=consumer`; Apache Kafka 4.0 or later). Session timeout and heartbeats
+    /// are then the broker's settings (`group.consumer.*`), not the consumer's.
+    Consumer,
+    /// Every rebalance revokes every partition of every replica and assigns them again (the
+    /// range assignor): all partitions stop while one moves.
+    Eager,
+}
+
 /// Compression of produced batches.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -94,6 +113,9 @@ pub struct KafkaConfig {
     /// This replica's static member name (`group.instance.id`); default `HOSTNAME`. Each
     /// replica of a group needs its own.
     pub instance_id: Option<String>,
+    /// How partitions move between replicas (see [`RebalanceProtocol`]). Replicas of one group
+    /// must use the same one; switching needs every replica stopped first.
+    pub rebalance: RebalanceProtocol,
     /// Where partitions start when first assigned.
     pub start: StartPosition,
     /// What to do when records were deleted before they were read (see [`OnReset`]). A
@@ -142,6 +164,7 @@ impl Default for KafkaConfig {
             group_id: "eddy".into(),
             static_membership: StaticMembership::Auto,
             instance_id: None,
+            rebalance: RebalanceProtocol::Cooperative,
             start: StartPosition::Committed,
             on_reset: OnReset::Stop,
             commit_interval: Duration::from_secs(5),

@@ -32,8 +32,8 @@ pub use io::{
     TimeFormat, redact_password,
 };
 pub use kafka::{
-    Compression, KafkaConfig, OnReset, StartPosition, StaticMembership, property_name,
-    property_value,
+    Compression, KafkaConfig, OnReset, RebalanceProtocol, StartPosition, StaticMembership,
+    property_name, property_value,
 };
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};

@@ -2,7 +2,7 @@
 
 use rdkafka::ClientConfig;
 
-use eddy_engine::config::{KafkaConfig, property_name, property_value};
+use eddy_engine::config::{KafkaConfig, RebalanceProtocol, property_name, property_value};
 
 /// What a client is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,17 @@ pub fn client_config(kafka: &KafkaConfig, brokers: &str, role: Role) -> ClientCo
                 // queue passes `queued.min.messages`; at its default (1 s) the queue then runs
                 // dry while the pipeline works through it, and the pipeline waits.
                 .set("fetch.queue.backoff.ms", "10");
+            match kafka.rebalance {
+                RebalanceProtocol::Cooperative => {
+                    config.set("partition.assignment.strategy", "cooperative-sticky");
+                }
+                RebalanceProtocol::Consumer => {
+                    config.set("group.protocol", "consumer");
+                }
+                RebalanceProtocol::Eager => {
+                    config.set("partition.assignment.strategy", "range");
+                }
+            }
             if let Some(name) = kafka.group_instance_id(|name| std::env::var(name).ok()) {
                 // A static member: restarted under the same name, it gets its partitions
                 // back without a rebalance (it does not leave the group when it stops).

@@ -1,10 +1,6 @@
 //! The group consumer of the source topic. Rebalances are handled in librdkafka's callback on
-//! the polling thread: before partitions are revoked, every result written so far is
-//! acknowledged (producer flush) and their resume offsets are committed (at-least-once), or
-//! the open transaction is aborted (exactly-once); the loop then drops the revoked
-//! partitions' windows and any of their records it had read but not processed. When
-//! partitions are assigned, each is given where it continues (see [`eddy_engine::recovery`]): a
-//! local checkpoint is loaded here and the partition assigned at the checkpoint's offset.
+//! the polling thread (see [`rebalance`]); the loop takes the partition changes they made
+//! ([`GroupConsumer::take_changes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,17 +8,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance,
-    RebalanceProtocol,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 mod brokers;
+mod checkpoints;
 mod committed;
 mod positions;
+mod rebalance;
 
 use committed::committed_positions;
 
@@ -36,8 +31,8 @@ use rdkafka::statistics::Statistics;
 use crate::metrics::PartitionLabels;
 use eddy_engine::config::{Delivery, KafkaConfig, StartPosition, StateConfig};
 use eddy_engine::progress::{Committed, Progress};
-use eddy_engine::recovery::{Candidate, RestoredFrom, Resume, candidates, fallback};
-use eddy_engine::state::{CheckpointStore, PartitionState};
+use eddy_engine::recovery::{Resume, fallback};
+use eddy_engine::state::CheckpointStore;
 
 /// How long reading the group's committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +44,10 @@ pub enum PartitionChange {
     Assigned(Vec<(u32, Resume)>),
     /// Partitions taken away (their progress is committed before they go).
     Revoked(Vec<u32>),
+    /// Partitions kept through an incremental rebalance whose uncommitted output was
+    /// discarded with the open transaction (exactly-once): they go back to where they continue
+    /// after a restart, and records of theirs already read are dropped.
+    Rewind(Vec<u32>),
     /// Where assigned partitions continue could not be found out; the pipeline stops.
     Failed(String),
 }
@@ -168,224 +167,6 @@ impl GroupContext {
             }
         }
         tpl
-    }
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
-        };
-        let partitions = self.partitions(tpl);
-        tracing::info!(?partitions, "partitions revoked");
-        if self.delivery == Delivery::ExactlyOnce {
-            // What was written since the last checkpoint is discarded; the partitions'
-            // next owner continues from the last committed transaction.
-            if let Some(producer) = &self.producer
-                && let Err(error) = producer.abort_transaction()
-            {
-                tracing::error!(%error, "aborting the transaction of revoked partitions");
-            }
-            lock(&self.progress).clear();
-            lock(&self.checkpointed).clear();
-            self.record(PartitionChange::Revoked(partitions));
-            return;
-        }
-        let flushed = self.producer.as_ref().map_or(Ok(()), |p| p.flush());
-        match flushed {
-            Ok(()) => {
-                let commit = if self.durable {
-                    // The position of the latest checkpoint, which holds its state (the next
-                    // owner restores it and reads again what came after); none since the
-                    // assignment: the committed position already names one.
-                    self.checkpointed_list(&partitions)
-                } else {
-                    self.commit_list(Some(&partitions))
-                };
-                if commit.count() > 0
-                    && let Err(error) = consumer.commit(&commit, CommitMode::Sync)
-                {
-                    tracing::warn!(%error, "committing revoked partitions failed; their next owner re-reads from the last commit");
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "results not acknowledged; revoked partitions are not committed");
-            }
-        }
-        lock(&self.progress).retain(|p, _| !partitions.contains(p));
-        lock(&self.checkpointed).retain(|p, _| !partitions.contains(p));
-        self.record(PartitionChange::Revoked(partitions));
-    }
-
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Assign(tpl) = rebalance else {
-            return;
-        };
-        let partitions = self.partitions(tpl);
-        tracing::info!(?partitions, "partitions assigned");
-        let first_time: Vec<u32> = {
-            let mut started = lock(&self.started);
-            partitions
-                .iter()
-                .copied()
-                .filter(|&p| started.insert(p))
-                .collect()
-        };
-        let start = match self.start {
-            StartPosition::Committed => None,
-            StartPosition::Earliest => Some(Offset::Beginning),
-            StartPosition::Latest => Some(Offset::End),
-        };
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
-        if cooperative && (start.is_some() || !lock(&self.store).index().is_empty()) {
-            tracing::warn!(
-                "kafka.start and restoring checkpoints need the eager rebalance protocol; partitions continue from the committed progress"
-            );
-        }
-        let (fresh, continuing): (Vec<u32>, Vec<u32>) = partitions
-            .iter()
-            .partition(|p| start.is_some() && first_time.contains(p) && !cooperative);
-        let positions = match committed_positions(consumer, &self.topic, &continuing) {
-            Ok(positions) => positions,
-            Err(error) => {
-                self.record(PartitionChange::Failed(error.to_string()));
-                return;
-            }
-        };
-        let committed: BTreeMap<u32, Committed> = positions
-            .iter()
-            .filter_map(|(&p, (_, c))| Some((p, (*c)?)))
-            .collect();
-        let mut resumes = Vec::with_capacity(partitions.len());
-        let mut assignment = TopicPartitionList::new();
-        let mut explicit = false;
-        for &partition in &fresh {
-            let offset = start.unwrap_or(Offset::Stored);
-            let _ = assignment.add_partition_offset(&self.topic, partition as i32, offset);
-            resumes.push((partition, Resume::Fresh));
-            explicit = true;
-        }
-        let restored = if cooperative {
-            BTreeMap::new()
-        } else {
-            match self.load_checkpoints(&continuing, &committed) {
-                Ok(restored) => restored,
-                Err(error) => {
-                    self.record(PartitionChange::Failed(error));
-                    return;
-                }
-            }
-        };
-        let mut restored = restored;
-        for &partition in &continuing {
-            let resume = match restored.remove(&partition) {
-                Some((state, origin)) => {
-                    let _ = assignment.add_partition_offset(
-                        &self.topic,
-                        partition as i32,
-                        Offset::Offset(state.offset),
-                    );
-                    explicit = true;
-                    Resume::Restore(Box::new(state), origin)
-                }
-                None => {
-                    // With `auto.offset.reset=error` a partition without a committed position
-                    // needs an explicit start: its beginning, as before.
-                    let external = lock(&self.external).is_some();
-                    let offset = match positions.get(&partition) {
-                        Some((Some(offset), _)) if external => {
-                            explicit = true;
-                            Offset::Offset(*offset)
-                        }
-                        Some((Some(_), _)) => Offset::Stored,
-                        _ => {
-                            explicit = true;
-                            Offset::Beginning
-                        }
-                    };
-                    let _ = assignment.add_partition_offset(&self.topic, partition as i32, offset);
-                    fallback(committed.get(&partition))
-                }
-            };
-            resumes.push((partition, resume));
-        }
-        if explicit && let Err(error) = consumer.assign(&assignment) {
-            self.record(PartitionChange::Failed(format!(
-                "assigning partitions at their start offsets: {error}"
-            )));
-            return;
-        }
-        self.record(PartitionChange::Assigned(resumes));
-    }
-}
-
-impl GroupContext {
-    /// For each of `partitions` that a usable checkpoint holds (this replica's or the shared
-    /// directory's), its state and where it came from. Unusable checkpoints are logged and
-    /// skipped for the next candidate.
-    fn load_checkpoints(
-        &self,
-        partitions: &[u32],
-        committed: &BTreeMap<u32, Committed>,
-    ) -> Result<BTreeMap<u32, (PartitionState, RestoredFrom)>, String> {
-        let mut store = lock(&self.store);
-        let mut loaded: BTreeMap<u64, Option<BTreeMap<u32, PartitionState>>> = BTreeMap::new();
-        let mut restored = BTreeMap::new();
-        let expected = lock(&self.formats).clone();
-        for &partition in partitions {
-            let shared = store.shared_entries(partition).map_err(|e| e.to_string())?;
-            let found = candidates(
-                self.delivery,
-                partition,
-                committed.get(&partition),
-                store.index(),
-                &shared,
-            );
-            for candidate in found {
-                let (state, origin, id) = match candidate {
-                    Candidate::Local(id) => {
-                        if let std::collections::btree_map::Entry::Vacant(entry) = loaded.entry(id)
-                        {
-                            entry.insert(store.load(id, partitions).map_err(|e| e.to_string())?);
-                        }
-                        let state = loaded
-                            .get_mut(&id)
-                            .and_then(Option::as_mut)
-                            .and_then(|states| states.remove(&partition));
-                        (state, RestoredFrom::Local, id)
-                    }
-                    Candidate::Shared(entry) => {
-                        (store.load_shared(&entry), RestoredFrom::Shared, entry.id)
-                    }
-                };
-                let Some(state) = state else { continue };
-                if let Some(expected) = &expected
-                    && &state.snapshot.formats != expected
-                {
-                    tracing::warn!(
-                        partition,
-                        checkpoint = id,
-                        saved = ?state.snapshot.formats,
-                        current = ?expected,
-                        "checkpoint made by other aggregates; continuing from the committed progress"
-                    );
-                    continue;
-                }
-                tracing::info!(
-                    partition,
-                    checkpoint = id,
-                    ?origin,
-                    offset = state.offset,
-                    "restoring from checkpoint"
-                );
-                restored.insert(partition, (state, origin));
-                break;
-            }
-        }
-        Ok(restored)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -22,12 +23,14 @@ pub struct RebalanceMetrics {
     /// Seconds a partition this replica kept through a rebalance took no input (from its
     /// revocation to its assignment again).
     pub pause: Histogram,
+    /// 1 for each partition of the source topic this replica owns, 0 for one it owned before.
+    pub owned: Family<super::PartitionLabels, Gauge>,
 }
 
 /// What a rebalance did to a partition.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 pub struct PartitionMoveLabels {
-    /// `kept` (revoked and assigned again here), `gained` or `lost`.
+    /// `kept` (owned before and after), `gained` or `lost`.
     pub moved: &'static str,
 }
 
@@ -45,6 +48,7 @@ impl Default for RebalanceMetrics {
             changes,
             partitions,
             pause: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            owned: Family::default(),
         }
     }
 }
@@ -66,6 +70,11 @@ impl RebalanceMetrics {
             "rebalance_pause_seconds",
             "Time a partition kept through a rebalance took no input (revoked to assigned again)",
             self.pause.clone(),
+        );
+        registry.register(
+            "partition_owned",
+            "1 for each source partition this replica owns (0: owned before, not now)",
+            self.owned.clone(),
         );
     }
 }

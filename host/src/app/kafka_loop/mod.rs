@@ -5,6 +5,7 @@
 
 mod changes;
 mod checkpoint;
+mod read;
 mod rebalance;
 mod reset;
 mod traps;
@@ -13,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::Message;
 use rdkafka::consumer::CommitMode;
 
 use traps::Traps;
@@ -22,7 +22,6 @@ use super::Services;
 use crate::kafka::{GroupConsumer, KafkaError, PartitionChange, Producer};
 use crate::plugin::Control;
 use eddy_engine::config::{Config, Delivery, SinkConfig, SourceConfig, TrapPolicy};
-use eddy_engine::decode::NO_TIMESTAMP;
 use eddy_engine::event::RawBatch;
 use eddy_engine::event::now_ms;
 use eddy_engine::recovery::{RestoredFrom, Resume};
@@ -334,76 +333,6 @@ impl KafkaRun {
         Ok(())
     }
 
-    /// Reads up to `batch_size` records (waiting briefly for the first), by partition;
-    /// applies partition changes that happen meanwhile. Returns the batches and how many
-    /// records were read.
-    fn read_batches(&mut self) -> Result<(BTreeMap<u32, RawBatch>, usize), PipelineError> {
-        let mut batches: BTreeMap<u32, RawBatch> = BTreeMap::new();
-        let mut read = 0;
-        let mut wait = POLL_WAIT;
-        while read < self.batch_size {
-            let generation = self.consumer.generation();
-            let polled = self.consumer.poll(wait);
-            if self.consumer.generation() != generation {
-                for change in self.consumer.take_changes() {
-                    self.rebalances.observe(&change, &self.metrics.rebalance);
-                    if let PartitionChange::Assigned(resumes) = &change {
-                        self.assigned = !resumes.is_empty();
-                    }
-                    if matches!(change, PartitionChange::Revoked(_))
-                        && self.postgres_pipeline.is_some()
-                    {
-                        // As the aborted Kafka transaction: what was written since the last
-                        // checkpoint is rolled back; the partitions continue from the
-                        // committed progress.
-                        self.pipeline.discard_results()?;
-                    }
-                    apply(
-                        &mut self.pipeline,
-                        &self.health,
-                        &self.metrics,
-                        change,
-                        &mut batches,
-                    )?;
-                }
-            }
-            match polled {
-                None => break,
-                Some(Err(KafkaError::OffsetReset(error))) => {
-                    self.poll_errors += 1;
-                    self.reset_reported = Some(error);
-                    break;
-                }
-                Some(Err(error)) => {
-                    self.poll_errors += 1;
-                    tracing::warn!(%error, "consumer error");
-                    break;
-                }
-                Some(Ok(message)) => {
-                    let Ok(partition) = u32::try_from(message.partition()) else {
-                        continue;
-                    };
-                    let timestamp = message.timestamp().to_millis().unwrap_or(NO_TIMESTAMP);
-                    batches
-                        .entry(partition)
-                        .or_insert_with(|| {
-                            let mut batch = RawBatch::with_capacity(self.batch_size, 0);
-                            batch.partition = partition;
-                            batch
-                        })
-                        .push_at(
-                            message.payload().unwrap_or_default(),
-                            timestamp,
-                            message.offset(),
-                        );
-                    read += 1;
-                    wait = Duration::ZERO;
-                }
-            }
-        }
-        Ok((batches, read))
-    }
-
     /// Lets processing time pass (time triggers, idle partitions, `state.ttl`) and publishes
     /// progress and metrics.
     fn tick(&mut self, now: i64) -> Result<(), PipelineError> {
@@ -524,6 +453,8 @@ pub(super) fn apply(
                 health.set_ready();
             }
         }
+        // The loop sends kept partitions back itself (it needs the consumer).
+        PartitionChange::Rewind(_) => {}
         PartitionChange::Failed(error) => return Err(KafkaError::Client(error).into()),
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::kafka::PartitionChange;
-use crate::metrics::{PartitionMoveLabels, RebalanceLabels, RebalanceMetrics};
+use crate::metrics::{PartitionLabels, PartitionMoveLabels, RebalanceLabels, RebalanceMetrics};
 
 /// Partitions owned, and when partitions were revoked, across rebalances.
 #[derive(Debug, Default)]
@@ -36,11 +36,21 @@ impl Rebalances {
                 for &partition in partitions {
                     self.owned.remove(&partition);
                     self.revoked_at.insert(partition, now);
+                    owned(metrics, partition).set(0);
                 }
             }
             PartitionChange::Assigned(resumes) => {
                 count("assigned");
-                let (mut kept, mut gained) = (Vec::new(), Vec::new());
+                // Partitions never revoked (an incremental rebalance) were kept without a
+                // pause; those revoked and assigned again (an eager one) paused.
+                let (mut kept, mut gained): (Vec<u32>, Vec<u32>) = (
+                    self.owned
+                        .iter()
+                        .copied()
+                        .filter(|p| !resumes.iter().any(|(r, _)| r == p))
+                        .collect(),
+                    Vec::new(),
+                );
                 for &(partition, _) in resumes {
                     if let Some(revoked) = self.revoked_at.remove(&partition) {
                         metrics.pause.observe(revoked.elapsed().as_secs_f64());
@@ -49,6 +59,7 @@ impl Rebalances {
                         gained.push(partition);
                     }
                     self.owned.insert(partition);
+                    owned(metrics, partition).set(1);
                 }
                 let lost: Vec<u32> = std::mem::take(&mut self.revoked_at).into_keys().collect();
                 moved("kept", kept.len());
@@ -56,9 +67,19 @@ impl Rebalances {
                 moved("lost", lost.len());
                 tracing::info!(?kept, ?gained, ?lost, owned = ?self.owned, "assignment changed");
             }
-            PartitionChange::Failed(_) => {}
+            PartitionChange::Rewind(_) | PartitionChange::Failed(_) => {}
         }
     }
+}
+
+/// The `owned` gauge of `partition`.
+fn owned(
+    metrics: &RebalanceMetrics,
+    partition: u32,
+) -> impl std::ops::Deref<Target = prometheus_client::metrics::gauge::Gauge> + '_ {
+    metrics.owned.get_or_create(&PartitionLabels {
+        partition: i64::from(partition),
+    })
 }
 
 #[cfg(test)]
@@ -98,5 +119,37 @@ mod tests {
         );
         let revoked = RebalanceLabels { change: "revoked" };
         assert_eq!(metrics.changes.get_or_create(&revoked).get(), 1);
+    }
+
+    #[test]
+    fn an_incremental_rebalance_keeps_what_it_does_not_move() {
+        let metrics = RebalanceMetrics::default();
+        let mut rebalances = Rebalances::default();
+        rebalances.observe(&assigned(&[0, 1, 2]), &metrics);
+        // Partition 2 moves away; the second round assigns nothing new.
+        rebalances.observe(&PartitionChange::Revoked(vec![2]), &metrics);
+        rebalances.observe(&assigned(&[]), &metrics);
+        assert_eq!(moved(&metrics, "kept"), 2);
+        assert_eq!(moved(&metrics, "lost"), 1);
+        // Later partition 5 comes in.
+        rebalances.observe(&assigned(&[5]), &metrics);
+        assert_eq!(moved(&metrics, "kept"), 4);
+        assert_eq!(moved(&metrics, "gained"), 4);
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("text");
+        assert!(
+            text.contains("rebalance_pause_seconds_count 0"),
+            "kept partitions did not pause: {text}"
+        );
+        assert!(
+            text.contains("partition_owned{partition=\"2\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("partition_owned{partition=\"5\"} 1"),
+            "{text}"
+        );
     }
 }

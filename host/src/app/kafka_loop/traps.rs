@@ -335,6 +335,37 @@ impl KafkaRun {
     }
 }
 
+impl KafkaRun {
+    /// Partitions kept through an incremental rebalance, exactly-once: the transaction
+    /// aborted when others were revoked held their output since the last checkpoint, so they
+    /// go back to it (on fresh instances) and their records read so far are dropped.
+    pub(super) fn rewind_kept(
+        &mut self,
+        kept: &[u32],
+        batches: &mut BTreeMap<u32, RawBatch>,
+    ) -> Result<(), PipelineError> {
+        tracing::info!(?kept, "kept partitions go back to their last checkpoint");
+        self.metrics.checkpoint.aborts.inc();
+        // The aborted transaction took its dead letters with it.
+        self.traps.dead_lettered.clear();
+        self.pipeline.dropped_letters_undone();
+        let resumes = self.consumer.rewind(kept)?;
+        for change in [
+            PartitionChange::Revoked(kept.to_vec()),
+            PartitionChange::Assigned(resumes),
+        ] {
+            apply(
+                &mut self.pipeline,
+                &self.health,
+                &self.metrics,
+                change,
+                batches,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The records of `rejected` after offset `written` (all of them when `None`).
 fn rejected_after(rejected: &RawBatch, written: Option<i64>) -> RawBatch {
     let Some(written) = written else {
