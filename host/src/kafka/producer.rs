@@ -3,7 +3,7 @@
 //! `kafka.delivery_timeout` (retries with backoff included) is a failure that stops the
 //! pipeline; it is never dropped quietly.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -194,6 +194,10 @@ pub struct Producer {
     deliveries: Arc<Deliveries>,
     epoch: Instant,
     flush_timeout: Duration,
+    /// Whether the open transaction holds anything (a record or offsets): aborting one that
+    /// holds nothing is skipped — librdkafka may still send the broker an end of a
+    /// transaction it never began, which is a fatal error (`INVALID_TXN_STATE`).
+    written: AtomicBool,
 }
 
 impl Producer {
@@ -241,6 +245,7 @@ impl Producer {
             deliveries,
             epoch,
             flush_timeout: kafka.delivery_timeout + Duration::from_secs(5),
+            written: AtomicBool::new(false),
         })
     }
 
@@ -306,7 +311,10 @@ impl Producer {
         let started = Instant::now();
         loop {
             match self.inner.send(base) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.written.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
                 Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     if started.elapsed() > self.flush_timeout {
                         return Err(KafkaError::Delivery {
@@ -346,6 +354,7 @@ impl Producer {
         offsets: &TopicPartitionList,
         group: &ConsumerGroupMetadata,
     ) -> Result<(), KafkaError> {
+        self.written.store(true, Ordering::SeqCst);
         self.inner
             .send_offsets_to_transaction(offsets, group, self.flush_timeout)
             .map_err(|e| transaction("adding offsets to the transaction", &e))?;
@@ -353,16 +362,30 @@ impl Producer {
             .commit_transaction(self.flush_timeout)
             .map_err(|e| transaction("committing the transaction", &e))?;
         self.check()?;
+        self.written.store(false, Ordering::SeqCst);
         self.inner
             .begin_transaction()
             .map_err(|e| transaction("beginning a transaction", &e))
     }
 
-    /// Aborts the open transaction (its records are discarded) and begins the next.
+    /// Aborts the open transaction (its records are discarded) and begins the next. One that
+    /// holds nothing is left open as it is.
     pub fn abort_transaction(&self) -> Result<(), KafkaError> {
+        if !self.written.load(Ordering::SeqCst) {
+            tracing::debug!("nothing written in the open transaction: nothing to abort");
+            return Ok(());
+        }
+        // Records acknowledged first: their partitions are then in the transaction on the
+        // broker's side too. An abort sent while the broker still refuses to add them (it
+        // is completing the previous transaction) was answered `INVALID_TXN_STATE`, fatal
+        // (seen once when a rebalance aborted right after a failed commit had).
+        if let Err(error) = self.inner.flush(self.flush_timeout) {
+            tracing::debug!(%error, "flush before aborting the transaction");
+        }
         self.inner
             .abort_transaction(self.flush_timeout)
             .map_err(|e| transaction("aborting the transaction", &e))?;
+        self.written.store(false, Ordering::SeqCst);
         self.inner
             .begin_transaction()
             .map_err(|e| transaction("beginning a transaction", &e))
