@@ -114,7 +114,7 @@ fn committed_checkpoint(brokers: &str) -> Option<u64> {
 /// the comparison of what was written with the reference, and what the kills did.
 fn crash_and_recover(
     brokers: &str,
-    delivery: &str,
+    (delivery, rebalance): (&str, &str),
     seed: u64,
     kills: &[KillAt],
     slices: usize,
@@ -142,6 +142,7 @@ fn crash_and_recover(
             "EDDY_KAFKA__CONSUMER_PROPERTIES__HEARTBEAT_INTERVAL_MS",
             "500".to_string(),
         ),
+        ("EDDY_KAFKA__REBALANCE", rebalance.to_string()),
     ];
     let feeder = feed_in_background(
         brokers,
@@ -201,8 +202,13 @@ fn killed_ten_times_at_least_once_loses_nothing() {
     let started = Instant::now();
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let kills = [KillAt::Random; 10];
-    let (report, result) =
-        crash_and_recover(&broker.bootstrap_servers(), "at_least_once", 11, &kills, 40);
+    let (report, result) = crash_and_recover(
+        &broker.bootstrap_servers(),
+        ("at_least_once", "cooperative"),
+        11,
+        &kills,
+        40,
+    );
     eprintln!(
         "at-least-once after {} kills, {:?}: {}; {} partitions restored",
         kills.len(),
@@ -215,10 +221,22 @@ fn killed_ten_times_at_least_once_loses_nothing() {
 
 #[test]
 fn killed_twenty_times_exactly_once_writes_everything_once() {
+    killed_exactly_once("cooperative", 20, 70);
+}
+
+/// The eager rebalance protocol, still supported, keeps the guarantee too.
+#[test]
+fn killed_ten_times_exactly_once_on_the_eager_protocol_writes_everything_once() {
+    killed_exactly_once("eager", 10, 40);
+}
+
+/// Kills `eddy run` (exactly-once, `rebalance` protocol) `times` times while `slices` slices
+/// of the dataset are produced; asserts the output is exactly the reference.
+fn killed_exactly_once(rebalance: &str, times: usize, slices: usize) {
     let _heavy = one_at_a_time();
     let started = Instant::now();
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
-    let kills: Vec<KillAt> = (0..20)
+    let kills: Vec<KillAt> = (0..times)
         .map(|n| {
             if n % 2 == 0 {
                 KillAt::Random
@@ -227,10 +245,15 @@ fn killed_twenty_times_exactly_once_writes_everything_once() {
             }
         })
         .collect();
-    let (report, result) =
-        crash_and_recover(&broker.bootstrap_servers(), "exactly_once", 12, &kills, 70);
+    let (report, result) = crash_and_recover(
+        &broker.bootstrap_servers(),
+        ("exactly_once", rebalance),
+        12,
+        &kills,
+        slices,
+    );
     eprintln!(
-        "exactly-once after {} kills ({} between a checkpoint and its commit), {:?}: {}; {} partitions restored",
+        "exactly-once ({rebalance}) after {} kills ({} between a checkpoint and its commit), {:?}: {}; {} partitions restored",
         kills.len(),
         result.uncommitted_checkpoints,
         started.elapsed(),

@@ -77,6 +77,15 @@ impl StateConfig {
     pub fn durable(&self) -> bool {
         self.backend == BackendKind::Rocksdb || self.shared_dir.is_some()
     }
+
+    /// Exactly-once: how long a transaction may stay open before the broker aborts it
+    /// (`transaction.timeout.ms`): three checkpoint intervals, at least a minute (a broker
+    /// frozen for half a minute must not time out the transaction it is in). Also how long a
+    /// replica given partitions may have to wait for a dead predecessor's open transaction to
+    /// end before their committed offsets can be read.
+    pub fn transaction_timeout(&self) -> std::time::Duration {
+        (self.checkpoint_interval * 3).max(std::time::Duration::from_secs(60))
+    }
 }
 
 impl Default for StateConfig {

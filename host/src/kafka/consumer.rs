@@ -170,6 +170,18 @@ impl GroupContext {
     }
 }
 
+/// How long reading committed positions is retried: `kafka.delivery_timeout`; exactly-once,
+/// at least until a dead predecessor's open transaction has timed out (the broker holds its
+/// partitions' committed offsets back until then), and a little more.
+fn patience(kafka: &KafkaConfig, state: &StateConfig) -> Duration {
+    match state.delivery {
+        Delivery::ExactlyOnce => kafka
+            .delivery_timeout
+            .max(state.transaction_timeout() + Duration::from_secs(15)),
+        Delivery::AtLeastOnce => kafka.delivery_timeout,
+    }
+}
+
 /// The source topic's consumer in the group `kafka.group_id`.
 pub struct GroupConsumer {
     consumer: BaseConsumer<GroupContext>,
@@ -206,7 +218,7 @@ impl GroupConsumer {
             lag,
             brokers: brokers::BrokerView::new(kafka.delivery_timeout),
             external: Mutex::new(None),
-            patience: (kafka.delivery_timeout, kafka.retry_backoff),
+            patience: (patience(kafka, state), kafka.retry_backoff),
         };
         let mut config = client_config(kafka, brokers, Role::Consumer);
         if config.get("statistics.interval.ms").is_none() {

@@ -103,7 +103,7 @@ pub(super) fn producer_for(
         Delivery::ExactlyOnce => {
             let id = config.transactional_id();
             tracing::info!(transactional_id = %id, "exactly-once: transactional producer");
-            let timeout = (config.state.checkpoint_interval * 3).max(Duration::from_secs(60));
+            let timeout = config.state.transaction_timeout();
             Producer::transactional(&config.kafka, brokers, &id, timeout)?
         }
     };
