@@ -261,10 +261,10 @@ fn check_output(sent: &[(u32, i64)], arrivals: &[Arrival], delivery: &str) {
     }
 }
 
-fn kept_partitions_never_stop(delivery: &str) {
-    let outcome = join_fourth(delivery, "cooperative");
+fn kept_partitions_never_stop(delivery: &str, rebalance: &str) {
+    let outcome = join_fourth(delivery, rebalance);
     println!(
-        "{delivery}, cooperative: gaps {:?}, moved to the fourth replica {:?}",
+        "{delivery}, {rebalance}: gaps {:?}, moved to the fourth replica {:?}",
         outcome.gaps, outcome.moved
     );
     assert!(
@@ -284,12 +284,18 @@ fn kept_partitions_never_stop(delivery: &str) {
 
 #[test]
 fn with_cooperative_rebalancing_kept_partitions_never_stop_at_least_once() {
-    kept_partitions_never_stop("at_least_once");
+    kept_partitions_never_stop("at_least_once", "cooperative");
 }
 
 #[test]
 fn with_cooperative_rebalancing_kept_partitions_never_stop_exactly_once() {
-    kept_partitions_never_stop("exactly_once");
+    kept_partitions_never_stop("exactly_once", "cooperative");
+}
+
+/// KIP-848's consumer group protocol (Apache Kafka 4.x): the broker assigns, incrementally.
+#[test]
+fn with_the_consumer_group_protocol_kept_partitions_never_stop_exactly_once() {
+    kept_partitions_never_stop("exactly_once", "consumer");
 }
 
 /// The eager protocol, still supported: the output is right; every partition pauses (printed).

@@ -567,6 +567,20 @@ fn static_membership_on_needs_a_name() {
 }
 
 #[test]
+fn the_consumer_protocol_refuses_the_settings_the_broker_owns() {
+    let message = error_of(
+        "source: { type: kafka, topic: t }\nkafka:\n  rebalance: consumer\n  consumer_properties: { session.timeout.ms: 6000 }\n",
+    );
+    assert!(message.contains("kafka.rebalance"), "{message}");
+    assert!(message.contains("session.timeout.ms"), "{message}");
+    let cooperative = Config::from_yaml(
+        "source: { type: kafka, topic: t }\nkafka:\n  consumer_properties: { session.timeout.ms: 6000 }\n",
+    )
+    .expect("valid");
+    assert_eq!(cooperative.kafka.rebalance, RebalanceProtocol::Cooperative);
+}
+
+#[test]
 fn the_admin_token_can_come_from_a_file() {
     Jail::expect_with(|jail| {
         jail.create_file("token", "  s3cret-from-a-secret\n")?;

@@ -176,6 +176,30 @@ impl Config {
                 "`on` needs a member name: set kafka.instance_id (or HOSTNAME)",
             ));
         }
+        if kafka.rebalance == RebalanceProtocol::Consumer {
+            // librdkafka refuses these with KIP-848's protocol: the broker owns them.
+            let own = kafka
+                .properties
+                .keys()
+                .chain(kafka.consumer_properties.keys());
+            for name in own.map(|name| property_name(name)) {
+                if [
+                    "session.timeout.ms",
+                    "heartbeat.interval.ms",
+                    "partition.assignment.strategy",
+                    "group.protocol.type",
+                ]
+                .contains(&name.as_str())
+                {
+                    return Err(invalid(
+                        "kafka.rebalance",
+                        format!(
+                            "`consumer` (KIP-848) takes `{name}` from the broker's group settings; remove it from the Kafka properties or use `cooperative`"
+                        ),
+                    ));
+                }
+            }
+        }
         if kafka.commit_interval.as_millis() == 0 {
             return Err(invalid("kafka.commit_interval", "must be at least 1ms"));
         }
