@@ -24,6 +24,8 @@ pub struct TailRecord {
     pub payload: Vec<u8>,
     /// Its headers, as text.
     pub headers: Vec<(String, String)>,
+    /// Its timestamp (milliseconds since the epoch; when it was produced), if it has one.
+    pub timestamp: Option<i64>,
 }
 
 impl TailRecord {
@@ -89,6 +91,7 @@ impl Tail {
                 key: message.key().map(<[u8]>::to_vec),
                 payload: message.payload().unwrap_or_default().to_vec(),
                 headers,
+                timestamp: message.timestamp().to_millis(),
             })
         })
     }
