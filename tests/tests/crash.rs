@@ -11,6 +11,9 @@
 //!   with the one the group's committed offsets name, and counts kills that left a checkpoint
 //!   whose transaction never committed. The committed output equals the reference: nothing
 //!   missing, nothing unexpected, no duplicates.
+//!
+//! Both run on the incremental (cooperative) rebalance protocol, the default; each again, with
+//! ten kills, on the eager protocol.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -198,19 +201,31 @@ fn crash_and_recover(
 
 #[test]
 fn killed_ten_times_at_least_once_loses_nothing() {
+    killed_at_least_once("cooperative");
+}
+
+/// The eager rebalance protocol, still supported, loses nothing either.
+#[test]
+fn killed_ten_times_at_least_once_on_the_eager_protocol_loses_nothing() {
+    killed_at_least_once("eager");
+}
+
+/// Kills `eddy run` (at-least-once, `rebalance` protocol) ten times while the dataset is
+/// produced; asserts every reference result is written.
+fn killed_at_least_once(rebalance: &str) {
     let _heavy = one_at_a_time();
     let started = Instant::now();
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let kills = [KillAt::Random; 10];
     let (report, result) = crash_and_recover(
         &broker.bootstrap_servers(),
-        ("at_least_once", "cooperative"),
+        ("at_least_once", rebalance),
         11,
         &kills,
         40,
     );
     eprintln!(
-        "at-least-once after {} kills, {:?}: {}; {} partitions restored",
+        "at-least-once ({rebalance}) after {} kills, {:?}: {}; {} partitions restored",
         kills.len(),
         started.elapsed(),
         report.summary(),

@@ -8,8 +8,8 @@
 //! output equals the reference, so the killed replica's unfinished transaction left nothing
 //! behind.
 //!
-//! Each scenario runs on the incremental (cooperative) rebalance protocol, the default, and the
-//! exactly-once ones on the eager protocol too.
+//! Each scenario runs on the incremental (cooperative) rebalance protocol, the default, and on
+//! the eager one.
 //!
 //! Zombie fencing (exactly-once): of two replicas, one is frozen with SIGSTOP until its
 //! partitions have moved to the other, then thawed with SIGCONT: the transaction it had open
@@ -95,6 +95,15 @@ fn three_replicas_lose_one_and_gain_one_exactly_once() {
     assert!(report.results.exact(), "results: {}", report.summary());
     assert!(report.late.exact(), "late: {}", report.summary());
     assert!(report.dead.exact(), "dead letters: {}", report.summary());
+}
+
+/// The eager rebalance protocol, still supported, loses nothing through the same moves.
+#[test]
+fn three_replicas_lose_one_and_gain_one_at_least_once_on_the_eager_protocol() {
+    let _heavy = one_at_a_time();
+    let broker = broker();
+    let report = scale_out(&broker.bootstrap_servers(), ("at_least_once", "eager"));
+    report.assert_nothing_lost_or_wrong();
 }
 
 /// The eager rebalance protocol, still supported, keeps exactly-once through the same moves.

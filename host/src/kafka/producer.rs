@@ -195,8 +195,9 @@ pub struct Producer {
     epoch: Instant,
     flush_timeout: Duration,
     /// Whether the open transaction holds anything (a record or offsets): aborting one that
-    /// holds nothing is skipped — librdkafka may still send the broker an end of a
-    /// transaction it never began, which is a fatal error (`INVALID_TXN_STATE`).
+    /// holds nothing is skipped (nothing to undo; a rebalance right after a failed commit
+    /// would otherwise abort twice in a row, and one such second abort was answered
+    /// `INVALID_TXN_STATE`, fatal).
     written: AtomicBool,
 }
 
@@ -374,13 +375,6 @@ impl Producer {
         if !self.written.load(Ordering::SeqCst) {
             tracing::debug!("nothing written in the open transaction: nothing to abort");
             return Ok(());
-        }
-        // Records acknowledged first: their partitions are then in the transaction on the
-        // broker's side too. An abort sent while the broker still refuses to add them (it
-        // is completing the previous transaction) was answered `INVALID_TXN_STATE`, fatal
-        // (seen once when a rebalance aborted right after a failed commit had).
-        if let Err(error) = self.inner.flush(self.flush_timeout) {
-            tracing::debug!(%error, "flush before aborting the transaction");
         }
         self.inner
             .abort_transaction(self.flush_timeout)
