@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{Consumer, RebalanceProtocol};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{COMMITTED_TIMEOUT, GroupConsumer, committed_positions};
@@ -57,6 +57,28 @@ impl GroupConsumer {
         });
         if seeks {
             return Ok(());
+        }
+        if matches!(
+            self.consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        ) {
+            // Incremental protocols change the assignment only incrementally: the stopped
+            // partitions are given up and taken again at `offsets`; the others go on.
+            let mut again = TopicPartitionList::new();
+            for &(partition, offset) in offsets {
+                let _ = again.add_partition_offset(
+                    &self.topic,
+                    partition as i32,
+                    Offset::Offset(offset),
+                );
+            }
+            self.consumer
+                .incremental_unassign(&again)
+                .map_err(|e| KafkaError::Client(format!("giving partitions up: {e}")))?;
+            return self
+                .consumer
+                .incremental_assign(&again)
+                .map_err(|e| KafkaError::Client(format!("assigning partitions again: {e}")));
         }
         let assignment = self
             .consumer
