@@ -52,4 +52,12 @@ swapped=$(cell "$out/swap.txt" 'every 100 batches' 3 | awk -F' / ' '{print $2}')
 bump=$(awk -v a="$swapped" -v b="$base" 'BEGIN {if (a != "" && b != "") printf "%.2f", a - b}')
 verdict "hot swap under load: batch p99 bump < 20 ms, no event lost" \
   "p99 ${base:-?} → ${swapped:-?} ms (+${bump:-?} ms)" "$([[ -n $bump ]] && lt "$bump" 20)"
+for keys in 10000 100; do
+  ratio=$(cell "$out/process.txt" "eddy / native baseline, $keys keys" 2 | tr -d ' ')
+  verdict "whole eddy run process ≥ 0.8 × a native single-purpose program ($keys keys, start-up included)" \
+    "${ratio:-?} ×" "$([[ -n $ratio ]] && ge "$ratio" 0.8)"
+done
+start=$(cell "$out/process.txt" 'compile cache warm' 2 | tr -d ' ms')
+verdict "start-up of eddy run with five plugins < 50 ms (compile cache warm)" "${start:-?} ms" \
+  "$([[ -n $start ]] && lt "$start" 50)"
 exit $missed

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Eddy's benchmark suite (release builds) and prints one report with the machine and the
-# command of each part: engine path per window type, the Wasm boundary against a native
+# command of each part: the whole `eddy run` process against a native baseline program and
+# its start-up, engine path per window type, the Wasm boundary against a native
 # closure, memory of 100 k and 1 M open windows, Kafka end to end against a bare rdkafka
 # consumer in the same run (on an Apache Kafka broker process the script starts, and on
 # librdkafka's in-process mock cluster; at-least-once and exactly-once), checkpoint and
@@ -34,6 +35,9 @@ read -r -t 120 -u "${BROKER[0]}" brokers || { echo "the Kafka broker did not sta
 echo "Apache Kafka broker on $brokers" >&2
 
 run aggregator cargo bench -p eddy --bench aggregator
+# The whole `eddy run` process against a single-purpose native program (bench/native-baseline).
+cargo build -q --release -p eddy-native-baseline
+run process cargo bench -p eddy --bench process
 run windows BENCH_OPEN_WINDOWS=100000,1000000 cargo bench -p eddy --bench windows
 run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
 run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
@@ -79,12 +83,12 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
+for bench in process kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"
   echo
-  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
+  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
 done
 
 echo
