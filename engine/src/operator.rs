@@ -469,8 +469,12 @@ impl Operator {
                 return Ok(());
             }
         }
-        let order = |g: Option<&Group>| g.map(|g| (g.window.end, g.window.start, g.key.clone()));
-        slots.sort_by_cached_key(|&slot| order(self.groups.get(slot)));
+        let order = |slot: u32| {
+            self.groups
+                .get(slot)
+                .map(|g| (g.window.end, g.window.start, g.key.as_str()))
+        };
+        slots.sort_unstable_by(|&a, &b| order(a).cmp(&order(b)));
         let finished = if self.careful {
             self.finish_one_by_one(&slots)?
         } else {

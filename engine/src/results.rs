@@ -36,6 +36,18 @@ pub fn number(v: f64) -> Value {
     }
 }
 
+/// Writes `v` as [`number`] would make it, without building a [`Value`].
+fn write_number(out: &mut Vec<u8>, v: f64) {
+    // Serialising a number into a Vec cannot fail.
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        let _ = serde_json::to_writer(&mut *out, &(v as i64));
+    } else if v.is_finite() {
+        let _ = serde_json::to_writer(&mut *out, &v);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
 /// Writes the results of `groups` as JSON lines onto `out`, fields in this order: `key`,
 /// `window_start`, `window_end`, `emit`, then one field per aggregate (a number, or an object
 /// when it has several named outputs). Returns the number of results written.
@@ -49,16 +61,17 @@ pub fn write_results(
         // Serialising a string into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     };
-    let num = |out: &mut Vec<u8>, v: f64| {
-        let _ = serde_json::to_writer(&mut *out, &number(v));
+    let num = write_number;
+    let int = |out: &mut Vec<u8>, v: i64| {
+        let _ = serde_json::to_writer(&mut *out, &v);
     };
     for (i, group) in groups.iter().enumerate() {
         out.extend_from_slice(b"{\"key\":");
         string(out, &group.key);
         out.extend_from_slice(b",\"window_start\":");
-        out.extend_from_slice(group.window.start.to_string().as_bytes());
+        int(out, group.window.start);
         out.extend_from_slice(b",\"window_end\":");
-        out.extend_from_slice(group.window.end.to_string().as_bytes());
+        int(out, group.window.end);
         out.extend_from_slice(b",\"emit\":\"");
         out.extend_from_slice(emit.as_str().as_bytes());
         out.push(b'"');
@@ -164,6 +177,32 @@ mod tests {
             String::from_utf8(out).expect("utf-8"),
             "{\"key\":\"k\",\"window_start\":0,\"window_end\":10,\"emit\":\"on_time\",\"n\":2,\"lat\":{\"p50\":1.5,\"p99\":null}}\n"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_as_number_makes_them() {
+        for v in [
+            0.0,
+            -0.0,
+            2.0,
+            -17.0,
+            0.1,
+            1e300,
+            -2.5e-8,
+            9.007_199_254_740_992e15,
+            4.5e15,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let mut out = Vec::new();
+            write_number(&mut out, v);
+            assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                number(v).to_string(),
+                "{v}"
+            );
+        }
     }
 
     #[test]

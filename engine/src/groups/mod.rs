@@ -1,12 +1,15 @@
 //! The table of open groups (one key in one window): their slot numbers inside the aggregator
 //! plugins, when they fire, when they expire, and session merging.
 
-use std::collections::{BTreeSet, HashMap};
+mod by_time;
+
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
 use crate::window::Window;
+use by_time::ByTime;
 
 /// An open group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +44,10 @@ pub struct GroupTable {
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,
-    by_end: BTreeSet<(i64, u32)>,
-    by_expiry: BTreeSet<(i64, u32)>,
+    /// Unfired groups by their window's end (entries may be stale: see [`ByTime`]).
+    by_end: ByTime,
+    /// Groups by the end of their allowed lateness (entries may be stale).
+    by_expiry: ByTime,
     lateness: i64,
 }
 
@@ -83,9 +88,9 @@ impl GroupTable {
             }
         };
         if window.end > watermark {
-            self.by_end.insert((window.end, slot));
+            self.by_end.insert(window.end, slot);
         }
-        self.by_expiry.insert((self.expiry(window), slot));
+        self.by_expiry.insert(self.expiry(window), slot);
         match self.keys.get_mut(key.as_bytes()) {
             Some(windows) => windows.push((window, slot)),
             None => {
@@ -154,12 +159,11 @@ impl GroupTable {
             }
             sources.push(slot);
         }
-        self.by_end.remove(&(first.end, target));
-        self.by_expiry.remove(&(self.expiry(first), target));
+        // The entries under the session's old end and expiry go stale (the window changes).
         if covered.end > watermark {
-            self.by_end.insert((covered.end, target));
+            self.by_end.insert(covered.end, target);
         }
-        self.by_expiry.insert((self.expiry(covered), target));
+        self.by_expiry.insert(self.expiry(covered), target);
         if let Some(windows) = self.keys.get_mut(key.as_bytes())
             && let Some(entry) = windows.iter_mut().find(|(_, s)| *s == target)
         {
@@ -174,12 +178,11 @@ impl GroupTable {
         Some((target, sources))
     }
 
-    /// Removes a group from every index; its slot stays reserved until [`GroupTable::free`].
+    /// Removes a group from the table (its entries by time go stale); its slot stays reserved
+    /// until [`GroupTable::free`].
     fn close(&mut self, slot: u32) -> Option<Group> {
         let group = self.groups.get_mut(slot as usize)?.take()?;
         self.open -= 1;
-        self.by_end.remove(&(group.window.end, slot));
-        self.by_expiry.remove(&(self.expiry(group.window), slot));
         if let Some(windows) = self.keys.get_mut(group.key.as_bytes()) {
             windows.retain(|(_, s)| *s != slot);
             if windows.is_empty() {
@@ -192,35 +195,32 @@ impl GroupTable {
     /// Marks every group whose window ends at or before `watermark` as fired and returns their
     /// slots, earliest end first.
     pub fn due(&mut self, watermark: i64) -> Vec<u32> {
-        let mut due = Vec::new();
-        while let Some(&(end, slot)) = self.by_end.first() {
-            if end > watermark {
-                break;
+        let groups = &mut self.groups;
+        self.by_end.take_until(watermark, |end, slot| {
+            match groups.get_mut(slot as usize).and_then(Option::as_mut) {
+                Some(group) if !group.fired && group.window.end == end => {
+                    group.fired = true;
+                    true
+                }
+                _ => false,
             }
-            self.by_end.pop_first();
-            if let Some(group) = self.groups[slot as usize].as_mut() {
-                group.fired = true;
-                due.push(slot);
-            }
-        }
-        due
+        })
     }
 
     /// Closes and returns every group past its allowed lateness at `watermark`. Their slots
     /// stay reserved until [`GroupTable::free`].
     pub fn expire(&mut self, watermark: i64) -> Vec<(u32, Group)> {
-        let mut expired = Vec::new();
-        while let Some(&(expiry, slot)) = self.by_expiry.first() {
-            if expiry > watermark {
-                break;
-            }
-            if let Some(group) = self.close(slot) {
-                expired.push((slot, group));
-            } else {
-                self.by_expiry.pop_first();
-            }
-        }
-        expired
+        let lateness = self.lateness;
+        let groups = &self.groups;
+        let due = self.by_expiry.take_until(watermark, |expiry, slot| {
+            groups
+                .get(slot as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|g| g.window.end.saturating_add(lateness) == expiry)
+        });
+        due.into_iter()
+            .filter_map(|slot| self.close(slot).map(|group| (slot, group)))
+            .collect()
     }
 
     /// The group in `slot`.
