@@ -82,7 +82,7 @@ pub struct Operator {
     /// The group whose finish failed last (careful mode).
     failed: Option<Group>,
     /// Windows (key, window) to drop instead of finishing, and why.
-    drop: HashMap<(String, Window), Arc<str>>,
+    drop: HashMap<(Arc<str>, Window), Arc<str>>,
     /// Groups dropped since the last output.
     dropped: Vec<Dropped>,
 }
@@ -146,7 +146,7 @@ impl Operator {
     /// When `key`'s `window` is due, its group is dropped instead of finished: its state is
     /// released and it comes out in [`Output::dropped`] with `reason`.
     pub fn drop_window(&mut self, key: &str, window: Window, reason: Arc<str>) {
-        self.drop.insert((key.to_string(), window), reason);
+        self.drop.insert((Arc::from(key), window), reason);
     }
 
     /// Continues where a previous owner of the source left off (see [`Replay`]).
@@ -472,7 +472,7 @@ impl Operator {
         let order = |slot: u32| {
             self.groups
                 .get(slot)
-                .map(|g| (g.window.end, g.window.start, g.key.as_str()))
+                .map(|g| (g.window.end, g.window.start, &*g.key))
         };
         slots.sort_unstable_by(|&a, &b| order(a).cmp(&order(b)));
         let finished = if self.careful {

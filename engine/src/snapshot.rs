@@ -2,6 +2,8 @@
 //! plugins' state for each, tagged with the aggregates' state formats. Checkpoints store
 //! snapshots; recovery and hand-over restore them into a fresh operator.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{SavedColumn, SavedRetiring};
@@ -29,7 +31,7 @@ impl SavedGroup {
     /// The saved form of `group`.
     pub fn of(group: &Group) -> Self {
         Self {
-            key: group.key.clone(),
+            key: group.key.to_string(),
             start: group.window.start,
             end: group.window.end,
             fired: group.fired,
@@ -45,7 +47,7 @@ impl SavedGroup {
                 start: self.start,
                 end: self.end,
             },
-            key: self.key.clone(),
+            key: Arc::from(self.key.as_str()),
             fired: self.fired,
             pending: self.pending,
             first_offset: self.first_offset,

@@ -50,7 +50,7 @@ fn batches(keys: usize, batch: usize, emit: Emit, seed: f64) -> Vec<Emitted> {
                         start: 1_700_000_000_000,
                         end: 1_700_000_010_000,
                     },
-                    key: format!("key-{k}"),
+                    key: format!("key-{k}").into(),
                     fired: false,
                     pending: 0,
                     first_offset: i64::MAX,

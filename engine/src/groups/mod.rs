@@ -4,6 +4,7 @@
 mod by_time;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
@@ -17,7 +18,7 @@ pub struct Group {
     /// Its window.
     pub window: Window,
     /// Its key.
-    pub key: String,
+    pub key: Arc<str>,
     /// Whether the watermark has passed the window's end (its `on_time` result is out, or it
     /// was opened behind the watermark): changes now emit `late_update`s.
     pub fired: bool,
@@ -41,6 +42,11 @@ pub struct GroupTable {
     /// Each key's open windows and their slots, held in the table's entry (a key has one or
     /// two open windows in most jobs): looking up an event's group touches one entry.
     keys: HashMap<Key, Windows, RandomState>,
+    /// Entries of `keys` with no open window, kept for the key's next window (most keys come
+    /// back) until they are more than half of them.
+    idle_keys: usize,
+    /// The most keys with open windows at once since the last sweep of idle entries.
+    peak_keys: usize,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
     open: usize,
@@ -72,7 +78,7 @@ impl GroupTable {
     fn insert(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
         let group = Group {
             window,
-            key: key.to_string(),
+            key: Arc::from(key),
             fired: window.end <= watermark,
             pending: 0,
             first_offset: i64::MAX,
@@ -91,12 +97,20 @@ impl GroupTable {
             self.by_end.insert(window.end, slot);
         }
         self.by_expiry.insert(self.expiry(window), slot);
+        let entries = self.keys.len();
         match self.keys.get_mut(key.as_bytes()) {
-            Some(windows) => windows.push((window, slot)),
+            Some(windows) => {
+                if windows.is_empty() {
+                    self.idle_keys -= 1;
+                    self.peak_keys = self.peak_keys.max(entries - self.idle_keys);
+                }
+                windows.push((window, slot));
+            }
             None => {
                 let mut windows = Windows::new();
                 windows.push((window, slot));
                 self.keys.insert(Key::from_slice(key.as_bytes()), windows);
+                self.peak_keys = self.peak_keys.max(self.keys.len() - self.idle_keys);
             }
         }
         self.open += 1;
@@ -186,8 +200,16 @@ impl GroupTable {
         if let Some(windows) = self.keys.get_mut(group.key.as_bytes()) {
             windows.retain(|(_, s)| *s != slot);
             if windows.is_empty() {
-                self.keys.remove(group.key.as_bytes());
+                self.idle_keys += 1;
             }
+        }
+        // Kept idle entries are bounded by the most keys open at once since the last sweep:
+        // a key space that keeps changing is swept (each sweep paid for by the closes before
+        // it), one whose windows all close together and reopen is not.
+        if self.idle_keys > self.peak_keys.max(1024) {
+            self.keys.retain(|_, windows| !windows.is_empty());
+            self.idle_keys = 0;
+            self.peak_keys = self.keys.len();
         }
         Some(group)
     }
@@ -303,7 +325,7 @@ impl GroupTable {
 
     /// Number of keys with open groups.
     pub fn keys(&self) -> usize {
-        self.keys.len()
+        self.keys.len() - self.idle_keys
     }
 }
 
@@ -336,6 +358,32 @@ mod tests {
         let c2 = table.slot("c", w(10, 20), 15);
         assert!(c2 == a1 || c2 == b1);
         assert_eq!((table.len(), table.keys()), (2, 2));
+    }
+
+    #[test]
+    fn idle_keys_are_kept_for_their_next_window_and_swept_when_many() {
+        let mut table = GroupTable::new(0);
+        let cycle = |table: &mut GroupTable, first: u32, keys: u32, end: i64| {
+            for k in first..first + keys {
+                table.slot(&format!("k{k}"), w(end - 10, end), i64::MIN);
+            }
+            assert_eq!(table.keys(), keys as usize);
+            let due = table.due(end);
+            assert_eq!(due.len(), keys as usize);
+            let expired = table.expire(end);
+            table.free(expired.into_iter().map(|(slot, _)| slot));
+            assert_eq!((table.len(), table.keys()), (0, 0));
+        };
+        // The same 2 000 keys window after window: their entries stay.
+        for end in [10, 20, 30] {
+            cycle(&mut table, 0, 2_000, end);
+            assert_eq!(table.keys.len(), 2_000);
+        }
+        // New keys every window: idle entries stay below the peak of open keys plus one sweep.
+        for round in 1..10 {
+            cycle(&mut table, round * 2_000, 2_000, 30 + i64::from(round) * 10);
+            assert!(table.keys.len() <= 4_001, "{} entries", table.keys.len());
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{Pipeline, PipelineError};
 use crate::sink::SideRecord;
 
 /// One partition's windows to drop: why, and whether the dead letter is written.
-pub(super) type DropList = HashMap<(String, Window), (Arc<str>, bool)>;
+pub(super) type DropList = HashMap<(Arc<str>, Window), (Arc<str>, bool)>;
 
 /// Which partitions retry carefully and which windows they drop.
 #[derive(Debug, Default)]
@@ -41,7 +41,7 @@ impl Dropping {
 fn payload(group: &Group) -> Vec<u8> {
     serde_json::json!({
         "dropped_window": {
-            "key": group.key,
+            "key": &*group.key,
             "window_start": group.window.start,
             "window_end": group.window.end,
             "events": group.pending,

@@ -3,6 +3,7 @@
 //! twice).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use eddy_engine::operator::Emitted;
 use postgres::types::ToSql;
@@ -16,7 +17,7 @@ pub struct Rows {
     emits: Vec<&'static str>,
     values: Vec<Vec<Option<f64>>>,
     /// Row of each (key, start, end).
-    index: HashMap<(String, i64, i64), usize>,
+    index: HashMap<(Arc<str>, i64, i64), usize>,
 }
 
 impl Rows {
@@ -66,7 +67,7 @@ impl Rows {
                 None => {
                     let row = self.len();
                     self.index.insert(id, row);
-                    self.keys.push(group.key.clone());
+                    self.keys.push(group.key.to_string());
                     self.starts.push(group.window.start);
                     self.ends.push(group.window.end);
                     self.emits.push(emit);
