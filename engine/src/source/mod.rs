@@ -67,7 +67,7 @@ impl Source for Generator {
 /// devices) are streams: a batch is also closed `linger` after its first record, so a slow
 /// stream gets its results when the watermark says so. A regular file is read as fast as it
 /// goes, in full batches.
-pub fn open(config: &SourceConfig, linger: Duration) -> io::Result<Box<dyn Source>> {
+pub fn open(config: &SourceConfig, linger: Duration) -> io::Result<Box<dyn Source + Send>> {
     Ok(match config {
         SourceConfig::Stdin => Box::new(Streaming::new(io::stdin(), linger)?),
         SourceConfig::File { path } => {

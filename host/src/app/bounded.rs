@@ -2,10 +2,14 @@
 //! batch into the pipeline until it ends or the process is asked to stop; then every open
 //! window fires and the outputs (Kafka topics too) are flushed.
 
+use std::io;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use eddy_engine::config::Config;
-use eddy_engine::source;
+use eddy_engine::decode::{DecodedBatch, Decoder};
+use eddy_engine::event::RawBatch;
+use eddy_engine::source::{self, Source};
 use eddy_engine::stats::Stats;
 
 use super::{Services, StopFlag, kafka_loop};
@@ -51,13 +55,19 @@ fn run_until_done(
     if let Some(control) = &services.control {
         control.set_stages(&pipeline.stages());
     }
-    let mut source = source::open(&config.source, config.batch_linger)?;
+    let source = source::open(&config.source, config.batch_linger)?;
+    let batches = read_ahead(source, pipeline.decoder().clone(), config.batch_size)?;
     services.health.set_ready();
     while !stop.is_set() {
-        let Some(batch) = source.next_batch(config.batch_size)? else {
+        // The reader sends the end of the input or its error before it ends: gone before
+        // that, it panicked, and what it had not read must not pass for the end.
+        let next = batches.recv().map_err(|_| {
+            io::Error::other("the source reader thread stopped before the end of the input")
+        })?;
+        let Some((batch, decoded)) = next? else {
             break;
         };
-        pipeline.process(batch)?;
+        pipeline.process_decoded(batch, decoded)?;
         if let Some(control) = services.control.as_ref().filter(|c| c.has_pending()) {
             pipeline.flush()?;
             pipeline.apply_changes(control)?;
@@ -70,4 +80,42 @@ fn run_until_done(
     }
     services.metrics.pipeline.observe(&stats, 0);
     Ok(stats)
+}
+
+/// Batches decoded ahead (at most this many waiting): reading and decoding run on a thread of
+/// their own beside windows, aggregates and writing, which is most of what a second core can
+/// take off the loop.
+const READ_AHEAD: usize = 2;
+
+/// What the reader hands over: a batch and its events, the end of the input, or why reading
+/// failed.
+type ReadAhead = io::Result<Option<(RawBatch, DecodedBatch)>>;
+
+/// Reads `source` and decodes each batch with `decoder` on a thread of its own. The thread
+/// ends after the input's end or an error (both sent), or when the receiver is dropped and a
+/// batch is waiting to be sent.
+fn read_ahead(
+    mut source: Box<dyn Source + Send>,
+    decoder: Decoder,
+    batch_size: usize,
+) -> io::Result<Receiver<ReadAhead>> {
+    let (sender, receiver) = sync_channel(READ_AHEAD);
+    let reader = move || {
+        loop {
+            let next = source.next_batch(batch_size).map(|batch| {
+                batch.map(|batch| {
+                    let decoded = decoder.decode(&batch);
+                    (batch, decoded)
+                })
+            });
+            let last = !matches!(next, Ok(Some(_)));
+            if sender.send(next).is_err() || last {
+                return;
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("eddy-reader".into())
+        .spawn(reader)?;
+    Ok(receiver)
 }

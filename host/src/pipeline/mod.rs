@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use eddy_engine::aggregate::{Aggregates, PluginError, SwapRefused};
 use eddy_engine::config::{Config, SourceConfig};
-use eddy_engine::decode::Decoder;
+use eddy_engine::decode::{DecodedBatch, Decoder};
 use eddy_engine::event::{RawBatch, now_ms};
 use eddy_engine::operator::{Operator, Output};
 use eddy_engine::snapshot::RestoreError;
@@ -205,10 +205,46 @@ impl Pipeline {
     /// Processes one batch of records at processing time `now_ms`: transforms, decoding,
     /// windows and aggregates, then writes what the batch made due.
     pub fn process_at(&mut self, batch: RawBatch, now_ms: i64) -> Result<(), PipelineError> {
+        let Some(batch) = self.admit(batch)? else {
+            return Ok(());
+        };
+        let decoded = self.decoder.decode(&batch);
+        self.process_events(batch, decoded, now_ms)
+    }
+
+    /// The decoder records go through after the transforms; a reader that decodes ahead on
+    /// another thread uses a copy (see [`Pipeline::process_decoded`]).
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// Processes a batch already decoded by a copy of [`Pipeline::decoder`], at the current
+    /// processing time. When the pipeline has transforms, they see the records first and the
+    /// result is decoded again here.
+    pub fn process_decoded(
+        &mut self,
+        batch: RawBatch,
+        decoded: DecodedBatch,
+    ) -> Result<(), PipelineError> {
+        let transformed = !self.transforms.is_empty();
+        let Some(batch) = self.admit(batch)? else {
+            return Ok(());
+        };
+        let decoded = if transformed {
+            self.decoder.decode(&batch)
+        } else {
+            decoded
+        };
+        self.process_events(batch, decoded, now_ms())
+    }
+
+    /// Counts a batch in and runs it through the transforms: the records to decode, or none
+    /// (empty, or dead-lettered by a transform).
+    fn admit(&mut self, batch: RawBatch) -> Result<Option<RawBatch>, PipelineError> {
         self.stats.records_in += batch.len() as u64;
         self.stats.blank_lines += batch.blank_lines;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(&last) = batch.source_offsets.last() {
             self.account_for(batch.partition, last);
@@ -229,12 +265,22 @@ impl Pipeline {
                 }
                 StageOutcome::DeadLetter(reason) => {
                     tracing::warn!(%reason, records = batch.len(), "transform rejected a batch");
-                    return self.dead_letter(&batch, &reason);
+                    self.dead_letter(&batch, &reason)?;
+                    return Ok(None);
                 }
             }
         }
+        Ok(Some(batch))
+    }
 
-        let decoded = self.decoder.decode(&batch);
+    /// Windows and aggregates over the decoded events of `batch` (dead-lettering the records
+    /// that did not decode), then writes what the batch made due.
+    fn process_events(
+        &mut self,
+        batch: RawBatch,
+        decoded: DecodedBatch,
+        now_ms: i64,
+    ) -> Result<(), PipelineError> {
         if !decoded.errors.is_empty() {
             let reasons: Vec<String> = decoded.errors.iter().map(|(_, e)| e.to_string()).collect();
             let records: Vec<SideRecord<'_>> = decoded
