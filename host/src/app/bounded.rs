@@ -56,7 +56,7 @@ fn run_until_done(
         control.set_stages(&pipeline.stages());
     }
     let source = source::open(&config.source, config.batch_linger)?;
-    let batches = read_ahead(source, pipeline.decoder().clone(), config.batch_size)?;
+    let batches = read_ahead(source, pipeline.decoder_ahead(), config.batch_size)?;
     services.health.set_ready();
     while !stop.is_set() {
         // The reader sends the end of the input or its error before it ends: gone before
@@ -91,12 +91,13 @@ const READ_AHEAD: usize = 2;
 /// failed.
 type ReadAhead = io::Result<Option<(RawBatch, DecodedBatch)>>;
 
-/// Reads `source` and decodes each batch with `decoder` on a thread of its own. The thread
+/// Reads `source` and decodes each batch with `decoder` (if any: none when transforms come
+/// first) on a thread of its own. The thread
 /// ends after the input's end or an error (both sent), or when the receiver is dropped and a
 /// batch is waiting to be sent.
 fn read_ahead(
     mut source: Box<dyn Source + Send>,
-    decoder: Decoder,
+    decoder: Option<Decoder>,
     batch_size: usize,
 ) -> io::Result<Receiver<ReadAhead>> {
     let (sender, receiver) = sync_channel(READ_AHEAD);
@@ -104,7 +105,10 @@ fn read_ahead(
         loop {
             let next = source.next_batch(batch_size).map(|batch| {
                 batch.map(|batch| {
-                    let decoded = decoder.decode(&batch);
+                    let decoded = decoder
+                        .as_ref()
+                        .map(|decoder| decoder.decode(&batch))
+                        .unwrap_or_default();
                     (batch, decoded)
                 })
             });

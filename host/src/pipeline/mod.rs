@@ -212,15 +212,15 @@ impl Pipeline {
         self.process_events(batch, decoded, now_ms)
     }
 
-    /// The decoder records go through after the transforms; a reader that decodes ahead on
-    /// another thread uses a copy (see [`Pipeline::process_decoded`]).
-    pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+    /// A copy of the decoder for a reader that decodes ahead on another thread (see
+    /// [`Pipeline::process_decoded`]); none when transforms come before decoding.
+    pub fn decoder_ahead(&self) -> Option<Decoder> {
+        self.transforms.is_empty().then(|| self.decoder.clone())
     }
 
-    /// Processes a batch already decoded by a copy of [`Pipeline::decoder`], at the current
-    /// processing time. When the pipeline has transforms, they see the records first and the
-    /// result is decoded again here.
+    /// Processes a batch already decoded by [`Pipeline::decoder_ahead`]'s decoder, at the
+    /// current processing time. When the pipeline has transforms, they see the records first
+    /// and their result is decoded here (`decoded` is then not used).
     pub fn process_decoded(
         &mut self,
         batch: RawBatch,
