@@ -2,16 +2,13 @@
 //! batch into the pipeline until it ends or the process is asked to stop; then every open
 //! window fires and the outputs (Kafka topics too) are flushed.
 
-use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
 
 use eddy_engine::config::Config;
-use eddy_engine::decode::{DecodedBatch, Decoder};
-use eddy_engine::event::RawBatch;
-use eddy_engine::source::{self, Source};
+use eddy_engine::source;
 use eddy_engine::stats::Stats;
 
+use super::read_ahead::ReadAhead;
 use super::{Services, StopFlag, kafka_loop};
 use crate::pipeline::{Outputs, Pipeline, PipelineError};
 use crate::plugin::Runtime;
@@ -56,15 +53,12 @@ fn run_until_done(
         control.set_stages(&pipeline.stages());
     }
     let source = source::open(&config.source, config.batch_linger)?;
-    let batches = read_ahead(source, pipeline.decoder_ahead(), config.batch_size)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let mut batches =
+        ReadAhead::start(source, pipeline.decoder_ahead(), config.batch_size, threads)?;
     services.health.set_ready();
     while !stop.is_set() {
-        // The reader sends the end of the input or its error before it ends: gone before
-        // that, it panicked, and what it had not read must not pass for the end.
-        let next = batches.recv().map_err(|_| {
-            io::Error::other("the source reader thread stopped before the end of the input")
-        })?;
-        let Some((batch, decoded)) = next? else {
+        let Some((batch, decoded)) = batches.next()? else {
             break;
         };
         pipeline.process_decoded(batch, decoded)?;
@@ -80,46 +74,4 @@ fn run_until_done(
     }
     services.metrics.pipeline.observe(&stats, 0);
     Ok(stats)
-}
-
-/// Batches decoded ahead (at most this many waiting): reading and decoding run on a thread of
-/// their own beside windows, aggregates and writing, which is most of what a second core can
-/// take off the loop.
-const READ_AHEAD: usize = 2;
-
-/// What the reader hands over: a batch and its events, the end of the input, or why reading
-/// failed.
-type ReadAhead = io::Result<Option<(RawBatch, DecodedBatch)>>;
-
-/// Reads `source` and decodes each batch with `decoder` (if any: none when transforms come
-/// first) on a thread of its own. The thread
-/// ends after the input's end or an error (both sent), or when the receiver is dropped and a
-/// batch is waiting to be sent.
-fn read_ahead(
-    mut source: Box<dyn Source + Send>,
-    decoder: Option<Decoder>,
-    batch_size: usize,
-) -> io::Result<Receiver<ReadAhead>> {
-    let (sender, receiver) = sync_channel(READ_AHEAD);
-    let reader = move || {
-        loop {
-            let next = source.next_batch(batch_size).map(|batch| {
-                batch.map(|batch| {
-                    let decoded = decoder
-                        .as_ref()
-                        .map(|decoder| decoder.decode(&batch))
-                        .unwrap_or_default();
-                    (batch, decoded)
-                })
-            });
-            let last = !matches!(next, Ok(Some(_)));
-            if sender.send(next).is_err() || last {
-                return;
-            }
-        }
-    };
-    std::thread::Builder::new()
-        .name("eddy-reader".into())
-        .spawn(reader)?;
-    Ok(receiver)
 }

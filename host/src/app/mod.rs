@@ -4,6 +4,7 @@
 
 mod bounded;
 mod kafka_loop;
+mod read_ahead;
 mod stop;
 
 use std::sync::Arc;
