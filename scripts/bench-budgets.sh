@@ -26,6 +26,10 @@ echo "|---|---|---|"
 tumbling=$(rate "$out/windows.txt" engine_10k_keys/tumbling_10s)
 verdict "engine path ≥ 1 M events/s on one core (10 s tumbling, 10 k keys, 5 aggregates)" \
   "${tumbling:-?} events/s" "$([[ -n $tumbling ]] && ge "$tumbling" 1000000)"
+session=$(rate "$out/windows.txt" engine_10k_keys/session_1s)
+session_share=$(awk -v a="$session" -v b="$tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
+verdict "sessions ≥ 0.8 × tumbling events/s (engine path, 10 k keys, same run)" \
+  "${session:-?} events/s (${session_share:-?} ×)" "$([[ -n $session_share ]] && ge "$session_share" 0.8)"
 mb=$(awk '/^open windows: [0-9]+ groups/ && $3 < 200000 {print $10; exit}' "$out/windows.txt")
 verdict "100 k open windows < 200 MB resident" "${mb:-?} MB" "$([[ -n $mb ]] && lt "$mb" 200)"
 share=$(cell "$out/kafka-apache.txt" 'eddy / bare consumer' 2 | tr -d ' %')

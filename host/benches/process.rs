@@ -10,7 +10,7 @@
 //! Run by `scripts/bench.sh`, which builds the baseline first:
 //! `cargo build --release -p eddy-native-baseline && cargo bench -p eddy --bench process`.
 //! `BENCH_PROCESS_EVENTS` sets the events (2 000 000), `BENCH_ROUNDS` the timed runs of each
-//! program per data set (3; the median counts).
+//! program per data set (5; the median counts).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -147,7 +147,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 fn main() {
     let events = env_number("BENCH_PROCESS_EVENTS", 2_000_000);
-    let rounds = env_number("BENCH_ROUNDS", 3).max(1);
+    let rounds = env_number("BENCH_ROUNDS", 5).max(1);
     let root = tempfile::tempdir().expect("temporary folder");
     println!(
         "Whole process, {events} events, 10 s tumbling windows, count/sum/min/max/avg, file in, JSON lines out; median of {rounds} runs each"
