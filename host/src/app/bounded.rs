@@ -49,6 +49,7 @@ fn run_until_done(
     };
     let mut pipeline = Pipeline::with_runtime(&config, runtime, outputs)?;
     pipeline.set_emit_lag(services.metrics.pipeline.event_time_lag.clone());
+    pipeline.write_results_ahead()?;
     if let Some(control) = &services.control {
         control.set_stages(&pipeline.stages());
     }

@@ -391,8 +391,15 @@ impl Pipeline {
                 }
             }
         }
-        self.outputs.results.flush()?;
+        self.outputs.results.flush_soon()?;
         Ok(())
+    }
+
+    /// From now on, results written as JSON lines are encoded and written by a thread of their
+    /// own (see [`crate::sink::LinesAhead`]): for bounded runs, where the loop's time is the
+    /// limit. [`Pipeline::flush`] and [`Pipeline::finish`] still wait until they are written.
+    pub fn write_results_ahead(&mut self) -> Result<(), PipelineError> {
+        Ok(self.outputs.results.write_ahead()?)
     }
 
     /// The configuration the pipeline runs (plugins as swapped since the start).

@@ -105,18 +105,23 @@ impl JsonLines {
 
     /// Writes values, one per line, in one write to the underlying writer.
     pub fn write(&mut self, values: &[Value]) -> io::Result<()> {
-        let mut buffer = Vec::with_capacity(values.len() * 128);
-        for value in values {
-            serde_json::to_writer(&mut buffer, value)?;
-            buffer.push(b'\n');
-        }
-        self.out.write_all(&buffer)
+        self.out.write_all(&encode(values)?)
     }
 
     /// Flushes what was written.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Values as JSON lines.
+pub(super) fn encode(values: &[Value]) -> io::Result<Vec<u8>> {
+    let mut buffer = Vec::with_capacity(values.len() * 128);
+    for value in values {
+        serde_json::to_writer(&mut buffer, value)?;
+        buffer.push(b'\n');
+    }
+    Ok(buffer)
 }
 
 fn not_lines(topic: &str) -> io::Error {

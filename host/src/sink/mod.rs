@@ -7,12 +7,14 @@ use std::sync::Arc;
 use serde_json::Value;
 
 mod lines;
+mod lines_ahead;
 pub mod postgres;
 
 use eddy_engine::event::Origin;
 use eddy_engine::operator::Emitted;
 use eddy_engine::results;
 pub use lines::{JsonLines, MemoryBuffer};
+pub use lines_ahead::LinesAhead;
 pub use postgres::{PostgresError, PostgresProgress, PostgresTable, SideTable};
 
 use crate::kafka::{KafkaError, Producer, Record};
@@ -58,6 +60,8 @@ pub struct KafkaTopic {
 pub enum Writer {
     /// JSON lines.
     Lines(JsonLines),
+    /// JSON lines encoded and written by a thread of their own.
+    LinesAhead(LinesAhead),
     /// Records on a Kafka topic.
     Kafka(KafkaTopic),
     /// Rows upserted into a PostgreSQL table (results only).
@@ -79,14 +83,17 @@ impl Writer {
         emitted: &Emitted,
         scratch: &mut Vec<u8>,
     ) -> Result<usize, SinkError> {
-        if let Writer::Postgres(table) = self {
-            return Ok(table.add(emitted)?);
+        match self {
+            Writer::Postgres(table) => return Ok(table.add(emitted)?),
+            Writer::LinesAhead(lines) => return Ok(lines.results(emitted)?),
+            _ => {}
         }
         scratch.clear();
         let written =
             results::write_results(&emitted.groups, &emitted.finished, emitted.emit, scratch);
         match self {
             Writer::Lines(lines) => lines.write_raw(scratch)?,
+            Writer::LinesAhead(_) => {}
             Writer::Kafka(kafka) => {
                 let lines = scratch.split(|&b| b == b'\n');
                 for (group, line) in emitted.groups.iter().zip(lines) {
@@ -109,7 +116,7 @@ impl Writer {
     /// original record with the reason in headers.
     pub fn side(&mut self, records: &[SideRecord<'_>]) -> Result<(), SinkError> {
         match self {
-            Writer::Lines(lines) => {
+            Writer::Lines(_) | Writer::LinesAhead(_) => {
                 let values: Vec<Value> = records
                     .iter()
                     .map(|record| {
@@ -128,7 +135,11 @@ impl Writer {
                         results::side_record(record.reason, &extra, record.payload)
                     })
                     .collect();
-                lines.write(&values)?;
+                match self {
+                    Writer::Lines(lines) => lines.write(&values)?,
+                    Writer::LinesAhead(lines) => lines.write_raw(&lines::encode(&values)?)?,
+                    _ => {}
+                }
             }
             Writer::Kafka(kafka) => {
                 for record in records {
@@ -168,10 +179,32 @@ impl Writer {
     pub fn flush(&mut self) -> Result<(), SinkError> {
         match self {
             Writer::Lines(lines) => lines.flush()?,
+            Writer::LinesAhead(lines) => lines.flush()?,
             Writer::Kafka(kafka) => kafka.producer.check()?,
             Writer::Postgres(table) => table.flush()?,
             // Sent by the results' table.
             Writer::PostgresSide(_) => {}
+        }
+        Ok(())
+    }
+
+    /// After a batch: [`Writer::flush`], except that a writer thread is only asked to flush
+    /// once it has written what it was handed (the loop does not wait for it).
+    pub fn flush_soon(&mut self) -> Result<(), SinkError> {
+        match self {
+            Writer::LinesAhead(lines) => Ok(lines.flush_soon()?),
+            _ => self.flush(),
+        }
+    }
+
+    /// From now on, JSON lines are encoded and written by a thread of their own (other
+    /// writers stay as they are).
+    pub fn write_ahead(&mut self) -> Result<(), SinkError> {
+        if matches!(self, Writer::Lines(_)) {
+            let placeholder = Writer::Lines(JsonLines::new(Box::new(io::sink())));
+            if let Writer::Lines(lines) = std::mem::replace(self, placeholder) {
+                *self = Writer::LinesAhead(LinesAhead::start(lines)?);
+            }
         }
         Ok(())
     }
