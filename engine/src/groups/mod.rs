@@ -43,7 +43,7 @@ pub struct GroupTable {
     /// two open windows in most jobs): looking up an event's group touches one entry.
     keys: HashMap<Key, Windows, RandomState>,
     /// Entries of `keys` with no open window, kept for the key's next window (most keys come
-    /// back) until they are more than half of them.
+    /// back) until they outnumber `peak_keys` (and 1 024).
     idle_keys: usize,
     /// The most keys with open windows at once since the last sweep of idle entries.
     peak_keys: usize,
@@ -67,7 +67,7 @@ impl GroupTable {
     }
 
     fn expiry(&self, window: Window) -> i64 {
-        window.end.saturating_add(self.lateness)
+        expiry(window, self.lateness)
     }
 
     /// Whether a window is past its allowed lateness at `watermark`.
@@ -238,7 +238,7 @@ impl GroupTable {
             groups
                 .get(slot as usize)
                 .and_then(Option::as_ref)
-                .is_some_and(|g| g.window.end.saturating_add(lateness) == expiry)
+                .is_some_and(|g| self::expiry(g.window, lateness) == expiry)
         });
         due.into_iter()
             .filter_map(|slot| self.close(slot).map(|group| (slot, group)))
@@ -327,6 +327,11 @@ impl GroupTable {
     pub fn keys(&self) -> usize {
         self.keys.len() - self.idle_keys
     }
+}
+
+/// When a window's group expires: its end plus the allowed lateness.
+fn expiry(window: Window, lateness: i64) -> i64 {
+    window.end.saturating_add(lateness)
 }
 
 #[cfg(test)]

@@ -382,14 +382,14 @@ impl Pipeline {
             return Ok(());
         }
         let now = now_ms();
-        for emitted in &out.results {
-            let written = self.outputs.results.results(emitted, &mut self.scratch)?;
-            self.stats.results += written as u64;
+        for emitted in out.results {
             if let Some(lag) = &self.emit_lag {
                 for group in &emitted.groups {
                     lag.observe(now.saturating_sub(group.window.end).max(0) as f64 / 1e3);
                 }
             }
+            let written = self.outputs.results.results(emitted, &mut self.scratch)?;
+            self.stats.results += written as u64;
         }
         self.outputs.results.flush_soon()?;
         Ok(())

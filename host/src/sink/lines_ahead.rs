@@ -108,9 +108,10 @@ impl LinesAhead {
     }
 
     /// Hands over results to encode and write; returns how many.
-    pub fn results(&self, emitted: &Emitted) -> io::Result<usize> {
-        self.send(Message::Results(emitted.clone()))?;
-        Ok(emitted.groups.len())
+    pub fn results(&self, emitted: Emitted) -> io::Result<usize> {
+        let written = emitted.groups.len();
+        self.send(Message::Results(emitted))?;
+        Ok(written)
     }
 
     /// Hands over lines already encoded.
@@ -178,7 +179,7 @@ mod tests {
         let ahead = LinesAhead::start(lines).expect("thread");
         for i in 0..100 {
             assert_eq!(
-                ahead.results(&emitted(&[&format!("k{i}")])).expect("sent"),
+                ahead.results(emitted(&[&format!("k{i}")])).expect("sent"),
                 1
             );
             ahead.flush_soon().expect("sent");
@@ -203,9 +204,9 @@ mod tests {
             }
         }
         let ahead = LinesAhead::start(JsonLines::new(Box::new(Full))).expect("thread");
-        ahead.results(&emitted(&["a"])).expect("handed over");
+        ahead.results(emitted(&["a"])).expect("handed over");
         let error = ahead.flush().expect_err("the write failed");
         assert!(error.to_string().contains("disk full"), "{error}");
-        assert!(ahead.results(&emitted(&["b"])).is_err());
+        assert!(ahead.results(emitted(&["b"])).is_err());
     }
 }

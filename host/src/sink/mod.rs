@@ -77,14 +77,10 @@ impl From<JsonLines> for Writer {
 }
 
 impl Writer {
-    /// Writes results; returns how many.
-    pub fn results(
-        &mut self,
-        emitted: &Emitted,
-        scratch: &mut Vec<u8>,
-    ) -> Result<usize, SinkError> {
+    /// Writes results (handed over: a writer thread takes them as they are); returns how many.
+    pub fn results(&mut self, emitted: Emitted, scratch: &mut Vec<u8>) -> Result<usize, SinkError> {
         match self {
-            Writer::Postgres(table) => return Ok(table.add(emitted)?),
+            Writer::Postgres(table) => return Ok(table.add(&emitted)?),
             Writer::LinesAhead(lines) => return Ok(lines.results(emitted)?),
             _ => {}
         }
