@@ -3,12 +3,14 @@
 //! ([`GroupConsumer::take_changes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerGroupMetadata, RebalanceProtocol,
+};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -44,6 +46,11 @@ pub enum PartitionChange {
     Assigned(Vec<(u32, Resume)>),
     /// Partitions taken away (their progress is committed before they go).
     Revoked(Vec<u32>),
+    /// Partitions the group takes away, exactly-once, not given up yet: the loop commits
+    /// everything processed so far (a checkpoint, whose transaction holds every partition's
+    /// output and progress), then gives them up ([`GroupConsumer::give_up`]). Partitions kept
+    /// go on from where they are.
+    Revoking(Vec<u32>),
     /// Partitions kept through an incremental rebalance whose uncommitted output was
     /// discarded with the open transaction (exactly-once): they go back to where they continue
     /// after a restart, and records of theirs already read are dropped.
@@ -72,6 +79,9 @@ pub struct GroupContext {
     producer: Option<Arc<Producer>>,
     changes: Mutex<Vec<PartitionChange>>,
     generation: AtomicU64,
+    /// Whether the loop is polling (and settles revoked partitions itself after the poll);
+    /// not while the consumer closes.
+    polling: AtomicBool,
     progress: Mutex<BTreeMap<u32, Progress>>,
     started: Mutex<BTreeSet<u32>>,
     delivery: Delivery,
@@ -207,6 +217,7 @@ impl GroupConsumer {
             producer,
             changes: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
+            polling: AtomicBool::new(false),
             progress: Mutex::new(BTreeMap::new()),
             started: Mutex::new(BTreeSet::new()),
             delivery: state.delivery,
@@ -242,8 +253,14 @@ impl GroupConsumer {
     }
 
     /// Waits up to `timeout` for the next record (or error); rebalance callbacks run here.
+    /// Exactly-once, partitions revoked here are settled by the loop
+    /// ([`PartitionChange::Revoking`]).
     pub fn poll(&self, timeout: Duration) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
-        self.consumer.poll(timeout).map(|r| {
+        let polling = &self.consumer.context().polling;
+        polling.store(true, Ordering::SeqCst);
+        let polled = self.consumer.poll(timeout);
+        polling.store(false, Ordering::SeqCst);
+        polled.map(|r| {
             r.map_err(|e| match e.rdkafka_error_code() {
                 Some(RDKafkaErrorCode::AutoOffsetReset) => KafkaError::OffsetReset(e.to_string()),
                 _ => KafkaError::Client(e.to_string()),
@@ -262,6 +279,50 @@ impl GroupConsumer {
     /// Counts rebalances; changes when [`GroupConsumer::take_changes`] has something new.
     pub fn generation(&self) -> u64 {
         self.consumer.context().generation.load(Ordering::SeqCst)
+    }
+
+    /// Gives up `partitions` once the loop has committed their progress
+    /// ([`PartitionChange::Revoking`]); the group's rebalance goes on from here.
+    pub fn give_up(&self, partitions: &[u32]) -> Result<(), KafkaError> {
+        let context = self.consumer.context();
+        lock(&context.progress).retain(|p, _| !partitions.contains(p));
+        lock(&context.checkpointed).retain(|p, _| !partitions.contains(p));
+        let given_up = if matches!(
+            self.consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        ) {
+            let mut tpl = TopicPartitionList::new();
+            for &partition in partitions {
+                tpl.add_partition(&self.topic, partition as i32);
+            }
+            self.consumer.incremental_unassign(&tpl)
+        } else {
+            self.consumer.unassign()
+        };
+        tracing::info!(
+            ?partitions,
+            "revoked partitions given up after their commit"
+        );
+        given_up.map_err(|e| KafkaError::Client(format!("giving up revoked partitions: {e}")))?;
+        // librdkafka paused every partition while it waited for the unassignment; a seek to
+        // where each kept partition is restarts its fetching at once.
+        let kept = self
+            .consumer
+            .position()
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        for element in kept.elements_for_topic(&self.topic) {
+            if let Offset::Offset(offset) = element.offset()
+                && let Err(error) = self.consumer.seek(
+                    &self.topic,
+                    element.partition(),
+                    Offset::Offset(offset),
+                    Duration::ZERO,
+                )
+            {
+                tracing::debug!(%error, partition = element.partition(), "restarting the fetch");
+            }
+        }
+        Ok(())
     }
 
     /// Partition changes since the last call, in order.

@@ -64,6 +64,8 @@ pub struct KafkaRun {
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
+    /// Counts the times every partition went back to its checkpoint (an aborted transaction).
+    went_back: u64,
     health: Arc<Health>,
     assigned: bool,
     /// Exactly-once into PostgreSQL: the name of this pipeline's rows in the progress
@@ -213,6 +215,7 @@ impl KafkaRun {
             last_tick: now,
             last_log: now,
             poll_errors: 0,
+            went_back: 0,
             health,
             assigned: false,
             on_trap: config.plugins.on_trap,
@@ -454,7 +457,7 @@ pub(super) fn apply(
             }
         }
         // The loop sends kept partitions back itself (it needs the consumer).
-        PartitionChange::Rewind(_) => {}
+        PartitionChange::Rewind(_) | PartitionChange::Revoking(_) => {}
         PartitionChange::Failed(error) => return Err(KafkaError::Client(error).into()),
     }
     Ok(())

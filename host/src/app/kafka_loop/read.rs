@@ -92,9 +92,16 @@ impl KafkaRun {
         let mut rewind = Vec::new();
         for change in self.consumer.take_changes() {
             self.rebalances.observe(&change, &self.metrics.rebalance);
-            if let PartitionChange::Rewind(kept) = change {
-                rewind.extend(kept);
-                continue;
+            match change {
+                PartitionChange::Rewind(kept) => {
+                    rewind.extend(kept);
+                    continue;
+                }
+                PartitionChange::Revoking(partitions) => {
+                    self.settle_revoked(partitions, batches)?;
+                    continue;
+                }
+                _ => {}
             }
             if matches!(change, PartitionChange::Revoked(_)) && self.postgres_pipeline.is_some() {
                 // As the aborted Kafka transaction: what was written since the last
@@ -112,5 +119,30 @@ impl KafkaRun {
         }
         self.assigned = !self.consumer.assigned().is_empty();
         Ok(rewind)
+    }
+
+    /// Partitions the group takes away, exactly-once ([`PartitionChange::Revoking`]):
+    /// everything processed so far, theirs and the kept partitions', is committed in one
+    /// checkpoint; then they are given up and their windows and unread records dropped. Kept
+    /// partitions go on where they are, unless the transaction could not commit (then every
+    /// partition went back to its checkpoint, and what was read is read again).
+    fn settle_revoked(
+        &mut self,
+        partitions: Vec<u32>,
+        batches: &mut BTreeMap<u32, RawBatch>,
+    ) -> Result<(), PipelineError> {
+        let went_back = self.went_back;
+        self.checkpoint()?;
+        if self.went_back != went_back {
+            batches.clear();
+        }
+        self.consumer.give_up(&partitions)?;
+        apply(
+            &mut self.pipeline,
+            &self.health,
+            &self.metrics,
+            PartitionChange::Revoked(partitions),
+            batches,
+        )
     }
 }

@@ -30,7 +30,7 @@ impl Rebalances {
                 .inc_by(n as u64);
         };
         match change {
-            PartitionChange::Revoked(partitions) => {
+            PartitionChange::Revoked(partitions) | PartitionChange::Revoking(partitions) => {
                 count("revoked");
                 let now = Instant::now();
                 for &partition in partitions {

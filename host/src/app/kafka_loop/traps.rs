@@ -317,6 +317,9 @@ impl KafkaRun {
             }
             _ => (vec![partition], false),
         };
+        if all {
+            self.went_back += 1;
+        }
         let resumes = self.consumer.rewind(&partitions)?;
         let mut none = BTreeMap::new();
         for change in [

@@ -1,12 +1,16 @@
 //! Rebalances, handled in librdkafka's callback on the polling thread.
 //!
 //! Before partitions are revoked, every result written so far is acknowledged (producer
-//! flush) and their resume offsets are committed (at-least-once), or the open transaction is
-//! aborted (exactly-once); the loop then drops the revoked partitions' windows and any of their
-//! records it had read but not processed. With an incremental protocol (cooperative-sticky,
-//! or KIP-848's consumer protocol) only the partitions that move are revoked; exactly-once,
-//! the aborted transaction also held the kept partitions' output since the last checkpoint, so
-//! they go back to it ([`PartitionChange::Rewind`]) and keep processing from there.
+//! flush) and their resume offsets are committed (at-least-once). Exactly-once, the callback
+//! leaves them assigned and tells the loop ([`PartitionChange::Revoking`]), which takes a
+//! checkpoint — one transaction with every partition's output and progress, committed while
+//! the group waits for this member — and then gives them up; kept partitions go on where they
+//! are, as Kafka Streams does. Only when that cannot be done (the assignment was lost, or the
+//! consumer is closing) is the open transaction aborted here: with an incremental protocol
+//! (cooperative-sticky, or KIP-848's consumer protocol) the kept partitions' output since the
+//! last checkpoint went with it, so they go back to it ([`PartitionChange::Rewind`]). The loop
+//! drops the revoked partitions' windows and any of their records it had read but not
+//! processed.
 //!
 //! Assigned partitions are assigned once, each at the offset it continues from (see
 //! [`eddy_engine::recovery`]): a local or shared checkpoint's, the committed position, or the
@@ -51,6 +55,15 @@ impl ConsumerContext for GroupContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if self.loop_settles(consumer) {
+                    let partitions = self.partitions(tpl);
+                    tracing::info!(
+                        ?partitions,
+                        "partitions revoked: given up once everything processed is committed"
+                    );
+                    self.record(PartitionChange::Revoking(partitions));
+                    return;
+                }
                 self.revoke(consumer, tpl, incremental);
                 let unassigned = if incremental {
                     consumer.incremental_unassign(tpl)
@@ -80,6 +93,15 @@ impl ConsumerContext for GroupContext {
 }
 
 impl GroupContext {
+    /// Whether the loop settles revoked partitions itself, after the poll
+    /// ([`PartitionChange::Revoking`]): exactly-once, while it polls, unless the assignment
+    /// was lost (then nothing can be committed in its name).
+    fn loop_settles(&self, consumer: &BaseConsumer<Self>) -> bool {
+        self.delivery == Delivery::ExactlyOnce
+            && self.polling.load(std::sync::atomic::Ordering::SeqCst)
+            && !consumer.assignment_lost()
+    }
+
     /// Settles revoked partitions (see the module docs) and records what changed.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList, incremental: bool) {
         let partitions = self.partitions(tpl);
