@@ -62,9 +62,17 @@ pub fn run_with(
         return bounded::run(config, brokers, stop, &services);
     }
     let mut run = KafkaRun::start_with(config, brokers, services)?;
+    run.stop_waiting_when(stop.shared());
     tracing::info!(brokers, "pipeline started");
     while !stop.is_set() {
-        run.round()?;
+        if let Err(error) = run.round() {
+            if !stop.is_set() {
+                return Err(error);
+            }
+            // Asked to stop meanwhile (e.g. partitions assigned as others left could not be
+            // read): what the pipeline holds is still consistent; stop as asked.
+            tracing::warn!(%error, "the last round failed while stopping");
+        }
     }
     tracing::info!("stopping: checkpoint and commit");
     run.shutdown(false)

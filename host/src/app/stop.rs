@@ -44,6 +44,11 @@ impl StopFlag {
         Ok(())
     }
 
+    /// The flag itself, for lower layers that stop waiting once it is set.
+    pub fn shared(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+
     /// Whether stopping was asked for.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)

@@ -97,6 +97,8 @@ pub struct GroupContext {
     brokers: brokers::BrokerView,
     /// Committed progress kept outside the group, when there is such a place.
     external: Mutex<Option<Arc<dyn ProgressSource>>>,
+    /// Set once the process stops: reading committed positions is no longer retried.
+    stopping: std::sync::OnceLock<Arc<AtomicBool>>,
     /// How long reading committed positions is retried while no broker answers
     /// (`kafka.delivery_timeout`), and the pause between tries (`kafka.retry_backoff`).
     patience: (Duration, Duration),
@@ -230,6 +232,7 @@ impl GroupConsumer {
             brokers: brokers::BrokerView::new(kafka.delivery_timeout),
             external: Mutex::new(None),
             patience: (patience(kafka, state), kafka.retry_backoff),
+            stopping: std::sync::OnceLock::new(),
         };
         let mut config = client_config(kafka, brokers, Role::Consumer);
         if config.get("statistics.interval.ms").is_none() {
@@ -266,6 +269,12 @@ impl GroupConsumer {
                 _ => KafkaError::Client(e.to_string()),
             })
         })
+    }
+
+    /// Once `stopping` is set, reading committed positions (when partitions are assigned) is
+    /// tried once and not again: a stop does not wait out `kafka.delivery_timeout`.
+    pub fn stop_waiting_when(&self, stopping: Arc<AtomicBool>) {
+        let _ = self.consumer.context().stopping.set(stopping);
     }
 
     /// Why the brokers cannot be used, while they cannot (from librdkafka's statistics,

@@ -381,6 +381,12 @@ impl KafkaRun {
         }
     }
 
+    /// Once `stopping` is set, the consumer no longer waits out unreachable brokers when
+    /// partitions are assigned (see [`crate::kafka::GroupConsumer::stop_waiting_when`]).
+    pub fn stop_waiting_when(&self, stopping: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.consumer.stop_waiting_when(stopping);
+    }
+
     /// Waits for every result written so far to be acknowledged, then commits the resume
     /// offsets (at-least-once). With exactly-once, takes a checkpoint, which commits them in
     /// its transaction.
