@@ -121,7 +121,16 @@ fn assert_self_contained(root: &Path) {
     }
 }
 
+/// Rust projects share one target folder (the SDK and its dependencies build once); one
+/// project builds at a time. Every project's SDK has the same relative path, so two builds at
+/// once replace each other's `libeddy_sdk-*.rlib` while the other's doctests link it (seen in
+/// CI: "extern location for eddy_sdk does not exist").
+static RUST_BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn build_rust(root: &Path, name: &str) -> PathBuf {
+    let _one_at_a_time = RUST_BUILDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     assert!(root.join("src/lib.rs").is_file());
     assert!(root.join("eddy-sdk/Cargo.toml").is_file());
     let cargo = |args: &[&str]| {

@@ -18,6 +18,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 mod brokers;
 mod checkpoints;
 mod committed;
+mod fetch_watch;
 mod positions;
 mod rebalance;
 
@@ -95,6 +96,8 @@ pub struct GroupContext {
     lag: Option<Family<PartitionLabels, Gauge>>,
     /// Whether a broker answered lately, and whether the client knows any.
     brokers: brokers::BrokerView,
+    /// Assigned partitions waiting for an offset instead of fetching.
+    fetches: fetch_watch::FetchWatch,
     /// Committed progress kept outside the group, when there is such a place.
     external: Mutex<Option<Arc<dyn ProgressSource>>>,
     /// Set once the process stops: reading committed positions is no longer retried.
@@ -127,7 +130,22 @@ impl ClientContext for GroupContext {
     /// ([`brokers::BrokerView`]).
     fn stats(&self, statistics: Statistics) {
         self.brokers.observe(&statistics.brokers);
-        let (Some(lag), Some(topic)) = (&self.lag, statistics.topics.get(&self.topic)) else {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        let states = topic
+            .partitions
+            .iter()
+            .map(|(&p, stats)| (p, stats.desired, stats.fetch_state.as_str()));
+        for (partition, state) in self.fetches.observe(states) {
+            tracing::warn!(
+                partition,
+                state,
+                "partition fetches nothing: librdkafka has waited in this state for {} statistics reports",
+                fetch_watch::STALLED_AFTER
+            );
+        }
+        let Some(lag) = &self.lag else {
             return;
         };
         for (&partition, stats) in &topic.partitions {
@@ -230,6 +248,7 @@ impl GroupConsumer {
             formats: Mutex::new(None),
             lag,
             brokers: brokers::BrokerView::new(kafka.delivery_timeout),
+            fetches: fetch_watch::FetchWatch::default(),
             external: Mutex::new(None),
             patience: (patience(kafka, state), kafka.retry_backoff),
             stopping: std::sync::OnceLock::new(),
