@@ -65,13 +65,15 @@ pub fn run_with(
     run.stop_waiting_when(stop.shared());
     tracing::info!(brokers, "pipeline started");
     while !stop.is_set() {
-        if let Err(error) = run.round() {
-            if !stop.is_set() {
-                return Err(error);
+        match run.round() {
+            Ok(_) => {}
+            // Asked to stop meanwhile, and Kafka failed (e.g. where partitions assigned as
+            // others left continue could not be read): what the pipeline holds is still
+            // consistent; stop as asked. Any other error (a trap, a state failure) stops here.
+            Err(error @ PipelineError::Kafka(_)) if stop.is_set() => {
+                tracing::warn!(%error, "the last round failed while stopping");
             }
-            // Asked to stop meanwhile (e.g. partitions assigned as others left could not be
-            // read): what the pipeline holds is still consistent; stop as asked.
-            tracing::warn!(%error, "the last round failed while stopping");
+            Err(error) => return Err(error),
         }
     }
     tracing::info!("stopping: checkpoint and commit");
