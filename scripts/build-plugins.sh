@@ -17,7 +17,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_d
 out="$target_dir/wasm32-wasip2/release"
 
 builtins=(count sum avg min max stddev percentile)
-examples=(spread enrich-map threshold-filter)
+examples=(spread enrich-map threshold-filter column-threshold-filter column-enrich-map)
 fixtures=(hostile clock-reader panicky-filter sum-v2 sum-v3 panicky-sum)
 args=()
 for p in "${builtins[@]}"; do args+=(-p "eddy-$p"); done

@@ -22,7 +22,7 @@ pub fn now_ms() -> i64 {
 /// Records of one source partition in columns: payload `i` is
 /// `data[offsets[i]..offsets[i + 1]]` with timestamp `timestamps[i]` (epoch ms; the source's
 /// record time).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RawBatch {
     /// The source partition the records come from.
     pub partition: u32,
@@ -41,6 +41,35 @@ pub struct RawBatch {
     /// Blank lines the source skipped while reading these records (they are counted, not
     /// processed).
     pub blank_lines: u64,
+    /// Numbers a column map wrote into these records, which the decoder takes as they are
+    /// instead of parsing them again. Empty unless a column map ran; an entry whose length is
+    /// not the batch's is ignored.
+    pub written: Vec<WrittenNumbers>,
+}
+
+/// The numbers a column map wrote into one top-level field of a batch's records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenNumbers {
+    /// The field's JSON pointer (`/name`).
+    pub pointer: String,
+    /// Per record, the number written (NaN where it wrote `null`), or `None` where the record
+    /// kept its own value (the decoder reads that from the payload).
+    pub values: Vec<Option<f64>>,
+}
+
+impl RawBatch {
+    /// The written numbers for a batch made of some of this one's rows, in order (`rows`:
+    /// their indices here).
+    pub fn written_of(&self, rows: &[usize]) -> Vec<WrittenNumbers> {
+        self.written
+            .iter()
+            .filter(|w| w.values.len() == self.len())
+            .map(|w| WrittenNumbers {
+                pointer: w.pointer.clone(),
+                values: rows.iter().map(|&row| w.values[row]).collect(),
+            })
+            .collect()
+    }
 }
 
 impl Default for RawBatch {
@@ -62,6 +91,7 @@ impl RawBatch {
             source_offsets: Vec::new(),
             lines: Vec::new(),
             blank_lines: 0,
+            written: Vec::new(),
         }
     }
 

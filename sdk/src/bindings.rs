@@ -26,3 +26,15 @@ pub mod transform {
         runtime_path: "eddy_sdk::__private::wit_bindgen::rt",
     });
 }
+
+/// The `column-transform` world.
+pub mod columns {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "column-transform",
+        pub_export_macro: true,
+        export_macro_name: "export_column_transform_world",
+        default_bindings_module: "eddy_sdk::__private::bindings::columns",
+        runtime_path: "eddy_sdk::__private::wit_bindgen::rt",
+    });
+}

@@ -55,3 +55,4 @@ macro_rules! into_wit_info {
 
 into_wit_info!(crate::bindings::aggregator::eddy::plugin::types);
 into_wit_info!(crate::bindings::transform::eddy::plugin::types);
+into_wit_info!(crate::bindings::columns::eddy::plugin::types);

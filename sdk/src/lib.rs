@@ -96,6 +96,42 @@
 //! [`Map`] and [`FlatMap`] work the same way, exported with [`export_map!`] and
 //! [`export_flat_map!`].
 //!
+//! ## A filter over columns
+//!
+//! A filter or map that needs only a few fields names them, and the host decodes them and
+//! hands them over as typed columns: nothing is parsed inside the sandbox, so the predicate
+//! costs what the predicate costs. Rows without a value (missing, null, another type) do not
+//! pass unless the field is an `Option`.
+//!
+//! ```
+//! use eddy_sdk::{ColumnFilter, Error, NoConfig, export_column_filter};
+//!
+//! /// Keeps events whose `/value` is at least 0.
+//! pub struct NotNegative;
+//!
+//! impl ColumnFilter for NotNegative {
+//!     type Config = NoConfig;
+//!     type Row = f64;
+//!     const NAME: &'static str = "not-negative";
+//!     const VERSION: &'static str = "1.0.0";
+//!     fn new(_: NoConfig) -> Result<Self, Error> {
+//!         Ok(NotNegative)
+//!     }
+//!     fn reads(&self) -> Vec<String> {
+//!         vec!["/value".into()]
+//!     }
+//!     fn keep(&mut self, value: f64) -> bool {
+//!         value >= 0.0
+//!     }
+//! }
+//!
+//! export_column_filter!(NotNegative);
+//! ```
+//!
+//! A [`ColumnMap`] reads fields the same way and returns the top-level fields to set, exported
+//! with [`export_column_map!`]; [`columns::filter_rows`] and [`columns::map_rows`] run either
+//! natively in tests.
+//!
 //! ## What crosses the sandbox
 //!
 //! The contract is the WIT package `eddy:plugin` in the repository's `wit/` folder. Calls carry
@@ -108,10 +144,12 @@
 extern crate self as eddy_sdk;
 
 mod adapter_aggregate;
+mod adapter_columns;
 mod adapter_transform;
 mod aggregator;
 #[doc(hidden)]
 pub mod bindings;
+pub mod columns;
 mod compensated;
 mod error;
 mod info;
@@ -120,6 +158,7 @@ pub mod testing;
 mod transform;
 
 pub use aggregator::{Aggregator, NoConfig};
+pub use columns::{ColumnFilter, ColumnMap, Json};
 pub use compensated::CompensatedSum;
 pub use error::Error;
 pub use info::{Info, Kind};
@@ -129,6 +168,7 @@ pub use transform::{Event, Filter, FlatMap, Map, Record};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::adapter_aggregate::AggregatorExport;
+    pub use crate::adapter_columns::{ColumnFilterExport, ColumnMapExport, ColumnsExport};
     pub use crate::adapter_transform::{FilterExport, FlatMapExport, MapExport, TransformExport};
     pub use crate::bindings;
     pub use wit_bindgen;
@@ -189,5 +229,37 @@ macro_rules! export_map {
 macro_rules! export_flat_map {
     ($ty:ty) => {
         $crate::__export_transform!(FlatMapExport, $ty);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_columns {
+    ($adapter:ident, $ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        const _: () = {
+            type EddyColumnsExport =
+                $crate::__private::ColumnsExport<$crate::__private::$adapter<$ty>>;
+            $crate::__private::bindings::columns::export_column_transform_world!(
+                EddyColumnsExport with_types_in $crate::__private::bindings::columns
+            );
+        };
+    };
+}
+
+/// Exports a [`ColumnFilter`] type as this component's `columns` interface.
+#[macro_export]
+macro_rules! export_column_filter {
+    ($ty:ty) => {
+        $crate::__export_columns!(ColumnFilterExport, $ty);
+    };
+}
+
+/// Exports a [`ColumnMap`] type as this component's `columns` interface.
+#[macro_export]
+macro_rules! export_column_map {
+    ($ty:ty) => {
+        $crate::__export_columns!(ColumnMapExport, $ty);
     };
 }

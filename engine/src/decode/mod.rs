@@ -6,12 +6,16 @@
 //! as raw JSON text and skips the rest, so no JSON tree is built for an event. Pointers deeper
 //! than one level parse just the top-level field they start in.
 
+mod columns;
 mod keys;
+mod patch;
 mod scan;
 
 use std::borrow::Cow;
 
+pub use columns::{Column, ColumnField, ColumnReader, ColumnType, ColumnValues};
 pub use keys::Keys;
+pub use patch::{PatchError, set_fields};
 
 use serde_json::Value;
 
@@ -170,6 +174,22 @@ impl<'a> Found<'a> {
         matches!(self, Found::Raw("null") | Found::Nested(Value::Null))
     }
 
+    fn boolean(&self) -> Option<bool> {
+        match self {
+            Found::Raw("true") | Found::Nested(Value::Bool(true)) => Some(true),
+            Found::Raw("false") | Found::Nested(Value::Bool(false)) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The value's JSON text.
+    fn json(self) -> String {
+        match self {
+            Found::Raw(text) => text.to_string(),
+            Found::Nested(value) => value.to_string(),
+        }
+    }
+
     /// The value as JSON text, shortened for an error message.
     fn shown(&self) -> String {
         let text = match self {
@@ -255,10 +275,25 @@ impl Decoder {
         out.keys = Keys::with_capacity(batch.len(), batch.len() * 16);
         out.times.reserve(batch.len());
         out.rows.reserve(batch.len());
+        // Numbers a column map wrote: taken as they are, not parsed again.
+        let written: Vec<Option<&[Option<f64>]>> = self
+            .inputs
+            .iter()
+            .map(|field| {
+                batch
+                    .written
+                    .iter()
+                    .rev()
+                    .find(|w| w.pointer == field.pointer.as_str() && w.values.len() == batch.len())
+                    .map(|w| w.values.as_slice())
+            })
+            .collect();
+        let written = written.iter().any(Option::is_some).then_some(&written[..]);
         for row in 0..batch.len() {
             let record_time = batch.timestamps[row];
+            let known = |input: usize| written.and_then(|w| w[input]).and_then(|v| v[row]);
             if let Err(error) =
-                self.decode_one(batch.payload(row), record_time, row as u32, &mut out)
+                self.decode_one(batch.payload(row), record_time, row as u32, known, &mut out)
             {
                 out.errors.push((row as u32, error));
             }
@@ -277,11 +312,13 @@ impl Decoder {
             .map(Found::Nested)
     }
 
+    /// Decodes one record; `known(i)` is input `i`'s value when a column map wrote it.
     fn decode_one(
         &self,
         payload: &[u8],
         record_time: i64,
         row: u32,
+        known: impl Fn(usize) -> Option<f64>,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
         // A UTF-8 byte-order mark (the first line of a file some editors write) is skipped.
@@ -307,7 +344,11 @@ impl Decoder {
                 })?,
         };
         let mut inputs = SmallBuffer::new(self.inputs.len(), f64::NAN);
-        for (value, field) in inputs.as_mut().iter_mut().zip(&self.inputs) {
+        for (i, (value, field)) in inputs.as_mut().iter_mut().zip(&self.inputs).enumerate() {
+            if let Some(number) = known(i) {
+                *value = number;
+                continue;
+            }
             // Missing or null: no value (the event does not contribute, as a SQL NULL).
             // Anything else that is not a number: the event is refused, with the reason.
             let Some(found) = self.find(top, field) else {
@@ -453,6 +494,29 @@ mod tests {
             out.errors[0].1.to_string(),
             "field /amount is \"12\", not a number"
         );
+    }
+
+    #[test]
+    fn numbers_a_column_map_wrote_are_taken_without_parsing() {
+        let mut input = batch(&[
+            br#"{"key":"a","ts":1,"v":"not parsed"}"#,
+            br#"{"key":"b","ts":2,"v":7}"#,
+            br#"{"key":"c","ts":3,"v":null}"#,
+        ]);
+        input.written.push(crate::event::WrittenNumbers {
+            pointer: "/v".into(),
+            values: vec![Some(1.5), None, Some(f64::NAN)],
+        });
+        // An entry of another length (rows changed since it was written) is ignored.
+        input.written.push(crate::event::WrittenNumbers {
+            pointer: "/ts".into(),
+            values: vec![Some(9.0)],
+        });
+        let out = decoder("/key", "/ts", "/v").decode(&input);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.times, [1, 2, 3]);
+        assert_eq!(out.values[1][..2], [1.5, 7.0]);
+        assert!(out.values[1][2].is_nan());
     }
 
     #[test]

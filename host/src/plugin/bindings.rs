@@ -22,6 +22,18 @@ pub mod transform {
     });
 }
 
+/// The `column-transform` world; shares `types` and `log` with the aggregator bindings.
+pub mod columns {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "column-transform",
+        with: {
+            "eddy:plugin/types": super::aggregator::eddy::plugin::types,
+            "eddy:plugin/log": super::aggregator::eddy::plugin::log,
+        },
+    });
+}
+
 pub use aggregator::eddy::plugin::types::{
     ByteColumn, PluginError as WitError, PluginInfo, PluginKind,
 };

@@ -6,6 +6,7 @@ mod activations;
 mod aggregator;
 mod bindings;
 mod builtins;
+mod columns;
 mod control;
 mod describe;
 mod error;

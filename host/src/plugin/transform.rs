@@ -1,10 +1,12 @@
-//! One instance of a map, filter or flat-map plugin.
+//! One instance of a map, filter or flat-map plugin: of the `transform` world (whole payloads)
+//! or of the `column-transform` world (typed columns the host decodes; see [`super::columns`]).
 
 use wasmtime::Store;
 
 use super::bindings::ByteColumn;
 use super::bindings::transform::exports::eddy::plugin::transformer::{EventBatch, TransformOutput};
 use super::bindings::transform::{Transform, TransformPre};
+use super::columns::Columns;
 use super::error::{describe_wit_error, link_error, trap_error};
 use super::metrics::PluginCalls;
 use super::runtime::{Loaded, Runtime};
@@ -15,17 +17,35 @@ use eddy_engine::event::RawBatch;
 /// A configured transform instance.
 pub struct TransformPlugin {
     store: Store<Sandbox>,
-    bindings: Transform,
+    world: World,
     info: PluginInfo,
     deadline: u64,
     metrics: PluginCalls,
 }
 
+/// Which world the instance implements.
+enum World {
+    Payload(Transform),
+    Columns(Box<Columns>),
+}
+
 impl TransformPlugin {
     /// Instantiates `loaded` in a store of its own and configures it with `config` (JSON).
     pub fn new(runtime: &Runtime, loaded: &Loaded, config: &str) -> Result<Self, PluginError> {
-        let pre = TransformPre::new(loaded.pre.clone())
-            .map_err(link_error(&loaded.source, Some("transform")))?;
+        let pre = match TransformPre::new(loaded.pre.clone()) {
+            Ok(pre) => pre,
+            Err(payload_error) => {
+                return Columns::new(runtime, loaded, config, payload_error).map(
+                    |(store, columns, info)| Self {
+                        store,
+                        world: World::Columns(Box::new(columns)),
+                        metrics: runtime.plugin_calls(&info.name, &info.version),
+                        info,
+                        deadline: runtime.call_deadline_ticks(),
+                    },
+                );
+            }
+        };
         let mut store = runtime.store(&loaded.source);
         let bindings = pre
             .instantiate(&mut store)
@@ -50,7 +70,7 @@ impl TransformPlugin {
         let metrics = runtime.plugin_calls(&info.name, &info.version);
         Ok(Self {
             store,
-            bindings,
+            world: World::Payload(bindings),
             info,
             deadline: runtime.call_deadline_ticks(),
             metrics,
@@ -72,6 +92,10 @@ impl TransformPlugin {
 
     fn run(&mut self, input: &RawBatch) -> Result<RawBatch, PluginError> {
         self.store.set_epoch_deadline(self.deadline);
+        let bindings = match &self.world {
+            World::Payload(bindings) => bindings,
+            World::Columns(columns) => return columns.process(&mut self.store, &self.info, input),
+        };
         let batch = EventBatch {
             payloads: ByteColumn {
                 data: input.data.clone(),
@@ -85,8 +109,7 @@ impl TransformPlugin {
             call: "process",
             message,
         };
-        let output = self
-            .bindings
+        let output = bindings
             .eddy_plugin_transformer()
             .call_process(&mut self.store, &batch);
         let memory_refused = self.store.data_mut().limits.take_memory_refused();
@@ -94,27 +117,7 @@ impl TransformPlugin {
             .map_err(|e| trap_error(plugin, "process", memory_refused)(e))?
             .map_err(|e| failed(describe_wit_error(&e)))?;
         match output {
-            TransformOutput::Keep(indices) => {
-                let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
-                kept.partition = input.partition;
-                kept.blank_lines = input.blank_lines;
-                let mut previous = None;
-                for index in indices {
-                    let row = index as usize;
-                    if row >= input.len() || previous.is_some_and(|p| p >= row) {
-                        return Err(failed(format!("kept row {index} is out of range or order")));
-                    }
-                    previous = Some(row);
-                    kept.push(input.payload(row), input.timestamps[row]);
-                    if let Some(&offset) = input.source_offsets.get(row) {
-                        kept.source_offsets.push(offset);
-                    }
-                    if let Some(line) = input.line(row) {
-                        kept.lines.push(line);
-                    }
-                }
-                Ok(kept)
-            }
+            TransformOutput::Keep(indices) => kept_rows(input, &indices).map_err(failed),
             TransformOutput::Rows(rows) => {
                 let mut source_offsets = Vec::new();
                 if !input.source_offsets.is_empty() {
@@ -143,6 +146,8 @@ impl TransformPlugin {
                     // A map or flat-map makes new records: their lines are not known.
                     lines: Vec::new(),
                     blank_lines: input.blank_lines,
+                    // New records: whatever a column map wrote before is in their payloads.
+                    written: Vec::new(),
                 };
                 out.check()
                     .map_err(|m| failed(format!("output batch: {m}")))?;
@@ -150,4 +155,30 @@ impl TransformPlugin {
             }
         }
     }
+}
+
+/// The rows of `input` at `indices` (ascending): a filter's answer.
+pub(super) fn kept_rows(input: &RawBatch, indices: &[u32]) -> Result<RawBatch, String> {
+    let mut kept = RawBatch::with_capacity(indices.len(), input.data.len());
+    kept.partition = input.partition;
+    kept.blank_lines = input.blank_lines;
+    let mut previous = None;
+    let mut rows = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let row = index as usize;
+        if row >= input.len() || previous.is_some_and(|p| p >= row) {
+            return Err(format!("kept row {index} is out of range or order"));
+        }
+        previous = Some(row);
+        rows.push(row);
+        kept.push(input.payload(row), input.timestamps[row]);
+        if let Some(&offset) = input.source_offsets.get(row) {
+            kept.source_offsets.push(offset);
+        }
+        if let Some(line) = input.line(row) {
+            kept.lines.push(line);
+        }
+    }
+    kept.written = input.written_of(&rows);
+    Ok(kept)
 }
