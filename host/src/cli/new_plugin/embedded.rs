@@ -22,7 +22,7 @@ pub const WORKSPACE_MANIFEST: &str = include_str!("../../../../Cargo.toml");
 pub const WORKSPACE_LOCK: &str = include_str!("../../../../Cargo.lock");
 
 /// `wit/`: the host/plugin contract.
-pub const WIT: Files = files!("wit": "aggregate.wit", "transform.wit", "types.wit");
+pub const WIT: Files = files!("wit": "aggregate.wit", "columns.wit", "transform.wit", "types.wit");
 
 /// `sdk/Cargo.toml` as in the workspace (made standalone when written).
 pub const RUST_SDK_MANIFEST: &str = include_str!("../../../../sdk/Cargo.toml");
@@ -30,9 +30,11 @@ pub const RUST_SDK_MANIFEST: &str = include_str!("../../../../sdk/Cargo.toml");
 /// `sdk/src/`: the Rust SDK.
 pub const RUST_SDK: Files = files!("sdk/src":
     "adapter_aggregate.rs",
+    "adapter_columns.rs",
     "adapter_transform.rs",
     "aggregator.rs",
     "bindings.rs",
+    "columns.rs",
     "compensated.rs",
     "error.rs",
     "info.rs",
