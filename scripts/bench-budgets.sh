@@ -61,6 +61,9 @@ for keys in 10000 100; do
   verdict "whole eddy run process ≥ 0.8 × a native single-purpose program ($keys keys, start-up included)" \
     "${ratio:-?} ×" "$([[ -n $ratio ]] && ge "$ratio" 0.8)"
 done
+ratio=$(cell "$out/columns.txt" 'native / column filter' 2 | tr -d ' ×')
+verdict "a column filter in Wasm ≥ 1/1.3 of a native closure over the same column (events/s, whole pipeline, 2 M events)" \
+  "${ratio:-?} × slower" "$([[ -n $ratio ]] && lt "$ratio" 1.3)"
 start=$(cell "$out/process.txt" 'compile cache warm' 2 | tr -d ' ms')
 verdict "start-up of eddy run with five plugins < 50 ms (compile cache warm)" "${start:-?} ms" \
   "$([[ -n $start ]] && lt "$start" 50)"

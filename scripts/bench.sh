@@ -38,6 +38,8 @@ run aggregator cargo bench -p eddy --bench aggregator
 # The whole `eddy run` process against a single-purpose native program (bench/native-baseline).
 cargo build -q --release -p eddy-native-baseline
 run process cargo bench -p eddy --bench process
+# The same filter over columns, over payloads and as a native closure (column transforms).
+run columns cargo bench -p eddy --bench columns
 run windows BENCH_OPEN_WINDOWS=100000,1000000 cargo bench -p eddy --bench windows
 run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
 run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
@@ -83,12 +85,12 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in process kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
+for bench in process columns kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"
   echo
-  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
+  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process|^Column filter' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
 done
 
 echo
