@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python and JavaScript example plugins to WebAssembly components:
-#   dist/examples/python-{mean,spread,filter}.wasm (componentize-py, sdk/python)
-#   dist/examples/js-{mean,spread,filter}.wasm     (componentize-js, sdk/js)
+#   dist/examples/python-{mean,spread,filter,column-filter}.wasm (componentize-py, sdk/python)
+#   dist/examples/js-{mean,spread,filter,column-filter}.wasm     (componentize-js, sdk/js)
 #   dist/fixtures/python-hostile.wasm              (a test fixture: endless loop, memory bomb)
 # Installs the pinned tools when missing: a venv (EDDY_PY_VENV, default /var/tmp/eddy-poly-venv)
 # with componentize-py and pytest, and `npm ci` in sdk/js and the JS examples. A component newer
@@ -34,6 +34,7 @@ npm_ci sdk/js
 npm_ci examples/js-mean
 npm_ci examples/js-spread
 npm_ci examples/js-filter
+npm_ci examples/js-column-filter
 
 mkdir -p dist/examples
 # fresh OUT SRC...: OUT exists and is newer than every file under SRC (node_modules aside).
@@ -42,7 +43,7 @@ fresh() {
     shift
     [ -f "$out" ] && [ -z "$(find "$@" \( -name node_modules -o -name __pycache__ -o -name .pytest_cache \) -prune -o -type f -newer "$out" -print -quit)" ]
 }
-for name in python-mean python-spread python-filter; do
+for name in python-mean python-spread python-filter python-column-filter; do
     out=dist/examples/$name.wasm
     if fresh "$out" "examples/$name" sdk/python/eddy_sdk wit; then continue; fi
     PYTHONPATH="$root/sdk/python" "$py" -m eddy_sdk.build "examples/$name/app.py" -o "$out"
@@ -53,7 +54,7 @@ for name in python-hostile; do # test fixtures
     if fresh "$out" "tests/fixtures/$name" sdk/python/eddy_sdk wit; then continue; fi
     PYTHONPATH="$root/sdk/python" "$py" -m eddy_sdk.build "tests/fixtures/$name/app.py" -o "$out"
 done
-for name in js-mean js-spread js-filter; do
+for name in js-mean js-spread js-filter js-column-filter; do
     out=dist/examples/$name.wasm
     if fresh "$out" "examples/$name" sdk/js/src sdk/js/bin wit; then continue; fi
     (cd "examples/$name" && node "$root/sdk/js/bin/eddy-js-build.mjs" app.js -o "$root/$out")
@@ -61,11 +62,11 @@ done
 
 if [ "${1:-}" = "--test" ]; then
     (cd sdk/python && "$py" -m pytest -q -p no:cacheprovider)
-    for name in python-mean python-spread python-filter; do
+    for name in python-mean python-spread python-filter python-column-filter; do
         (cd "examples/$name" && PYTHONPATH="$root/sdk/python" "$py" -m pytest -q -p no:cacheprovider)
     done
     (cd sdk/js && node --test test/)
-    for name in js-mean js-spread js-filter; do (cd "examples/$name" && node --test); done
+    for name in js-mean js-spread js-filter js-column-filter; do (cd "examples/$name" && node --test); done
     # The scaffold templates pass their own tests where they stand.
     for kind in aggregator map filter; do
         (cd "sdk/python/template/$kind" && "$py" -m pytest -q -p no:cacheprovider)

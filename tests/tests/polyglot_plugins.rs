@@ -23,7 +23,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const AGGREGATORS: [&str; 2] = ["python-mean", "js-mean"];
-const FILTERS: [&str; 2] = ["python-filter", "js-filter"];
+const FILTERS: [&str; 4] = [
+    "python-filter",
+    "js-filter",
+    "python-column-filter",
+    "js-column-filter",
+];
 const GROUPS: u32 = 30;
 
 /// One runtime with the default limits (memory, call deadline) for the whole test binary, so
@@ -272,6 +277,58 @@ fn python_filter_keeps_rows_at_or_above_the_threshold() {
 #[test]
 fn js_filter_keeps_rows_at_or_above_the_threshold() {
     check_filter("js-filter");
+}
+
+/// A column filter in Python or JavaScript keeps exactly the rows the Rust column filter keeps
+/// (the host reads the column the same way for all three).
+fn check_column_filter(name: &str) {
+    let mut batch = RawBatch::default();
+    let mut rng = StdRng::seed_from_u64(17);
+    let fixed: [&[u8]; 8] = [
+        br#"{"v":2}"#,
+        br#"{"v":null}"#,
+        br#"{"v":"9"}"#,
+        br#"{"u":9}"#,
+        b"not json",
+        br#"{"v":true}"#,
+        br#"{"v":{"x":3}}"#,
+        br#"{"v":-1e300}"#,
+    ];
+    for p in fixed {
+        batch.push(p, 0);
+    }
+    for i in 0..1_000 {
+        let v = rng.random_range(-100..100) as f64 / 4.0;
+        batch.push(format!(r#"{{"v":{v}}}"#).as_bytes(), i);
+    }
+    for min in ["0", "2", "-3.5"] {
+        let config = format!(r#"{{"field":"/v","min":{min}}}"#);
+        let want = filter("column-threshold-filter", &config)
+            .expect("rust")
+            .process(&batch)
+            .expect("rust column filter");
+        let mut f = filter(name, &config).expect("configures");
+        assert_eq!(f.info().kind, PluginKind::Filter);
+        let got = f.process(&batch).expect("column filter");
+        assert!(want.len() > 100, "{min}");
+        assert_eq!(got, want, "{name}: min {min}");
+    }
+    for config in [r#"{"field":"v","min":2}"#, r#"{"field":"/v"}"#] {
+        assert!(
+            matches!(filter(name, config), Err(PluginError::Config { .. })),
+            "{name}: {config}"
+        );
+    }
+}
+
+#[test]
+fn python_column_filter_keeps_what_the_rust_column_filter_keeps() {
+    check_column_filter("python-column-filter");
+}
+
+#[test]
+fn js_column_filter_keeps_what_the_rust_column_filter_keeps() {
+    check_column_filter("js-column-filter");
 }
 
 /// The cost of a call: per batch of `n` values into 1000 groups, and per filtered event.

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Builds an Eddy plugin written in JavaScript into a WebAssembly component.
 //
-//   eddy-js-build app.js -o plugin.wasm [--wit DIR] [--world aggregator|transform]
+//   eddy-js-build app.js -o plugin.wasm [--wit DIR] [--world aggregator|transform|column-transform]
 //
 // 1. The world is read from the module's exports (`aggregate` -> aggregator, `transformer` ->
-//    transform) unless --world says it.
+//    transform, `columns` -> column-transform) unless --world says it.
 // 2. An entry module sends the SDK's `log` and `console.*` to the host's `eddy:plugin/log`
 //    import and re-exports the plugin; rolldown bundles it with the SDK into one ES module.
 // 3. componentize-js turns that into a component with every optional WASI feature of its engine
@@ -61,8 +61,9 @@ if (!world) {
   const module = await import(pathToFileURL(app).href);
   if ('aggregate' in module) world = 'aggregator';
   else if ('transformer' in module) world = 'transform';
+  else if ('columns' in module) world = 'column-transform';
   else {
-    console.error(`${app} exports neither \`aggregate\` nor \`transformer\``);
+    console.error(`${app} exports none of \`aggregate\`, \`transformer\`, \`columns\``);
     process.exit(2);
   }
 }

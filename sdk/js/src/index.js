@@ -12,10 +12,15 @@
  *     import { exportFilter } from '@eddy/plugin-sdk';
  *     export const transformer = exportFilter((event, config) => ..., { name: 'x' }); // world `transform`
  *
+ *     import { exportColumnFilter } from '@eddy/plugin-sdk';
+ *     export const columns = exportColumnFilter((amount, config) => amount >= 0,
+ *       { name: 'x', reads: [['/amount', 'float']] });                    // world `column-transform`
+ *
  * Build with `eddy-js-build app.js -o plugin.wasm` (bin/eddy-js-build.mjs).
  */
 
 export { Aggregator, Groups, exportAggregator } from './aggregate.js';
+export { ColumnTransform, exportColumnFilter, exportColumnMap } from './columns.js';
 export { PluginError } from './errors.js';
 export { Level, log } from './log.js';
 export { Transform, exportFilter, exportFlatMap, exportMap } from './transform.js';

@@ -126,3 +126,39 @@ test('a throwing function rejects the batch as invalid input', () => {
   });
   assert.throws(() => runTransform(refusing, []), { tag: 'invalid-config', val: 'min is required' });
 });
+
+test('column filter and map over typed columns', async () => {
+  const { exportColumnFilter, exportColumnMap } = await import('../src/index.js');
+  const f = exportColumnFilter((v, name) => v > 0 && name !== 'skip', {
+    name: 'positive',
+    reads: [['/v', 'float'], ['/name', 'text?']],
+  });
+  assert.deepEqual(f.configure('{}'), {
+    reads: [{ pointer: '/v', type: 'float' }, { pointer: '/name', type: 'text' }],
+    writes: [],
+  });
+  const columns = [
+    { values: { tag: 'float', val: Float64Array.from([1, -1, 5, 3]) }, valid: [true, true, false, true] },
+    { values: { tag: 'text', val: ['a', '', 'b', 'skip'] }, valid: [true, false, true, true] },
+  ];
+  assert.deepEqual([...f.process(4, columns).val], [0]);
+
+  const m = exportColumnMap((v) => [`v=${v}`, v > 1 ? v * 2 : null, { v }, 7], {
+    name: 'label',
+    reads: [['/v', 'integer']],
+    writes: [['/label', 'text'], ['/double', 'float'], ['/raw', 'json'], ['/n', 'integer']],
+  });
+  m.configure('{}');
+  const out = m.process(2, [
+    { values: { tag: 'integer', val: BigInt64Array.from([1n, 2n]) }, valid: [true, false] },
+  ]);
+  assert.equal(out.tag, 'set');
+  assert.deepEqual(out.val[0], { values: { tag: 'text', val: ['v=1', ''] }, valid: [true, false] });
+  assert.deepEqual([...out.val[1].values.val], [0, 0]);
+  assert.deepEqual(out.val[1].valid, [false, false]);
+  assert.deepEqual(out.val[2].values.val, ['{"v":1}', 'null']);
+  assert.deepEqual([...out.val[3].values.val], [7n, 0n]);
+  assert.throws(() => m.configure('{}') && exportColumnFilter(() => true, { reads: [['v', 'float']] }).configure('{}'), {
+    tag: 'invalid-config',
+  });
+});

@@ -38,10 +38,19 @@ A filter::
 
     Transformer = export_filter(keep, name="non-empty", version="1.0.0")
 
+A filter over columns (the host decodes ``/amount``; nothing is parsed in the sandbox)::
+
+    from eddy_sdk import export_column_filter
+
+    def keep(amount, config):
+        return amount >= 0
+
+    Columns = export_column_filter(keep, reads=[("/amount", "float")], name="not-negative")
+
 Build with ``componentize-py -d wit -w aggregator componentize app -p . -p sdk/python -o
-plugin.wasm`` (``-w transform`` for maps and filters). The export line names the class
-``componentize-py`` looks for: ``Aggregate`` for the aggregator world, ``Transformer`` for the
-transform world.
+plugin.wasm`` (``-w transform`` for maps and filters, ``-w column-transform`` for column ones). The export
+line names the class ``componentize-py`` looks for: ``Aggregate`` for the aggregator world,
+``Transformer`` for the transform world, ``Columns`` for the column-transform world.
 
 What crosses the sandbox: one call per batch, the columns are looped over inside the component,
 and every group's accumulator lives in the component's memory addressed by the slot number the
@@ -49,6 +58,7 @@ host gave it; state becomes bytes only at a checkpoint or a hot swap.
 """
 
 from ._aggregate import Aggregator, Groups, export_aggregator
+from ._columns import ColumnTransform, export_column_filter, export_column_map
 from ._errors import PluginError
 from ._log import Level, log
 from ._transform import (
@@ -62,6 +72,7 @@ from ._transform import (
 
 __all__ = [
     "Aggregator",
+    "ColumnTransform",
     "Event",
     "Groups",
     "Level",
@@ -69,6 +80,8 @@ __all__ = [
     "Record",
     "Transform",
     "export_aggregator",
+    "export_column_filter",
+    "export_column_map",
     "export_filter",
     "export_flat_map",
     "export_map",

@@ -129,3 +129,65 @@ def transformer_export(transform):
 
     Transformer.transform = transform
     return Transformer
+
+
+_COLUMN_TYPES = {
+    "float": "FLOAT",
+    "integer": "INTEGER",
+    "text": "TEXT",
+    "boolean": "BOOLEAN",
+    "json": "JSON",
+}
+
+
+def columns_export(transform):
+    """The class ``componentize-py`` calls for the ``columns`` interface."""
+    state = {}
+
+    class Columns:
+        def describe(self):
+            return _info(transform.info())
+
+        def configure(self, config):
+            from wit_world.exports import columns as wit
+
+            try:
+                batch = transform.configure(config)
+            except PluginError as e:
+                raise _err(e) from None
+            state["batch"] = batch
+            reads, writes = batch.spec()
+
+            def fields(specs):
+                return [
+                    wit.Field(pointer=p, type=getattr(wit.ColumnType, _COLUMN_TYPES[k]))
+                    for p, k in specs
+                ]
+
+            return wit.ColumnSpec(reads=fields(reads), writes=fields(writes))
+
+        def process(self, rows, columns):
+            from wit_world.exports import columns as wit
+
+            batch = state.get("batch")
+            if batch is None:
+                raise _err(PluginError("process called before configure", FAILED))
+            try:
+                kind, out = batch.process(rows, [(c.values.value, c.valid) for c in columns])
+            except PluginError as e:
+                raise _err(e) from None
+            if kind == "keep":
+                return wit.ColumnOutput_Keep(out)
+            variants = {
+                "float": wit.ColumnValues_Float,
+                "integer": wit.ColumnValues_Integer,
+                "text": wit.ColumnValues_Text,
+                "boolean": wit.ColumnValues_Boolean,
+                "json": wit.ColumnValues_Json,
+            }
+            return wit.ColumnOutput_Set(
+                [wit.Column(values=variants[k](values), valid=valid) for k, values, valid in out]
+            )
+
+    Columns.transform = transform
+    return Columns

@@ -1,9 +1,10 @@
 """Builds an Eddy plugin written in Python into a WebAssembly component.
 
-    python -m eddy_sdk.build app.py -o plugin.wasm [--wit DIR] [--world aggregator|transform]
+    python -m eddy_sdk.build app.py -o plugin.wasm [--wit DIR] [--world WORLD]
 
 The world is read from the module (``Aggregate`` -> ``aggregator``, ``Transformer`` ->
-``transform``) unless ``--world`` says it. ``componentize-py`` (pinned in pyproject.toml) builds
+``transform``, ``Columns`` -> ``column-transform``) unless ``--world`` says it.
+``componentize-py`` (pinned in pyproject.toml) builds
 the component with ``--stub-wasi``: every WASI import of the Python runtime (clocks,
 filesystem, sockets, random, stdio) is replaced by a trapping stub, so the component imports
 nothing but ``eddy:plugin/log``, which is all the Eddy host grants a plugin. The standard
@@ -32,7 +33,7 @@ def default_wit():
 
 
 def world_of(app_dir, module):
-    """``aggregator`` or ``transform``, from what the module exports."""
+    """``aggregator``, ``transform`` or ``column-transform``, from what the module exports."""
     sys.path[:0] = [str(app_dir), str(SDK_DIR)]
     try:
         loaded = importlib.import_module(module)
@@ -42,7 +43,9 @@ def world_of(app_dir, module):
         return "aggregator"
     if hasattr(loaded, "Transformer"):
         return "transform"
-    raise SystemExit(f"{module}: exports neither `Aggregate` nor `Transformer`")
+    if hasattr(loaded, "Columns"):
+        return "column-transform"
+    raise SystemExit(f"{module}: exports none of `Aggregate`, `Transformer`, `Columns`")
 
 
 def main(argv=None):
@@ -50,12 +53,12 @@ def main(argv=None):
     parser.add_argument("app", help="the plugin's module file, e.g. app.py")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--wit", type=Path, default=None)
-    parser.add_argument("--world", choices=["aggregator", "transform"])
+    parser.add_argument("--world", choices=["aggregator", "transform", "column-transform"])
     args = parser.parse_args(argv)
 
     app = Path(args.app).resolve()
     module = app.stem
-    if module in ("aggregator", "transform", "wit_world"):
+    if module in ("aggregator", "transform", "columns", "wit_world"):
         raise SystemExit(f"rename {app.name}: a module may not be named like a world")
     wit = (args.wit or default_wit()).resolve()
     if not wit.is_dir():

@@ -138,3 +138,45 @@ def test_transform_errors_reject_the_batch():
     with pytest.raises(PluginError) as e:
         run_transform(export_filter(boom, configure=refuse), ["{}"])
     assert e.value.kind == "invalid-config" and "min is required" in e.value.message
+
+
+def test_column_filter_and_map_over_typed_columns():
+    from eddy_sdk import export_column_filter, export_column_map
+
+    def positive(v, name, config):
+        return v > 0 and name != "skip"
+
+    f = export_column_filter(positive, reads=[("/v", "float"), ("/name", "text?")])
+    batch = f.transform.configure("{}")
+    assert batch.spec() == ([("/v", "float"), ("/name", "text")], [])
+    columns = [([1.0, -1.0, 5.0, 3.0], [True, True, False, True]), (["a", "", "b", "skip"], [True, False, True, True])]
+    assert batch.process(4, columns) == ("keep", [0])
+
+    def label(v, config):
+        return (f"v={v}", v * 2 if v > 1 else None, {"v": v})
+
+    m = export_column_map(
+        label,
+        reads=[("/v", "float")],
+        writes=[("/label", "text"), ("/double", "float"), ("/raw", "json")],
+    )
+    batch = m.transform.configure("{}")
+    kind, out = batch.process(2, [([1.0, 2.0], [True, False])])
+    assert kind == "set"
+    assert out[0] == ("text", ["v=1.0", ""], [True, False])
+    assert out[1] == ("float", [0.0, 0.0], [False, False])
+    assert out[2] == ("json", ['{"v":1.0}', "null"], [True, False])
+
+
+def test_column_transforms_refuse_bad_fields():
+    import pytest
+
+    from eddy_sdk import PluginError, export_column_filter
+
+    f = export_column_filter(lambda v, c: True, reads=[("amount", "float")])
+    with pytest.raises(PluginError) as e:
+        f.transform.configure("{}")
+    assert e.value.kind == "invalid-config"
+    f = export_column_filter(lambda v, c: True, reads=[("/a", "decimal")])
+    with pytest.raises(PluginError):
+        f.transform.configure("{}")

@@ -48,6 +48,7 @@ pub const RUST_SDK: Files = files!("sdk/src":
 pub const PYTHON_SDK: Files = files!("sdk/python/eddy_sdk":
     "__init__.py",
     "_aggregate.py",
+    "_columns.py",
     "_errors.py",
     "_log.py",
     "_transform.py",
@@ -84,6 +85,7 @@ pub const JS_SDK: Files = files!("sdk/js":
     "package-lock.json",
     "package.json",
     "src/aggregate.js",
+    "src/columns.js",
     "src/errors.js",
     "src/index.js",
     "src/log.js",
