@@ -18,7 +18,7 @@ out="$target_dir/wasm32-wasip2/release"
 
 builtins=(count sum avg min max stddev percentile)
 examples=(spread enrich-map threshold-filter column-threshold-filter column-enrich-map)
-fixtures=(hostile clock-reader panicky-filter sum-v2 sum-v3 panicky-sum)
+fixtures=(hostile clock-reader panicky-filter hostile-column-filter sum-v2 sum-v3 panicky-sum)
 args=()
 for p in "${builtins[@]}"; do args+=(-p "eddy-$p"); done
 for p in "${examples[@]}"; do args+=(-p "eddy-example-$p"); done

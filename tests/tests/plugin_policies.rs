@@ -126,6 +126,49 @@ fn a_transform_version_that_traps_too_often_is_rolled_back() {
 }
 
 #[test]
+fn column_transforms_are_held_to_the_same_limits_and_trap_policy() {
+    let metrics = Metrics::new();
+    let hostile = fixture("hostile-column-filter").display().to_string();
+    let mut config = Config::from_yaml(&format!(
+        "transforms: [{{ plugin: '{hostile}' }}]\n\
+         aggregates: [{{ name: n, plugin: count }}]\n"
+    ))
+    .expect("config");
+    config.plugins.dir = plugin_dir();
+    config.plugins.on_trap = TrapPolicy::DeadLetter;
+    config.plugins.call_timeout = Duration::from_millis(200);
+    config.plugins.memory_limit_bytes = 16 << 20;
+    let (mut pipeline, _, dead) = pipeline(&config, &metrics);
+    pipeline.process_at(batch(&[FINE]), 0).expect("fine");
+    for (mode, named) in [
+        ("loop", Some("time limit")),
+        ("grow", Some("memory limit")),
+        ("boom", None),
+    ] {
+        let record = format!(r#"{{"key":"a","ts":1000,"amount":5,"mode":"{mode}"}}"#);
+        pipeline
+            .process_at(batch(&[FINE, &record]), 0)
+            .expect("contained: the batch is dead-lettered");
+        let letters = dead.take();
+        assert_eq!(letters.len(), 2, "{mode}: the whole batch, once: {letters:?}");
+        let reason = letters[0]["reason"].as_str().unwrap_or_default().to_string();
+        assert!(reason.contains("trapped"), "{mode}: {reason}");
+        if let Some(named) = named {
+            assert!(reason.contains(named), "{mode}: {reason}");
+        }
+    }
+    // The stage runs on, on a fresh instance.
+    pipeline.process_at(batch(&[FINE, FINE]), 0).expect("fine");
+    assert!(dead.take().is_empty());
+    assert_eq!(pipeline.stats().events, 3);
+    // Each bad batch trapped twice (the retry on a fresh instance traps too).
+    assert_eq!(
+        metric(&metrics, "eddy_plugin_traps_total", "hostile-columns", "process"),
+        6.0
+    );
+}
+
+#[test]
 fn the_rollback_policy_rolls_back_at_the_second_trap_on_a_batch() {
     let metrics = Metrics::new();
     let mut config = transform_config(TrapPolicy::Rollback);
