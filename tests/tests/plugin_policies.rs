@@ -150,8 +150,15 @@ fn column_transforms_are_held_to_the_same_limits_and_trap_policy() {
             .process_at(batch(&[FINE, &record]), 0)
             .expect("contained: the batch is dead-lettered");
         let letters = dead.take();
-        assert_eq!(letters.len(), 2, "{mode}: the whole batch, once: {letters:?}");
-        let reason = letters[0]["reason"].as_str().unwrap_or_default().to_string();
+        assert_eq!(
+            letters.len(),
+            2,
+            "{mode}: the whole batch, once: {letters:?}"
+        );
+        let reason = letters[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(reason.contains("trapped"), "{mode}: {reason}");
         if let Some(named) = named {
             assert!(reason.contains(named), "{mode}: {reason}");
@@ -163,7 +170,12 @@ fn column_transforms_are_held_to_the_same_limits_and_trap_policy() {
     assert_eq!(pipeline.stats().events, 3);
     // Each bad batch trapped twice (the retry on a fresh instance traps too).
     assert_eq!(
-        metric(&metrics, "eddy_plugin_traps_total", "hostile-columns", "process"),
+        metric(
+            &metrics,
+            "eddy_plugin_traps_total",
+            "hostile-columns",
+            "process"
+        ),
         6.0
     );
 }
