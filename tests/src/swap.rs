@@ -12,6 +12,46 @@ use serde_json::Value;
 use crate::dataset::{Dataset, Halves};
 use crate::process::http_request;
 
+/// The stage `id` (e.g. `transforms.0`) of the first pipeline, as `/v1/pipelines` shows it.
+pub fn stage(port: u16, id: &str) -> Value {
+    let (_, body) = http_request(port, "GET", "/v1/pipelines", &[], &[]);
+    let pipelines: Value = serde_json::from_str(&body).expect("pipelines");
+    pipelines[0]["stages"]
+        .as_array()
+        .and_then(|stages| stages.iter().find(|s| s["stage"] == id))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Asks for `body` (JSON) as stage `id`'s activation with `token`, then waits until it is
+/// applied or refused (nothing pending); the stage as it is then.
+pub fn activate(port: u16, token: &str, id: &str, body: &str) -> Value {
+    let auth = format!("Bearer {token}");
+    let (status, answer) = http_request(
+        port,
+        "POST",
+        &format!("/v1/pipelines/main/stages/{id}/activate"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 202, "{answer}");
+    let started = Instant::now();
+    loop {
+        let stage = stage(port, id);
+        if stage["pending"] == false {
+            return stage;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not applied: {stage}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until the pipeline's second stage runs `digest` with nothing pending, at most
 /// `limit`; how long that took.
 pub fn wait_applied(port: u16, digest: &str, limit: Duration) -> Duration {

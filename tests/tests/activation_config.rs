@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{PARTITIONS, TOPICS};
 use eddy_tests::example;
-use eddy_tests::process::{Eddy, http_request};
+use eddy_tests::process::Eddy;
+use eddy_tests::swap;
 use eddy_tests::topics::{produce, read_outputs};
 use serde_json::Value;
 
@@ -53,41 +54,12 @@ fn events(at: i64, amounts: &[i64]) -> Vec<(i32, Vec<u8>)> {
 
 /// The filter stage as `/v1/pipelines` shows it.
 fn filter_stage(eddy: &Eddy) -> Value {
-    let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
-    let pipelines: Value = serde_json::from_str(&body).expect("pipelines");
-    pipelines[0]["stages"]
-        .as_array()
-        .and_then(|stages| stages.iter().find(|s| s["stage"] == "transforms.0"))
-        .cloned()
-        .unwrap_or(Value::Null)
+    swap::stage(eddy.port(), "transforms.0")
 }
 
 /// Asks for `body` as the filter stage's activation and waits until it is applied.
 fn activate(eddy: &Eddy, body: &str) -> Value {
-    let auth = format!("Bearer {TOKEN}");
-    let (status, answer) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/pipelines/main/stages/transforms.0/activate",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    );
-    assert_eq!(status, 202, "{answer}");
-    let started = Instant::now();
-    loop {
-        let stage = filter_stage(eddy);
-        if stage["pending"] == false {
-            return stage;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not applied: {stage}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    swap::activate(eddy.port(), TOKEN, "transforms.0", body)
 }
 
 /// Waits until `eddy` has read `records` records.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{PARTITIONS, TOPICS};
 use eddy_tests::example;
-use eddy_tests::process::{Eddy, http_request};
+use eddy_tests::process::Eddy;
+use eddy_tests::swap;
 use eddy_tests::topics::{feed_in_background, produce, read_outputs};
 use serde_json::Value;
 
@@ -73,16 +74,6 @@ fn reference(records: &[(i32, Vec<u8>)]) -> BTreeMap<(String, i64), f64> {
     counts
 }
 
-fn filter_stage(eddy: &Eddy) -> Value {
-    let (_, body) = http_request(eddy.port(), "GET", "/v1/pipelines", &[], &[]);
-    let pipelines: Value = serde_json::from_str(&body).expect("pipelines");
-    pipelines[0]["stages"]
-        .as_array()
-        .and_then(|stages| stages.iter().find(|s| s["stage"] == "transforms.0"))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
 #[test]
 fn a_payload_filter_swapped_for_a_column_filter_mid_stream_keeps_every_event_once() {
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
@@ -111,7 +102,7 @@ fn a_payload_filter_swapped_for_a_column_filter_mid_stream_keeps_every_event_onc
         assert!(started.elapsed() < Duration::from_secs(60), "not read");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let before = filter_stage(&eddy);
+    let before = swap::stage(eddy.port(), "transforms.0");
     assert!(
         before["plugin"]
             .as_str()
@@ -120,31 +111,13 @@ fn a_payload_filter_swapped_for_a_column_filter_mid_stream_keeps_every_event_onc
     );
 
     let digest = eddy.upload(TOKEN, &example("column-threshold-filter"));
-    let auth = format!("Bearer {TOKEN}");
-    let (status, answer) = http_request(
-        eddy.port(),
-        "POST",
-        "/v1/pipelines/main/stages/transforms.0/activate",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        format!(r#"{{"digest":"{digest}","config":{{"field":"/amount","min":0}}}}"#).as_bytes(),
-    );
-    assert_eq!(status, 202, "{answer}");
     let read_at_activation = eddy.metric("eddy_records_in_total").unwrap_or(0.0);
-    let started = Instant::now();
-    let applied = loop {
-        let stage = filter_stage(&eddy);
-        if stage["pending"] == false {
-            break stage;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not applied: {stage}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let applied = swap::activate(
+        eddy.port(),
+        TOKEN,
+        "transforms.0",
+        &format!(r#"{{"digest":"{digest}","config":{{"field":"/amount","min":0}}}}"#),
+    );
     assert_eq!(applied["digest"], digest.as_str(), "{applied}");
     assert!(applied["error"].is_null(), "{applied}");
     feeder.join().expect("fed");
