@@ -17,6 +17,7 @@
 //! operator    windows x groups x aggregates -> emitted results, late events  --late--> side
 //! results     results and side records encoded as JSON lines
 //! snapshot    an operator's state; progress and recovery: where reading resumes
+//! delta       an operator's changes since its previous checkpoint, applied to a snapshot
 //! state       checkpoints: the StateBackend trait, the memory backend, shared hand-over files
 //! stats       counters of what a pipeline did
 //! ```
@@ -36,6 +37,7 @@ pub mod trigger;
 pub mod operator;
 pub mod results;
 pub mod snapshot;
+pub mod delta;
 pub mod progress;
 pub mod recovery;
 pub mod state;

@@ -9,6 +9,7 @@ use crate::aggregate::{Aggregates, Finished, Takeover};
 use crate::aggregate::{AggregatorLoader, AggregatorPlugin, PluginError, SwapError};
 use crate::config::{AggregateConfig, Config};
 use crate::decode::DecodedBatch;
+use crate::delta::{GroupId, OperatorDelta, SavedState};
 use crate::groups::{Group, GroupTable};
 use crate::results::Emit;
 use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
@@ -85,6 +86,9 @@ pub struct Operator {
     drop: HashMap<(Arc<str>, Window), Arc<str>>,
     /// Groups dropped since the last output.
     dropped: Vec<Dropped>,
+    /// The state formats of the last checkpoint taken with [`Operator::checkpoint`]; `None`
+    /// when the next must save every group (none taken yet, restored, or a save failed).
+    checkpointed: Option<Vec<String>>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -129,6 +133,7 @@ impl Operator {
             failed: None,
             drop: HashMap::new(),
             dropped: Vec::new(),
+            checkpointed: None,
         }
     }
 
@@ -172,6 +177,53 @@ impl Operator {
         })
     }
 
+    /// The operator's state for a checkpoint. With `incremental`, only the groups changed
+    /// since its previous checkpoint and those closed since (see [`OperatorDelta`]) — except
+    /// the first time, after a restore, after a change of state formats and while a previous
+    /// plugin version finishes groups, when every group is saved.
+    pub fn checkpoint(&mut self, incremental: bool) -> Result<SavedState, PluginError> {
+        let formats = self.aggregates.state_formats();
+        let whole = !incremental
+            || self.aggregates.has_retiring()
+            || self.checkpointed.as_ref() != Some(&formats);
+        // Until this save succeeds, the next one must be whole (the changes are taken now).
+        self.checkpointed = None;
+        let saved = if whole {
+            self.groups.restart_changes();
+            SavedState::Full(self.snapshot()?)
+        } else {
+            let changes = self.groups.take_changes();
+            let slots: Vec<u32> = changes
+                .slots
+                .into_iter()
+                .filter(|&slot| self.groups.get(slot).is_some())
+                .collect();
+            let groups = slots
+                .iter()
+                .filter_map(|&slot| self.groups.get(slot).map(SavedGroup::of))
+                .collect();
+            let removed = changes
+                .closed
+                .into_iter()
+                .map(|(key, window)| GroupId {
+                    key: key.to_string(),
+                    start: window.start,
+                    end: window.end,
+                })
+                .collect();
+            SavedState::Delta(OperatorDelta {
+                watermark: self.watermarks.current(),
+                max_seen: self.watermarks.max_seen(),
+                formats: formats.clone(),
+                removed,
+                groups,
+                states: self.aggregates.save(&slots)?,
+            })
+        };
+        self.checkpointed = Some(formats);
+        Ok(saved)
+    }
+
     /// Restores a snapshot into this operator, which has no groups yet, at processing time
     /// `now_ms`.
     pub fn restore(
@@ -211,6 +263,7 @@ impl Operator {
             .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;
         self.watermarks.resume(snapshot.watermark);
         self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
+        self.checkpointed = None;
         Ok(())
     }
 
@@ -516,6 +569,9 @@ impl Operator {
         });
         if !released.is_empty() {
             self.aggregates.release(&released)?;
+            for &slot in &released {
+                self.groups.remove(slot);
+            }
             self.groups.free(released);
         }
         Ok(())

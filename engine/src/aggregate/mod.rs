@@ -224,6 +224,12 @@ impl Aggregates {
             .collect()
     }
 
+    /// Whether a previous version still finishes some groups after a swap (their state is
+    /// then saved whole at every checkpoint).
+    pub fn has_retiring(&self) -> bool {
+        self.named.iter().any(|n| n.retiring.is_some())
+    }
+
     /// Each aggregate's plugin version: `<result name>=<plugin name>@<version>`.
     pub fn versions(&self) -> Vec<String> {
         self.named

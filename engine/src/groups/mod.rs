@@ -2,6 +2,7 @@
 //! plugins, when they fire, when they expire, and session merging.
 
 mod by_time;
+mod changes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use smallvec::SmallVec;
 
 use crate::window::Window;
 use by_time::ByTime;
+use changes::Changes;
+pub use changes::GroupChanges;
 
 /// An open group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,8 @@ pub struct GroupTable {
     /// Groups by the end of their allowed lateness (entries may be stale).
     by_expiry: ByTime,
     lateness: i64,
+    /// Changes since the last checkpoint (once one asked for them).
+    changes: Changes,
 }
 
 impl GroupTable {
@@ -93,6 +98,7 @@ impl GroupTable {
                 (self.groups.len() - 1) as u32
             }
         };
+        self.changes.mark(slot);
         if window.end > watermark {
             self.by_end.insert(window.end, slot);
         }
@@ -183,7 +189,11 @@ impl GroupTable {
         {
             entry.0 = covered;
         }
+        self.changes.mark(target);
         if let Some(group) = self.groups[target as usize].as_mut() {
+            if group.window != covered {
+                self.changes.close(&group.key, group.window);
+            }
             group.window = covered;
             group.pending += pending;
             group.first_offset = group.first_offset.min(first_offset);
@@ -196,6 +206,7 @@ impl GroupTable {
     /// until [`GroupTable::free`].
     fn close(&mut self, slot: u32) -> Option<Group> {
         let group = self.groups.get_mut(slot as usize)?.take()?;
+        self.changes.close(&group.key, group.window);
         self.open -= 1;
         if let Some(windows) = self.keys.get_mut(group.key.as_bytes()) {
             windows.retain(|(_, s)| *s != slot);
@@ -218,7 +229,7 @@ impl GroupTable {
     /// slots, earliest end first.
     pub fn due(&mut self, watermark: i64) -> Vec<u32> {
         let groups = &mut self.groups;
-        self.by_end.take_until(watermark, |end, slot| {
+        let due = self.by_end.take_until(watermark, |end, slot| {
             match groups.get_mut(slot as usize).and_then(Option::as_mut) {
                 Some(group) if !group.fired && group.window.end == end => {
                     group.fired = true;
@@ -226,7 +237,11 @@ impl GroupTable {
                 }
                 _ => false,
             }
-        })
+        });
+        for &slot in &due {
+            self.changes.mark(slot);
+        }
+        due
     }
 
     /// Closes and returns every group past its allowed lateness at `watermark`. Their slots
@@ -250,9 +265,22 @@ impl GroupTable {
         self.groups.get(slot as usize).and_then(Option::as_ref)
     }
 
-    /// The group in `slot`, to change.
+    /// The group in `slot`, to change it (recorded as changed for the next incremental
+    /// checkpoint).
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut Group> {
+        self.changes.mark(slot);
         self.groups.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// The groups changed and closed since the last call (the first call starts tracking
+    /// and returns nothing: the caller saves every group then).
+    pub fn take_changes(&mut self) -> GroupChanges {
+        self.changes.take()
+    }
+
+    /// Forgets the changes recorded so far: every group is being saved.
+    pub fn restart_changes(&mut self) {
+        self.changes.restart();
     }
 
     /// Slots of the groups that have not fired and received events since their last result.
@@ -266,6 +294,11 @@ impl GroupTable {
                     .map(|_| slot as u32)
             })
             .collect()
+    }
+
+    /// Closes the group in `slot` (before its slot is freed), if open.
+    pub fn remove(&mut self, slot: u32) {
+        self.close(slot);
     }
 
     /// Makes slots available for new groups (after the plugins released them).
