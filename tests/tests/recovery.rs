@@ -11,6 +11,7 @@ use eddy::pipeline::{Outputs, Pipeline};
 use eddy::sink::{JsonLines, MemoryBuffer};
 use eddy::state;
 use eddy_engine::config::{BackendKind, Config, Delivery, SourceConfig, StateConfig};
+use eddy_engine::delta::SavedState;
 use eddy_engine::event::RawBatch;
 use eddy_engine::recovery::{Candidate, candidates};
 use eddy_engine::state::{CheckpointStore, PartitionState};
@@ -156,17 +157,31 @@ fn a_truncated_latest_checkpoint_falls_back_to_the_one_before() {
     let (mut pipeline, _) = pipeline(&config);
     let mut store = state::open(&rocks(dir.path())).expect("state");
     feed(&mut pipeline, 0, 1_000);
-    let states = pipeline.checkpoint_states().expect("snapshot");
-    let (older, _) = store.write(0, Vec::new(), states).expect("written");
+    let states = pipeline.checkpoint_changes(true).expect("snapshot");
+    let (older, _) = store.write_changes(0, Vec::new(), states).expect("written");
     feed(&mut pipeline, 1_000, 1_500);
-    let states = pipeline.checkpoint_states().expect("snapshot");
-    let (latest, _) = store.write(0, Vec::new(), states).expect("written");
+    // The latest holds only the changes since the older one.
+    let changes = pipeline.checkpoint_changes(true).expect("snapshot");
+    assert!(
+        changes
+            .iter()
+            .all(|c| matches!(c.saved, SavedState::Delta(_)))
+    );
+    let (latest, _) = store
+        .write_changes(0, Vec::new(), changes)
+        .expect("written");
+    let (whole, _) = restore(&mut store, latest, &config);
+    assert_eq!(
+        whole.open_groups(),
+        pipeline.open_groups(),
+        "changes applied"
+    );
     drop(store);
 
     // Cut partition 2's record of the latest checkpoint in half, as a torn write would.
     {
         let db = rocksdb::DB::open_default(dir.path().join("state")).expect("raw db");
-        let key = format!("z/{latest:020}/{:010}", 2);
+        let key = format!("s/{latest:020}/{:010}", 2);
         let value = db.get(&key).expect("get").expect("record present");
         db.put(&key, &value[..value.len() / 2]).expect("truncated");
     }

@@ -13,6 +13,7 @@ pub use memory::MemoryState;
 pub use shared::{SharedDir, SharedEntry};
 pub use store::CheckpointStore;
 
+use crate::delta::SavedState;
 use crate::snapshot::OperatorSnapshot;
 
 /// One partition's state in a checkpoint.
@@ -24,6 +25,68 @@ pub struct PartitionState {
     pub offset: i64,
     /// The operator's state.
     pub snapshot: OperatorSnapshot,
+}
+
+/// One partition's part of a checkpoint being written: its state whole, or the changes since
+/// the latest checkpoint that holds the partition (see [`crate::delta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionChange {
+    /// Source partition.
+    pub partition: u32,
+    /// The first source offset not reflected in the state: reading resumes here.
+    pub offset: i64,
+    /// The operator's state, or its changes.
+    pub saved: SavedState,
+}
+
+impl From<PartitionState> for PartitionChange {
+    fn from(state: PartitionState) -> Self {
+        Self {
+            partition: state.partition,
+            offset: state.offset,
+            saved: SavedState::Full(state.snapshot),
+        }
+    }
+}
+
+/// A checkpoint as written: each partition whole or as its changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointWrite {
+    /// Increasing id.
+    pub id: u64,
+    /// When it was taken, epoch ms.
+    pub created_ms: i64,
+    /// The plugin versions whose state it holds (content hashes).
+    pub plugins: Vec<String>,
+    /// Per partition.
+    pub partitions: Vec<PartitionChange>,
+}
+
+impl CheckpointWrite {
+    /// What its manifest says.
+    pub fn info(&self) -> CheckpointInfo {
+        CheckpointInfo {
+            id: self.id,
+            created_ms: self.created_ms,
+            plugins: self.plugins.clone(),
+            offsets: self
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.offset))
+                .collect(),
+        }
+    }
+}
+
+impl From<Checkpoint> for CheckpointWrite {
+    fn from(checkpoint: Checkpoint) -> Self {
+        Self {
+            id: checkpoint.id,
+            created_ms: checkpoint.created_ms,
+            plugins: checkpoint.plugins,
+            partitions: checkpoint.partitions.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// A checkpoint.
@@ -113,6 +176,9 @@ pub enum StateError {
     /// No checkpoint has this id.
     #[error("no checkpoint {0}")]
     Missing(u64),
+    /// A partition's changes have no checkpoint before them to apply to.
+    #[error("partition {0}: changes with no earlier checkpoint of the partition to apply to")]
+    NoBase(u32),
     /// A checkpoint id did not increase.
     #[error("checkpoint id {id} is not above the latest, {latest}")]
     Order {
@@ -126,8 +192,10 @@ pub enum StateError {
 /// Where checkpoints are kept.
 pub trait StateBackend: Send {
     /// Writes `checkpoint` atomically: afterwards it is the latest, or (on error) nothing
-    /// changed. Older checkpoints beyond the number kept are removed.
-    fn write(&mut self, checkpoint: &Checkpoint) -> Result<Written, StateError>;
+    /// changed. A partition's changes apply to the latest checkpoint that holds the partition.
+    /// Older checkpoints beyond the number kept are removed (unless a kept one builds on
+    /// them).
+    fn write(&mut self, checkpoint: &CheckpointWrite) -> Result<Written, StateError>;
 
     /// The checkpoint `id`, checked whole.
     fn read(&mut self, id: u64) -> Result<Checkpoint, StateError>;

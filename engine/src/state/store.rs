@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Checkpoint, CheckpointInfo, PartitionState, SharedDir, SharedEntry, StateBackend, StateError,
-    Written,
+    CheckpointInfo, CheckpointWrite, PartitionChange, PartitionState, SharedDir, SharedEntry,
+    StateBackend, StateError, Written,
 };
+use crate::delta::SavedState;
 
 /// Checkpoints written and read through a backend, with their manifests at hand.
 pub struct CheckpointStore {
@@ -53,33 +54,62 @@ impl CheckpointStore {
         self.index.last().map(|i| i.id)
     }
 
-    /// Writes a checkpoint of `partitions` made by `plugins` under the next id.
+    /// Whether checkpoints may hold partitions' changes instead of their whole state: not
+    /// when every checkpoint is also published whole to a shared directory.
+    pub fn incremental(&self) -> bool {
+        self.shared.is_none()
+    }
+
+    /// Writes a checkpoint of `partitions` (whole) made by `plugins` under the next id.
     pub fn write(
         &mut self,
         created_ms: i64,
         plugins: Vec<String>,
         partitions: Vec<PartitionState>,
     ) -> Result<(u64, Written), StateError> {
-        let checkpoint = Checkpoint {
+        let changes = partitions.into_iter().map(PartitionChange::from).collect();
+        self.write_changes(created_ms, plugins, changes)
+    }
+
+    /// Writes a checkpoint of `partitions` (whole or their changes; changes only when
+    /// [`CheckpointStore::incremental`]) made by `plugins` under the next id.
+    pub fn write_changes(
+        &mut self,
+        created_ms: i64,
+        plugins: Vec<String>,
+        partitions: Vec<PartitionChange>,
+    ) -> Result<(u64, Written), StateError> {
+        let checkpoint = CheckpointWrite {
             id: self.next_id,
             created_ms,
             plugins,
             partitions,
         };
         let mut written = self.backend.write(&checkpoint)?;
-        if let Some(shared) = &self.shared {
-            written.bytes += shared.publish(
-                checkpoint.id,
-                created_ms,
-                &checkpoint.plugins,
-                &checkpoint.partitions,
-            )?;
-        }
         self.next_id += 1;
-        self.index.push(checkpoint.info());
+        let info = checkpoint.info();
+        if let Some(shared) = &self.shared {
+            let whole = checkpoint
+                .partitions
+                .into_iter()
+                .map(|change| match change.saved {
+                    SavedState::Full(snapshot) => Ok(PartitionState {
+                        partition: change.partition,
+                        offset: change.offset,
+                        snapshot,
+                    }),
+                    SavedState::Delta(_) => Err(StateError::Encode(
+                        "changes cannot be published to the shared directory".into(),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            written.bytes += shared.publish(info.id, created_ms, &info.plugins, &whole)?;
+        }
+        let id = info.id;
+        self.index.push(info);
         let kept = self.backend.ids()?;
         self.index.retain(|i| kept.contains(&i.id));
-        Ok((checkpoint.id, written))
+        Ok((id, written))
     }
 
     /// The state of `partitions` in checkpoint `id`. A checkpoint that cannot be read whole

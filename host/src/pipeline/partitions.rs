@@ -8,7 +8,10 @@ use crate::plugin::PluginError;
 use eddy_engine::operator::{Operator, Replay};
 use eddy_engine::progress::Progress;
 use eddy_engine::snapshot::OperatorSnapshot;
-use eddy_engine::state::PartitionState;
+use eddy_engine::state::{PartitionChange, PartitionState};
+
+/// What was saved of each partition: partition, resume offset, state.
+type Saved<T> = Vec<(u32, i64, T)>;
 
 impl Pipeline {
     /// For each partition read so far, its [`Progress`]: the offset from which it must be
@@ -71,6 +74,41 @@ impl Pipeline {
     /// Each partition's state with the offset reading continues from, for a checkpoint.
     /// Valid once the outputs written so far are acknowledged.
     pub fn checkpoint_states(&mut self) -> Result<Vec<PartitionState>, PipelineError> {
+        let saved = self.save_partitions(Operator::snapshot)?;
+        Ok(saved
+            .into_iter()
+            .map(|(partition, offset, snapshot)| PartitionState {
+                partition,
+                offset,
+                snapshot,
+            })
+            .collect())
+    }
+
+    /// Each partition's state for a checkpoint: with `incremental`, only what changed since
+    /// the partition's previous checkpoint (see [`Operator::checkpoint`]). Valid once the
+    /// outputs written so far are acknowledged.
+    pub fn checkpoint_changes(
+        &mut self,
+        incremental: bool,
+    ) -> Result<Vec<PartitionChange>, PipelineError> {
+        let saved = self.save_partitions(|operator| operator.checkpoint(incremental))?;
+        Ok(saved
+            .into_iter()
+            .map(|(partition, offset, saved)| PartitionChange {
+                partition,
+                offset,
+                saved,
+            })
+            .collect())
+    }
+
+    /// `save` over every operator that has read something, on every core (operators are
+    /// independent), with its partition and resume offset, by partition.
+    fn save_partitions<T: Send>(
+        &mut self,
+        save: impl Fn(&mut Operator) -> Result<T, PluginError> + Sync,
+    ) -> Result<Saved<T>, PipelineError> {
         let offsets = &self.next_offsets;
         let per_partition = self.per_partition;
         let work: Vec<(u32, i64, &mut Operator)> = self
@@ -83,7 +121,6 @@ impl Pipeline {
                     .map(|&offset| (partition, offset, operator))
             })
             .collect();
-        // Operators are independent: snapshot them on every core.
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .clamp(1, work.len().max(1));
@@ -92,7 +129,8 @@ impl Pipeline {
         for (i, item) in work.into_iter().enumerate() {
             chunks[i % threads].push(item);
         }
-        let results: Vec<Result<Vec<PartitionState>, PluginError>> = std::thread::scope(|scope| {
+        let save = &save;
+        let results: Vec<Result<Saved<T>, PluginError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
@@ -100,11 +138,7 @@ impl Pipeline {
                         chunk
                             .into_iter()
                             .map(|(partition, offset, operator)| {
-                                Ok(PartitionState {
-                                    partition,
-                                    offset,
-                                    snapshot: operator.snapshot()?,
-                                })
+                                Ok((partition, offset, save(operator)?))
                             })
                             .collect()
                     })
@@ -123,12 +157,12 @@ impl Pipeline {
                 })
                 .collect()
         });
-        let mut states = Vec::with_capacity(offsets.len());
+        let mut saved = Vec::with_capacity(offsets.len());
         for result in results {
-            states.extend(result?);
+            saved.extend(result?);
         }
-        states.sort_by_key(|s| s.partition);
-        Ok(states)
+        saved.sort_by_key(|s| s.0);
+        Ok(saved)
     }
 
     /// Continues `state.partition` from a checkpoint at processing time `now_ms`: its

@@ -54,17 +54,22 @@ impl KafkaRun {
             producer.flush()?;
         }
         self.pipeline.flush()?;
-        let states = self.pipeline.checkpoint_states()?;
-        if states.is_empty() {
+        let incremental = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .incremental();
+        let changes = self.pipeline.checkpoint_changes(incremental)?;
+        if changes.is_empty() {
             return Ok(None);
         }
-        let groups: usize = states.iter().map(|s| s.snapshot.groups.len()).sum();
+        let groups: usize = changes.iter().map(|c| c.saved.groups()).sum();
         let plugins = self.pipeline.plugin_versions();
         let (id, written) = self
             .store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .write(now_ms(), plugins, states)?;
+            .write_changes(now_ms(), plugins, changes)?;
         self.consumer.set_checkpoint(id, &self.pipeline.progress());
         match (self.delivery, &self.producer) {
             (Delivery::ExactlyOnce, _) if self.postgres_pipeline.is_some() => {
