@@ -18,12 +18,23 @@ use prometheus_client::registry::Registry;
 pub struct CheckpointMetrics {
     /// Id of the latest checkpoint written.
     pub id: Gauge,
-    /// Bytes of state in the latest checkpoint.
+    /// Bytes of state written by the latest checkpoint.
     pub bytes: Gauge,
-    /// Open groups in the latest checkpoint.
+    /// Groups saved by the latest checkpoint (with incremental checkpoints, those changed
+    /// since the one before).
     pub groups: Gauge,
     /// Seconds a checkpoint took (snapshot, write, commit).
     pub duration: Histogram,
+    /// Seconds the poll loop stood still for a checkpoint (the changed groups collected; with
+    /// exactly-once, also the write and the commit).
+    pub pause: Histogram,
+    /// Seconds a checkpoint written beside the loop took (flush, encode, write).
+    pub write: Histogram,
+    /// Checkpoints put off because the one before was still being written.
+    pub postponed: Counter,
+    /// Times the loop waited for a checkpoint being written (it took too long, or a barrier
+    /// needed it).
+    pub waits: Counter,
     /// Checkpoints written.
     pub written: Counter,
     /// Checkpoints that failed (the pipeline stops).
@@ -110,6 +121,10 @@ impl Metrics {
             bytes: Gauge::default(),
             groups: Gauge::default(),
             duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            pause: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
+            write: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            postponed: Counter::default(),
+            waits: Counter::default(),
             written: Counter::default(),
             failed: Counter::default(),
             restored: Counter::default(),
@@ -123,13 +138,33 @@ impl Metrics {
         r.register("checkpoint_id", "Id of the latest checkpoint", c.id.clone());
         r.register(
             "checkpoint_bytes",
-            "Bytes of state in the latest checkpoint",
+            "Bytes of state written by the latest checkpoint",
             c.bytes.clone(),
         );
         r.register(
             "checkpoint_groups",
-            "Open groups (key x window) in the latest checkpoint",
+            "Groups (key x window) saved by the latest checkpoint (changed ones when incremental)",
             c.groups.clone(),
+        );
+        r.register(
+            "checkpoint_pause_seconds",
+            "Time the poll loop stood still for a checkpoint",
+            c.pause.clone(),
+        );
+        r.register(
+            "checkpoint_write_seconds",
+            "Time a checkpoint written beside the loop took: flush, encode, write",
+            c.write.clone(),
+        );
+        r.register(
+            "checkpoints_postponed",
+            "Checkpoints put off because the one before was still being written",
+            c.postponed.clone(),
+        );
+        r.register(
+            "checkpoint_waits",
+            "Times the loop waited for a checkpoint being written",
+            c.waits.clone(),
         );
         r.register(
             "checkpoint_duration_seconds",

@@ -30,13 +30,14 @@ impl KafkaRun {
         Ok(())
     }
 
-    /// Takes a checkpoint, then applies the changes asked for (see
+    /// Takes a checkpoint (with at-least-once the loop only collects it: see
+    /// [`KafkaRun::barrier_checkpoint`]), then applies the changes asked for (see
     /// [`Pipeline::apply_changes`]).
     pub(super) fn apply_changes(&mut self) -> Result<(), PipelineError> {
         let Some(control) = self.control.clone() else {
             return Ok(());
         };
-        self.checkpoint()?;
+        self.barrier_checkpoint()?;
         self.pipeline.apply_changes(&control)?;
         self.consumer.set_formats(self.pipeline.state_formats());
         Ok(())

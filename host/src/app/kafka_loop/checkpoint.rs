@@ -1,27 +1,200 @@
-//! Checkpoints of a Kafka pipeline. At-least-once: every result so far acknowledged, then
-//! each partition's state written (one atomic write), then the progress committed to the
-//! group. Exactly-once: the state written, then the results, side outputs and progress
+//! Checkpoints of a Kafka pipeline. At-least-once: the loop collects each partition's changed
+//! groups and its progress (the only pause) and goes on; the writer thread waits for every
+//! result so far to be acknowledged, then writes the state (one atomic write); once it is
+//! durable the loop commits that progress to the group. At most one checkpoint is in flight:
+//! the next is put off while it is written, and waited for once it takes ten intervals. Exactly-once: the state written, then the results, side outputs and progress
 //! committed in one Kafka transaction whose offsets' metadata names the checkpoint; a newer
 //! checkpoint whose transaction did not commit is never restored. Exactly-once into
 //! PostgreSQL: the same, with the results and the progress committed in one PostgreSQL
 //! transaction (the progress table names the checkpoint).
 
 use std::sync::PoisonError;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eddy_engine::config::Delivery;
 use eddy_engine::event::now_ms;
 
 use super::KafkaRun;
+use super::checkpoint_writer::{Done, Job};
 use crate::kafka::KafkaError;
 use crate::pipeline::PipelineError;
+use eddy_engine::progress::Progress;
+
+/// A checkpoint being written beside the loop.
+pub(super) struct InFlight {
+    /// Each partition's progress when its state was collected: committed once durable.
+    progress: Vec<Progress>,
+    /// Groups it saves.
+    groups: usize,
+    /// When the loop collected it.
+    started: Instant,
+    /// Whether a checkpoint was put off for it (counted once).
+    postponed: bool,
+}
+
+/// A checkpoint in flight this many intervals (and at least [`WAIT_AFTER_MIN`]) makes the next
+/// one wait for it: progress commits stay bounded behind.
+const WAIT_AFTER_INTERVALS: u32 = 10;
+/// See [`WAIT_AFTER_INTERVALS`].
+const WAIT_AFTER_MIN: Duration = Duration::from_secs(10);
 
 impl KafkaRun {
-    /// Takes a checkpoint now; returns its id, or `None` when no partition has been read
+    /// A checkpoint when one is due: with at-least-once written beside the loop (see the
+    /// module's note), otherwise as [`KafkaRun::checkpoint`].
+    pub(super) fn periodic_checkpoint(&mut self) -> Result<(), PipelineError> {
+        if self.delivery == Delivery::ExactlyOnce {
+            self.checkpoint()?;
+            return Ok(());
+        }
+        if let Some(in_flight) = &mut self.in_flight {
+            let limit = (self.checkpoint_interval * WAIT_AFTER_INTERVALS).max(WAIT_AFTER_MIN);
+            if in_flight.started.elapsed() < limit {
+                if !in_flight.postponed {
+                    in_flight.postponed = true;
+                    self.metrics.checkpoint.postponed.inc();
+                }
+                return Ok(());
+            }
+            self.metrics.checkpoint.waits.inc();
+            self.finish_in_flight()?;
+        }
+        self.start_checkpoint()
+    }
+
+    /// A checkpoint at a barrier (before a swap): with at-least-once, the loop pays only for
+    /// collecting the state (after the checkpoint before it is durable); otherwise as
+    /// [`KafkaRun::checkpoint`].
+    pub(super) fn barrier_checkpoint(&mut self) -> Result<(), PipelineError> {
+        if self.delivery == Delivery::ExactlyOnce {
+            self.checkpoint()?;
+            return Ok(());
+        }
+        if self.in_flight.is_some() {
+            self.metrics.checkpoint.waits.inc();
+            self.finish_in_flight()?;
+        }
+        self.start_checkpoint()
+    }
+
+    /// Collects the partitions' changes and progress and hands them to the writer.
+    fn start_checkpoint(&mut self) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        self.last_checkpoint = started;
+        let result = self.collect_checkpoint(started);
+        if let Err(error) = &result {
+            self.metrics.checkpoint.failed.inc();
+            tracing::error!(%error, "checkpoint failed");
+        }
+        self.metrics
+            .checkpoint
+            .pause
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn collect_checkpoint(&mut self, started: Instant) -> Result<(), PipelineError> {
+        self.pipeline.flush()?;
+        let incremental = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .incremental();
+        let changes = self.pipeline.checkpoint_changes(incremental)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let groups = changes.iter().map(|c| c.saved.groups()).sum();
+        self.writer.send(Job {
+            created_ms: now_ms(),
+            plugins: self.pipeline.plugin_versions(),
+            changes,
+            flush: self.producer.clone(),
+        })?;
+        self.in_flight = Some(InFlight {
+            progress: self.pipeline.progress(),
+            groups,
+            started,
+            postponed: false,
+        });
+        Ok(())
+    }
+
+    /// Commits the progress of the checkpoint being written once it is durable; does not
+    /// wait.
+    pub(super) fn poll_checkpoint(&mut self) -> Result<(), PipelineError> {
+        if self.in_flight.is_none() {
+            return Ok(());
+        }
+        match self.writer.try_done() {
+            Some(done) => self.checkpoint_written(done),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the checkpoint being written, if any, and commits its progress.
+    fn finish_in_flight(&mut self) -> Result<(), PipelineError> {
+        if self.in_flight.is_none() {
+            return Ok(());
+        }
+        let done = self.writer.wait();
+        self.checkpoint_written(done)
+    }
+
+    /// The checkpoint in flight is durable (or failed: the pipeline stops): its progress, for
+    /// the partitions still assigned, is committed.
+    fn checkpoint_written(
+        &mut self,
+        done: Result<Done, PipelineError>,
+    ) -> Result<(), PipelineError> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let done = match done {
+            Ok(done) => done,
+            Err(error) => {
+                self.metrics.checkpoint.failed.inc();
+                tracing::error!(%error, "checkpoint failed");
+                return Err(error);
+            }
+        };
+        let assigned = self.consumer.assigned();
+        let progress: Vec<Progress> = in_flight
+            .progress
+            .into_iter()
+            .filter(|p| assigned.contains(&p.partition))
+            .collect();
+        self.consumer.set_checkpoint(done.id, &progress);
+        self.consumer.commit(rdkafka::consumer::CommitMode::Async)?;
+        self.last_commit = Instant::now();
+        self.forget_durable_quarantine(&progress);
+        let metrics = &self.metrics.checkpoint;
+        metrics.write.observe(done.took.as_secs_f64());
+        metrics
+            .duration
+            .observe(in_flight.started.elapsed().as_secs_f64());
+        self.record_written(done.id, done.written.bytes, in_flight.groups);
+        tracing::debug!(checkpoint = done.id, took = ?in_flight.started.elapsed(), "checkpoint");
+        Ok(())
+    }
+
+    fn record_written(&self, id: u64, bytes: u64, groups: usize) {
+        let metrics = &self.metrics.checkpoint;
+        metrics.id.set(i64::try_from(id).unwrap_or(i64::MAX));
+        metrics.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        metrics
+            .groups
+            .set(i64::try_from(groups).unwrap_or(i64::MAX));
+        metrics.written.inc();
+        self.metrics.pipeline.last_checkpoint.set(now_ms() / 1000);
+    }
+
+    /// Takes a checkpoint now and waits until it is durable and its progress committed (the
+    /// one being written first); returns its id, or `None` when no partition has been read
     /// (before the first assignment; an empty checkpoint would push out useful ones). A
     /// failure is counted and stops the pipeline (nothing is committed past what is safely
     /// written).
     pub fn checkpoint(&mut self) -> Result<Option<u64>, PipelineError> {
+        self.finish_in_flight()?;
         let next = self
             .store
             .lock()
@@ -35,6 +208,7 @@ impl KafkaRun {
         match &result {
             Ok(Some(id)) => {
                 metrics.duration.observe(started.elapsed().as_secs_f64());
+                metrics.pause.observe(started.elapsed().as_secs_f64());
                 tracing::debug!(checkpoint = id, took = ?started.elapsed(), "checkpoint");
             }
             Ok(None) => {}
@@ -109,17 +283,8 @@ impl KafkaRun {
                 self.last_commit = Instant::now();
             }
         }
-        self.forget_durable_quarantine();
-        let metrics = &self.metrics.checkpoint;
-        metrics.id.set(i64::try_from(id).unwrap_or(i64::MAX));
-        metrics
-            .bytes
-            .set(i64::try_from(written.bytes).unwrap_or(i64::MAX));
-        metrics
-            .groups
-            .set(i64::try_from(groups).unwrap_or(i64::MAX));
-        metrics.written.inc();
-        self.metrics.pipeline.last_checkpoint.set(now_ms() / 1000);
+        self.forget_durable_quarantine(&self.pipeline.progress());
+        self.record_written(id, written.bytes, groups);
         Ok(Some(id))
     }
 }

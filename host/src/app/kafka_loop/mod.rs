@@ -5,6 +5,7 @@
 
 mod changes;
 mod checkpoint;
+mod checkpoint_writer;
 mod read;
 mod rebalance;
 mod reset;
@@ -61,6 +62,10 @@ pub struct KafkaRun {
     checkpoint_interval: Duration,
     last_commit: Instant,
     last_checkpoint: Instant,
+    /// Writes checkpoints beside the loop (at-least-once).
+    writer: checkpoint_writer::CheckpointWriter,
+    /// The checkpoint being written, if any.
+    in_flight: Option<checkpoint::InFlight>,
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
@@ -197,6 +202,7 @@ impl KafkaRun {
                 .get_or_create(&crate::metrics::PluginLabel { plugin });
         }
         health.expect_beats(STALLED);
+        let writer = checkpoint_writer::CheckpointWriter::start(Arc::clone(&store))?;
         let now = Instant::now();
         Ok(Self {
             consumer,
@@ -212,6 +218,8 @@ impl KafkaRun {
             checkpoint_interval: config.state.checkpoint_interval,
             last_commit: now,
             last_checkpoint: now,
+            writer,
+            in_flight: None,
             last_tick: now,
             last_log: now,
             poll_errors: 0,
@@ -299,8 +307,9 @@ impl KafkaRun {
         if read == 0 || self.last_tick.elapsed() >= TICK_EVERY {
             self.tick(now)?;
         }
+        self.poll_checkpoint()?;
         if self.last_checkpoint.elapsed() >= self.checkpoint_interval {
-            self.checkpoint()?;
+            self.periodic_checkpoint()?;
         } else if self.delivery == Delivery::AtLeastOnce
             && !self.durable
             && self.last_commit.elapsed() >= self.commit_interval
@@ -401,7 +410,7 @@ impl KafkaRun {
         self.pipeline.flush()?;
         self.consumer.set_progress(&self.pipeline.progress());
         self.consumer.commit(mode)?;
-        self.forget_durable_quarantine();
+        self.forget_durable_quarantine(&self.pipeline.progress());
         self.last_commit = Instant::now();
         Ok(())
     }

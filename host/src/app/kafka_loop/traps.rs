@@ -21,6 +21,7 @@ use crate::pipeline::PipelineError;
 use crate::plugin::PluginError;
 use eddy_engine::config::{Delivery, TrapPolicy};
 use eddy_engine::event::RawBatch;
+use eddy_engine::progress::Progress;
 
 /// Source offsets (first, last) of a batch.
 pub(super) type Span = (i64, i64);
@@ -245,10 +246,10 @@ impl KafkaRun {
         self.pipeline.set_careful(partition, false);
     }
 
-    /// A checkpoint or commit made the partitions' progress durable: quarantined batches
-    /// before the position each would be read again from are never read again.
-    pub(super) fn forget_durable_quarantine(&mut self) {
-        for progress in self.pipeline.progress() {
+    /// A checkpoint or commit made the partitions' `durable` progress durable: quarantined
+    /// batches before the position each would be read again from are never read again.
+    pub(super) fn forget_durable_quarantine(&mut self, durable: &[Progress]) {
+        for progress in durable {
             if let Some(spans) = self.traps.quarantined.get_mut(&progress.partition) {
                 spans.retain(|&((_, last), _)| last >= progress.offset);
             }
