@@ -57,11 +57,14 @@ impl SavedState {
     }
 }
 
-/// Where a group of the result comes from.
+/// A group's identity, borrowed: key, start, end.
+type Id<'a> = (&'a str, i64, i64);
+
+/// Where a group of the result comes from: the base, or group `j` of delta `d`.
 #[derive(Clone, Copy)]
 enum From {
     Base(usize),
-    Delta(usize),
+    Delta(usize, usize),
 }
 
 fn inconsistent(message: impl Into<String>) -> RestoreError {
@@ -72,12 +75,15 @@ impl OperatorSnapshot {
     /// This snapshot with `delta` applied: closed groups removed, changed groups replaced,
     /// new groups added (after the others).
     pub fn apply(&self, delta: &OperatorDelta) -> Result<OperatorSnapshot, RestoreError> {
-        if delta.formats != self.formats {
-            return Err(RestoreError::Formats {
-                saved: self.formats.clone(),
-                current: delta.formats.clone(),
-            });
-        }
+        self.apply_all(std::slice::from_ref(delta))
+    }
+
+    /// This snapshot with `deltas` applied in order, in one pass (the result of applying them
+    /// one by one, without a whole snapshot between each).
+    pub fn apply_all(&self, deltas: &[OperatorDelta]) -> Result<OperatorSnapshot, RestoreError> {
+        let Some(last) = deltas.last() else {
+            return Ok(self.clone());
+        };
         if !self.retiring.is_empty() {
             return Err(inconsistent(
                 "a delta over a snapshot with retiring versions",
@@ -87,48 +93,62 @@ impl OperatorSnapshot {
             states.len() == self.formats.len()
                 && states.iter().all(|c| c.offsets.len() == groups + 1)
         };
-        if !columns_fit(&self.states, self.groups.len())
-            || !columns_fit(&delta.states, delta.groups.len())
-        {
+        if !columns_fit(&self.states, self.groups.len()) {
             return Err(inconsistent("state columns do not match their groups"));
         }
-        let mut position: HashMap<(&str, i64, i64), usize> = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| ((g.key.as_str(), g.start, g.end), i))
-            .collect();
-        let mut from: Vec<Option<From>> = (0..self.groups.len())
-            .map(|i| Some(From::Base(i)))
-            .collect();
-        for id in &delta.removed {
-            if let Some(i) = position.remove(&(id.key.as_str(), id.start, id.end)) {
-                from[i] = None;
+        for delta in deltas {
+            if delta.formats != self.formats {
+                return Err(RestoreError::Formats {
+                    saved: self.formats.clone(),
+                    current: delta.formats.clone(),
+                });
+            }
+            if !columns_fit(&delta.states, delta.groups.len()) {
+                return Err(inconsistent("state columns do not match their groups"));
             }
         }
-        for (j, group) in delta.groups.iter().enumerate() {
-            match position.get(&(group.key.as_str(), group.start, group.end)) {
-                Some(&i) => from[i] = Some(From::Delta(j)),
-                None => from.push(Some(From::Delta(j))),
+        // Each changed group's last word: removed (None) or its state in a delta; and the
+        // order new groups first appeared in.
+        let mut last_word: HashMap<Id<'_>, Option<(usize, usize)>> = HashMap::new();
+        let mut appeared: Vec<Id<'_>> = Vec::new();
+        for (d, delta) in deltas.iter().enumerate() {
+            for id in &delta.removed {
+                last_word.insert((id.key.as_str(), id.start, id.end), None);
+            }
+            for (j, group) in delta.groups.iter().enumerate() {
+                let id = (group.key.as_str(), group.start, group.end);
+                // Not yet seen alive: may be new (a group of the base is taken in its place).
+                if !matches!(last_word.insert(id, Some((d, j))), Some(Some(_))) {
+                    appeared.push(id);
+                }
             }
         }
-        let from: Vec<From> = from.into_iter().flatten().collect();
+        let mut from: Vec<From> = Vec::with_capacity(self.groups.len() + appeared.len());
+        for (i, group) in self.groups.iter().enumerate() {
+            match last_word.remove(&(group.key.as_str(), group.start, group.end)) {
+                None => from.push(From::Base(i)),
+                Some(Some((d, j))) => from.push(From::Delta(d, j)),
+                Some(None) => {}
+            }
+        }
+        for id in appeared {
+            if let Some(Some((d, j))) = last_word.remove(&id) {
+                from.push(From::Delta(d, j));
+            }
+        }
         let groups = from
             .iter()
             .map(|f| match *f {
                 From::Base(i) => self.groups[i].clone(),
-                From::Delta(j) => delta.groups[j].clone(),
+                From::Delta(d, j) => deltas[d].groups[j].clone(),
             })
             .collect();
-        let states = self
-            .states
-            .iter()
-            .zip(&delta.states)
-            .map(|(base, changed)| merge_column(base, changed, &from))
+        let states = (0..self.formats.len())
+            .map(|column| merge_column(column, &self.states[column], deltas, &from))
             .collect::<Result<_, _>>()?;
         Ok(OperatorSnapshot {
-            watermark: delta.watermark,
-            max_seen: delta.max_seen.clone(),
+            watermark: last.watermark,
+            max_seen: last.max_seen.clone(),
             formats: self.formats.clone(),
             groups,
             states,
@@ -147,18 +167,20 @@ fn state_of(column: &SavedColumn, i: usize) -> Result<&[u8], RestoreError> {
         .ok_or_else(|| inconsistent("a state offset outside its column"))
 }
 
+/// Aggregate `column`'s states of the groups `from` says, from `base` and `deltas`.
 fn merge_column(
+    column: usize,
     base: &SavedColumn,
-    changed: &SavedColumn,
+    deltas: &[OperatorDelta],
     from: &[From],
 ) -> Result<SavedColumn, RestoreError> {
-    let mut data = Vec::with_capacity(base.data.len() + changed.data.len());
+    let mut data = Vec::with_capacity(base.data.len());
     let mut offsets = Vec::with_capacity(from.len() + 1);
     offsets.push(0);
     for f in from {
         let bytes = match *f {
             From::Base(i) => state_of(base, i)?,
-            From::Delta(j) => state_of(changed, j)?,
+            From::Delta(d, j) => state_of(&deltas[d].states[column], j)?,
         };
         data.extend_from_slice(bytes);
         offsets.push(

@@ -6,7 +6,7 @@
 #[allow(dead_code)] // shared with the operator tests, which use all of it
 mod support;
 
-use eddy_engine::delta::SavedState;
+use eddy_engine::delta::{OperatorDelta, SavedState};
 use eddy_engine::snapshot::OperatorSnapshot;
 use support::{AGGREGATES, Driver};
 
@@ -33,6 +33,17 @@ fn canonical(snapshot: &OperatorSnapshot) -> Vec<Compared> {
     groups
 }
 
+fn empty() -> OperatorSnapshot {
+    OperatorSnapshot {
+        watermark: 0,
+        max_seen: Vec::new(),
+        formats: Vec::new(),
+        groups: Vec::new(),
+        states: Vec::new(),
+        retiring: Vec::new(),
+    }
+}
+
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
 
@@ -53,6 +64,7 @@ fn deltas_rebuild_the_state(window: &str, keys: u64, batches: usize) {
     ));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut state: Option<OperatorSnapshot> = None;
+    let mut since: (OperatorSnapshot, Vec<OperatorDelta>) = (empty(), Vec::new());
     let mut clock = 0i64;
     for batch in 0..batches {
         let names: Vec<String> = (0..20).map(|_| format!("k{}", rng.next(keys))).collect();
@@ -71,15 +83,28 @@ fn deltas_rebuild_the_state(window: &str, keys: u64, batches: usize) {
         }
         let checkpoint = driver.operator.checkpoint(true).expect("checkpoint");
         state = Some(match (checkpoint, state) {
-            (SavedState::Full(full), _) => full,
-            (SavedState::Delta(delta), Some(base)) => base.apply(&delta).expect("apply"),
+            (SavedState::Full(full), _) => {
+                since = (full.clone(), Vec::new());
+                full
+            }
+            (SavedState::Delta(delta), Some(base)) => {
+                since.1.push(delta.clone());
+                base.apply(&delta).expect("apply")
+            }
             (SavedState::Delta(_), None) => panic!("the first checkpoint is whole"),
         });
+        // Every delta since the last whole state, applied at once, gives the same.
+        let at_once = since.0.apply_all(&since.1).expect("apply all");
         let whole = driver.operator.snapshot().expect("snapshot");
         let rebuilt = state.as_ref().expect("state");
         assert_eq!(rebuilt.watermark, whole.watermark);
         assert_eq!(rebuilt.max_seen, whole.max_seen);
         assert_eq!(canonical(rebuilt), canonical(&whole), "after batch {batch}");
+        assert_eq!(
+            canonical(&at_once),
+            canonical(&whole),
+            "at once, after batch {batch}"
+        );
     }
 }
 

@@ -1,7 +1,9 @@
 //! Plugin versions in a running pipeline: how a new aggregate version takes over, putting new
 //! versions in place, and what the stages run now (see [`crate::pipeline::swap`]).
 
-use eddy_engine::aggregate::{Aggregates, AggregatorInstance, AggregatorPlugin, Takeover};
+use eddy_engine::aggregate::{
+    Aggregates, AggregatorInstance, AggregatorPlugin, PluginError, SwapError, Takeover,
+};
 use eddy_engine::config::{StageConfig, StageId};
 use eddy_engine::operator::Operator;
 
@@ -17,7 +19,8 @@ impl Pipeline {
             .and_then(|o| o.aggregates().takeover(index, plugin))
     }
 
-    /// Gives each operator one of `instances` (loaded from `source`) for aggregate `index`.
+    /// Gives each operator one of `instances` (loaded from `source`) for aggregate `index`;
+    /// operators are independent, so their state moves on every core.
     pub fn swap_aggregates(
         &mut self,
         index: usize,
@@ -25,9 +28,50 @@ impl Pipeline {
         source: &str,
         current_source: &str,
     ) -> Result<Option<Takeover>, PipelineError> {
+        let work: Vec<(&mut Operator, AggregatorPlugin)> =
+            self.operators.values_mut().zip(instances).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, work.len().max(1));
+        let mut chunks: Vec<Vec<(&mut Operator, AggregatorPlugin)>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (i, item) in work.into_iter().enumerate() {
+            chunks[i % threads].push(item);
+        }
+        let results: Vec<Result<Option<Takeover>, SwapError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut takeover = None;
+                        for (operator, plugin) in chunk {
+                            takeover = Some(operator.swap_aggregate(
+                                index,
+                                plugin,
+                                source,
+                                current_source,
+                            )?);
+                        }
+                        Ok(takeover)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SwapError::Plugin(PluginError::Failed {
+                            plugin: source.to_string(),
+                            call: "swap",
+                            message: "a swap thread panicked".into(),
+                        }))
+                    })
+                })
+                .collect()
+        });
         let mut takeover = None;
-        for (operator, plugin) in self.operators.values_mut().zip(instances) {
-            takeover = Some(operator.swap_aggregate(index, plugin, source, current_source)?);
+        for result in results {
+            takeover = takeover.or(result?);
         }
         Ok(takeover)
     }

@@ -1,9 +1,11 @@
 //! Checkpoints of a Kafka pipeline. At-least-once: the loop collects each partition's changed
 //! groups and its progress (the only pause) and goes on; the writer thread waits for every
 //! result so far to be acknowledged, then writes the state (one atomic write); once it is
-//! durable the loop commits that progress to the group. At most one checkpoint is in flight:
-//! the next is put off while it is written, and waited for once it takes ten intervals. Exactly-once: the state written, then the results, side outputs and progress
-//! committed in one Kafka transaction whose offsets' metadata names the checkpoint; a newer
+//! durable the loop commits that progress to the group. One periodic checkpoint is in flight
+//! at a time: the next is put off while it is written, and waited for once it takes ten
+//! intervals; a barrier's checkpoint may queue behind it. Exactly-once: the state written,
+//! then the results, side outputs and progress committed in one Kafka transaction whose
+//! offsets' metadata names the checkpoint, all in the loop (the changes only); a newer
 //! checkpoint whose transaction did not commit is never restored. Exactly-once into
 //! PostgreSQL: the same, with the results and the progress committed in one PostgreSQL
 //! transaction (the progress table names the checkpoint).
@@ -15,7 +17,7 @@ use eddy_engine::config::Delivery;
 use eddy_engine::event::now_ms;
 
 use super::KafkaRun;
-use super::checkpoint_writer::{Done, Job};
+use super::checkpoint_writer::Job;
 use crate::kafka::KafkaError;
 use crate::pipeline::PipelineError;
 use eddy_engine::progress::Progress;
@@ -37,6 +39,9 @@ pub(super) struct InFlight {
 const WAIT_AFTER_INTERVALS: u32 = 10;
 /// See [`WAIT_AFTER_INTERVALS`].
 const WAIT_AFTER_MIN: Duration = Duration::from_secs(10);
+/// Checkpoints handed to the writer at once: one being written and, after a barrier, one
+/// queued behind it.
+const MAX_IN_FLIGHT: usize = 2;
 
 impl KafkaRun {
     /// A checkpoint when one is due: with at-least-once written beside the loop (see the
@@ -46,7 +51,7 @@ impl KafkaRun {
             self.checkpoint()?;
             return Ok(());
         }
-        if let Some(in_flight) = &mut self.in_flight {
+        if let Some(in_flight) = self.in_flight.back_mut() {
             let limit = (self.checkpoint_interval * WAIT_AFTER_INTERVALS).max(WAIT_AFTER_MIN);
             if in_flight.started.elapsed() < limit {
                 if !in_flight.postponed {
@@ -62,16 +67,16 @@ impl KafkaRun {
     }
 
     /// A checkpoint at a barrier (before a swap): with at-least-once, the loop pays only for
-    /// collecting the state (after the checkpoint before it is durable); otherwise as
-    /// [`KafkaRun::checkpoint`].
+    /// collecting the state — it is queued behind the one being written, if any (waited for
+    /// only when one is queued already); otherwise as [`KafkaRun::checkpoint`].
     pub(super) fn barrier_checkpoint(&mut self) -> Result<(), PipelineError> {
         if self.delivery == Delivery::ExactlyOnce {
             self.checkpoint()?;
             return Ok(());
         }
-        if self.in_flight.is_some() {
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
             self.metrics.checkpoint.waits.inc();
-            self.finish_in_flight()?;
+            self.checkpoint_written_next(true)?;
         }
         self.start_checkpoint()
     }
@@ -110,7 +115,7 @@ impl KafkaRun {
             changes,
             flush: self.producer.clone(),
         })?;
-        self.in_flight = Some(InFlight {
+        self.in_flight.push_back(InFlight {
             progress: self.pipeline.progress(),
             groups,
             started,
@@ -119,35 +124,42 @@ impl KafkaRun {
         Ok(())
     }
 
-    /// Commits the progress of the checkpoint being written once it is durable; does not
+    /// Commits the progress of the checkpoints written so far once they are durable; does not
     /// wait.
     pub(super) fn poll_checkpoint(&mut self) -> Result<(), PipelineError> {
-        if self.in_flight.is_none() {
-            return Ok(());
+        while !self.in_flight.is_empty() {
+            if !self.checkpoint_written_next(false)? {
+                break;
+            }
         }
-        match self.writer.try_done() {
-            Some(done) => self.checkpoint_written(done),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
-    /// Waits for the checkpoint being written, if any, and commits its progress.
+    /// Waits for the checkpoints being written, if any, and commits their progress.
     fn finish_in_flight(&mut self) -> Result<(), PipelineError> {
-        if self.in_flight.is_none() {
-            return Ok(());
+        while !self.in_flight.is_empty() {
+            self.checkpoint_written_next(true)?;
         }
-        let done = self.writer.wait();
-        self.checkpoint_written(done)
+        Ok(())
     }
 
-    /// The checkpoint in flight is durable (or failed: the pipeline stops): its progress, for
-    /// the partitions still assigned, is committed.
-    fn checkpoint_written(
-        &mut self,
-        done: Result<Done, PipelineError>,
-    ) -> Result<(), PipelineError> {
-        let Some(in_flight) = self.in_flight.take() else {
-            return Ok(());
+    /// The oldest checkpoint in flight, once durable (waiting for it with `wait`; false when
+    /// it is not yet): its progress, for the partitions still assigned, is committed. A
+    /// failed write stops the pipeline.
+    fn checkpoint_written_next(&mut self, wait: bool) -> Result<bool, PipelineError> {
+        if self.in_flight.is_empty() {
+            return Ok(false);
+        }
+        let done = if wait {
+            self.writer.wait()
+        } else {
+            match self.writer.try_done() {
+                Some(done) => done,
+                None => return Ok(false),
+            }
+        };
+        let Some(in_flight) = self.in_flight.pop_front() else {
+            return Ok(false);
         };
         let done = match done {
             Ok(done) => done,
@@ -174,7 +186,7 @@ impl KafkaRun {
             .observe(in_flight.started.elapsed().as_secs_f64());
         self.record_written(done.id, done.written.bytes, in_flight.groups);
         tracing::debug!(checkpoint = done.id, took = ?in_flight.started.elapsed(), "checkpoint");
-        Ok(())
+        Ok(true)
     }
 
     fn record_written(&self, id: u64, bytes: u64, groups: usize) {

@@ -1,8 +1,9 @@
 //! The thread that makes checkpoints durable while the poll loop goes on: it waits for the
 //! results written before the checkpoint to be acknowledged (so no durable state is missing a
 //! result that was never delivered), then encodes, compresses and writes the checkpoint (and
-//! publishes it to the shared directory). One checkpoint at a time; the loop learns the
-//! outcome with [`CheckpointWriter::try_done`] or [`CheckpointWriter::wait`].
+//! publishes it to the shared directory). One checkpoint at a time, in the order handed over;
+//! the loop learns the outcomes, in that order, with [`CheckpointWriter::try_done`] or
+//! [`CheckpointWriter::wait`].
 
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,7 +69,7 @@ impl CheckpointWriter {
     /// Starts the thread writing to `store`.
     pub fn start(store: Arc<Mutex<CheckpointStore>>) -> Result<Self, PipelineError> {
         let (jobs, received) = sync_channel::<Job>(1);
-        let (sent, done) = sync_channel(1);
+        let (sent, done) = sync_channel(2);
         let thread = std::thread::Builder::new()
             .name("eddy-checkpoint".into())
             .spawn(move || {
@@ -91,7 +92,8 @@ impl CheckpointWriter {
         })
     }
 
-    /// Hands `job` to the thread; the caller has waited for the one before.
+    /// Hands `job` to the thread; at most one waits behind the one being written (a third
+    /// would block until the first is written).
     pub fn send(&self, job: Job) -> Result<(), PipelineError> {
         self.jobs
             .as_ref()

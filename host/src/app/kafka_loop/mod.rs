@@ -64,8 +64,8 @@ pub struct KafkaRun {
     last_checkpoint: Instant,
     /// Writes checkpoints beside the loop (at-least-once).
     writer: checkpoint_writer::CheckpointWriter,
-    /// The checkpoint being written, if any.
-    in_flight: Option<checkpoint::InFlight>,
+    /// The checkpoints being written, oldest first.
+    in_flight: std::collections::VecDeque<checkpoint::InFlight>,
     last_tick: Instant,
     last_log: Instant,
     poll_errors: u64,
@@ -219,7 +219,7 @@ impl KafkaRun {
             last_commit: now,
             last_checkpoint: now,
             writer,
-            in_flight: None,
+            in_flight: std::collections::VecDeque::new(),
             last_tick: now,
             last_log: now,
             poll_errors: 0,

@@ -106,7 +106,7 @@ impl RocksState {
             .part(partition)
             .ok_or_else(|| format!("partition {partition} is not in the manifest"))?
             .clone();
-        let mut whole = loop {
+        let whole = loop {
             match self.record(id, &part)? {
                 SavedState::Full(snapshot) => break snapshot,
                 SavedState::Delta(delta) => changes.push(delta),
@@ -123,11 +123,12 @@ impl RocksState {
                 .clone();
             id = parent;
         };
-        for delta in changes.iter().rev() {
-            whole = whole
-                .apply(delta)
-                .map_err(|e| format!("partition {partition}: {e}"))?;
+        if changes.is_empty() {
+            return Ok(whole);
         }
-        Ok(whole)
+        changes.reverse();
+        whole
+            .apply_all(&changes)
+            .map_err(|e| format!("partition {partition}: {e}"))
     }
 }
