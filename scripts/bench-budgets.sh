@@ -51,6 +51,16 @@ recovery=$(cell "$out/checkpoint.txt" '^\| 1000000 ' 6 | tr -d ' ms')
 verdict "checkpoint of 1 M keys < 1 s" "${checkpoint:-?} ms" \
   "$([[ -n $checkpoint ]] && lt "$checkpoint" 1000)"
 verdict "recovery of 1 M keys < 3 s" "${recovery:-?} ms" "$([[ -n $recovery ]] && lt "$recovery" 3000)"
+# Incremental checkpoints beside the loop: 1 M open keys, 1 % changing a second.
+pause=$(cell "$out/stall.txt" '^\| incremental' 4 | tr -d ' ms')
+verdict "checkpoint pause p99 < 50 ms (1 M keys, 1 % changing)" "${pause:-?} ms" \
+  "$([[ -n $pause ]] && lt "$pause" 50)"
+restored=$(grep -m1 '^Recovery of' "$out/stall.txt" | grep -oE '[0-9]+ ms$' | tr -d ' ms')
+verdict "recovery of 1 M keys from an incremental checkpoint < 3 s" "${restored:-?} ms" \
+  "$([[ -n $restored ]] && lt "$restored" 3000)"
+swap_pause=$(grep -m1 '^| (swap of' "$out/stall.txt" | grep -oE 'pause [0-9.]+' | tr -d 'pause ')
+verdict "swap at a barrier under the same load < 50 ms" "${swap_pause:-?} ms" \
+  "$([[ -n $swap_pause ]] && lt "$swap_pause" 50)"
 base=$(cell "$out/swap.txt" 'no swap' 3 | awk -F' / ' '{print $2}')
 swapped=$(cell "$out/swap.txt" 'every 100 batches' 3 | awk -F' / ' '{print $2}')
 bump=$(awk -v a="$swapped" -v b="$base" 'BEGIN {if (a != "" && b != "") printf "%.2f", a - b}')

@@ -62,6 +62,7 @@ kill "$broker_pid" 2>/dev/null || true
 run kafka BENCH_EVENTS="${BENCH_EVENTS:-500000}" cargo bench -p eddy --bench kafka
 run kafka-eos BENCH_EVENTS="${BENCH_EVENTS:-500000}" BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
 run checkpoint cargo bench -p eddy --bench checkpoint
+run stall cargo bench -p eddy --bench stall
 run swap cargo bench -p eddy --bench swap
 run polyglot cargo bench -p eddy --bench polyglot
 
@@ -85,12 +86,12 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
-for bench in process columns kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint swap polyglot; do
+for bench in process columns kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint stall swap polyglot; do
   [[ -f $out/$bench.txt ]] || continue
   echo
   echo "## $bench"
   echo
-  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process|^Column filter' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
+  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process|^Column filter|^Recovery|^\(first' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
 done
 
 echo

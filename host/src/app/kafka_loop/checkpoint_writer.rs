@@ -124,3 +124,62 @@ impl Drop for CheckpointWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_engine::delta::{OperatorDelta, SavedState};
+    use eddy_engine::state::MemoryState;
+
+    fn job(partition: u32, saved: SavedState) -> Job {
+        Job {
+            created_ms: 0,
+            plugins: Vec::new(),
+            changes: vec![PartitionChange {
+                partition,
+                offset: 1,
+                saved,
+            }],
+            flush: None,
+        }
+    }
+
+    fn delta() -> SavedState {
+        SavedState::Delta(OperatorDelta {
+            watermark: 0,
+            max_seen: Vec::new(),
+            formats: Vec::new(),
+            removed: Vec::new(),
+            groups: Vec::new(),
+            states: Vec::new(),
+        })
+    }
+
+    /// Checkpoints are written in the order handed over, one queued behind the one being
+    /// written; a failed write is reported, and the writer goes on with the next.
+    #[test]
+    fn writes_in_order_and_reports_failures() {
+        let store = CheckpointStore::new(Box::new(MemoryState::new(4))).expect("store");
+        let store = Arc::new(Mutex::new(store));
+        let writer = CheckpointWriter::start(Arc::clone(&store)).expect("writer");
+        let whole = SavedState::Full(eddy_engine::snapshot::OperatorSnapshot {
+            watermark: 0,
+            max_seen: Vec::new(),
+            formats: Vec::new(),
+            groups: Vec::new(),
+            states: Vec::new(),
+            retiring: Vec::new(),
+        });
+        writer.send(job(0, whole)).expect("sent");
+        writer.send(job(0, delta())).expect("queued");
+        assert_eq!(writer.wait().expect("written").id, 1);
+        assert_eq!(writer.wait().expect("written").id, 2);
+        // Changes to a partition no checkpoint holds cannot be written.
+        writer.send(job(9, delta())).expect("sent");
+        let error = writer.wait().expect_err("refused");
+        assert!(error.to_string().contains("partition 9"), "{error}");
+        assert!(writer.try_done().is_none(), "nothing else in flight");
+        let ids = store.lock().expect("store").index().len();
+        assert_eq!(ids, 2);
+    }
+}
