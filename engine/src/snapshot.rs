@@ -55,8 +55,8 @@ impl SavedGroup {
     }
 }
 
-/// An operator's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An operator's state (the default: no groups, watermark 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorSnapshot {
     /// The watermark.
     pub watermark: i64,

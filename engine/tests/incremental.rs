@@ -33,17 +33,6 @@ fn canonical(snapshot: &OperatorSnapshot) -> Vec<Compared> {
     groups
 }
 
-fn empty() -> OperatorSnapshot {
-    OperatorSnapshot {
-        watermark: 0,
-        max_seen: Vec::new(),
-        formats: Vec::new(),
-        groups: Vec::new(),
-        states: Vec::new(),
-        retiring: Vec::new(),
-    }
-}
-
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
 
@@ -64,7 +53,8 @@ fn deltas_rebuild_the_state(window: &str, keys: u64, batches: usize) {
     ));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut state: Option<OperatorSnapshot> = None;
-    let mut since: (OperatorSnapshot, Vec<OperatorDelta>) = (empty(), Vec::new());
+    let mut since: (OperatorSnapshot, Vec<OperatorDelta>) =
+        (OperatorSnapshot::default(), Vec::new());
     let mut clock = 0i64;
     for batch in 0..batches {
         let names: Vec<String> = (0..20).map(|_| format!("k{}", rng.next(keys))).collect();

@@ -123,14 +123,7 @@ mod tests {
         use crate::delta::{OperatorDelta, SavedState};
         use crate::snapshot::OperatorSnapshot;
         use crate::state::PartitionChange;
-        let empty = OperatorSnapshot {
-            watermark: 0,
-            max_seen: Vec::new(),
-            formats: Vec::new(),
-            groups: Vec::new(),
-            states: Vec::new(),
-            retiring: Vec::new(),
-        };
+        let empty = OperatorSnapshot::default();
         let change = |saved| PartitionChange {
             partition: 4,
             offset: 9,

@@ -65,16 +65,8 @@ pub struct CheckpointWrite {
 impl CheckpointWrite {
     /// What its manifest says.
     pub fn info(&self) -> CheckpointInfo {
-        CheckpointInfo {
-            id: self.id,
-            created_ms: self.created_ms,
-            plugins: self.plugins.clone(),
-            offsets: self
-                .partitions
-                .iter()
-                .map(|p| (p.partition, p.offset))
-                .collect(),
-        }
+        let offsets = self.partitions.iter().map(|p| (p.partition, p.offset));
+        CheckpointInfo::of(self.id, self.created_ms, &self.plugins, offsets)
     }
 }
 
@@ -105,16 +97,8 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// What its manifest says.
     pub fn info(&self) -> CheckpointInfo {
-        CheckpointInfo {
-            id: self.id,
-            created_ms: self.created_ms,
-            plugins: self.plugins.clone(),
-            offsets: self
-                .partitions
-                .iter()
-                .map(|p| (p.partition, p.offset))
-                .collect(),
-        }
+        let offsets = self.partitions.iter().map(|p| (p.partition, p.offset));
+        CheckpointInfo::of(self.id, self.created_ms, &self.plugins, offsets)
     }
 }
 
@@ -132,6 +116,21 @@ pub struct CheckpointInfo {
 }
 
 impl CheckpointInfo {
+    /// The manifest of checkpoint `id` holding the partitions of `offsets`.
+    fn of(
+        id: u64,
+        created_ms: i64,
+        plugins: &[String],
+        offsets: impl Iterator<Item = (u32, i64)>,
+    ) -> Self {
+        Self {
+            id,
+            created_ms,
+            plugins: plugins.to_vec(),
+            offsets: offsets.collect(),
+        }
+    }
+
     /// The resume offset of `partition`, when the checkpoint holds it.
     pub fn offset(&self, partition: u32) -> Option<i64> {
         self.offsets

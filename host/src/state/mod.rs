@@ -33,14 +33,7 @@ mod tests {
         PartitionState {
             partition,
             offset,
-            snapshot: OperatorSnapshot {
-                watermark: 0,
-                max_seen: Vec::new(),
-                formats: Vec::new(),
-                groups: Vec::new(),
-                states: Vec::new(),
-                retiring: Vec::new(),
-            },
+            snapshot: OperatorSnapshot::default(),
         }
     }
 

@@ -21,6 +21,7 @@ use super::checkpoint_writer::Job;
 use crate::kafka::KafkaError;
 use crate::pipeline::PipelineError;
 use eddy_engine::progress::Progress;
+use eddy_engine::state::PartitionChange;
 
 /// A checkpoint being written beside the loop.
 pub(super) struct InFlight {
@@ -97,7 +98,9 @@ impl KafkaRun {
         result
     }
 
-    fn collect_checkpoint(&mut self, started: Instant) -> Result<(), PipelineError> {
+    /// The outputs flushed, then each partition's changes (whole when the store needs
+    /// whole states) and the groups they save; `None` when no partition has been read.
+    fn collect_changes(&mut self) -> Result<Option<(Vec<PartitionChange>, usize)>, PipelineError> {
         self.pipeline.flush()?;
         let incremental = self
             .store
@@ -106,9 +109,16 @@ impl KafkaRun {
             .incremental();
         let changes = self.pipeline.checkpoint_changes(incremental)?;
         if changes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let groups = changes.iter().map(|c| c.saved.groups()).sum();
+        Ok(Some((changes, groups)))
+    }
+
+    fn collect_checkpoint(&mut self, started: Instant) -> Result<(), PipelineError> {
+        let Some((changes, groups)) = self.collect_changes()? else {
+            return Ok(());
+        };
         self.writer.send(Job {
             created_ms: now_ms(),
             plugins: self.pipeline.plugin_versions(),
@@ -239,17 +249,9 @@ impl KafkaRun {
         {
             producer.flush()?;
         }
-        self.pipeline.flush()?;
-        let incremental = self
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .incremental();
-        let changes = self.pipeline.checkpoint_changes(incremental)?;
-        if changes.is_empty() {
+        let Some((changes, groups)) = self.collect_changes()? else {
             return Ok(None);
-        }
-        let groups: usize = changes.iter().map(|c| c.saved.groups()).sum();
+        };
         let plugins = self.pipeline.plugin_versions();
         let (id, written) = self
             .store

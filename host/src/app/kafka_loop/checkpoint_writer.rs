@@ -162,14 +162,7 @@ mod tests {
         let store = CheckpointStore::new(Box::new(MemoryState::new(4))).expect("store");
         let store = Arc::new(Mutex::new(store));
         let writer = CheckpointWriter::start(Arc::clone(&store)).expect("writer");
-        let whole = SavedState::Full(eddy_engine::snapshot::OperatorSnapshot {
-            watermark: 0,
-            max_seen: Vec::new(),
-            formats: Vec::new(),
-            groups: Vec::new(),
-            states: Vec::new(),
-            retiring: Vec::new(),
-        });
+        let whole = SavedState::Full(eddy_engine::snapshot::OperatorSnapshot::default());
         writer.send(job(0, whole)).expect("sent");
         writer.send(job(0, delta())).expect("queued");
         assert_eq!(writer.wait().expect("written").id, 1);

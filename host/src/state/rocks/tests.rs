@@ -55,6 +55,20 @@ fn write(state: &mut RocksState, checkpoint: Checkpoint) {
     state.write(&checkpoint.into()).expect("write");
 }
 
+/// Checkpoint 1 of partition 0, whole, holding `groups` (key, value).
+fn whole(groups: &[(&str, u8)]) -> CheckpointWrite {
+    CheckpointWrite::from(Checkpoint {
+        id: 1,
+        created_ms: 0,
+        plugins: Vec::new(),
+        partitions: vec![PartitionState {
+            partition: 0,
+            offset: 1,
+            snapshot: snapshot(1, groups),
+        }],
+    })
+}
+
 /// Checkpoint `id` of partition 0 holding `changed` (key, value) set and `removed` keys gone.
 fn delta(id: u64, changed: &[(&str, u8)], removed: &[&str]) -> CheckpointWrite {
     CheckpointWrite {
@@ -125,17 +139,9 @@ fn keeps_the_last_n_and_reads_the_latest() {
 fn changes_build_on_the_previous_checkpoint() {
     let dir = tempfile::tempdir().expect("dir");
     let mut state = RocksState::open(dir.path(), 2).expect("open");
-    let whole = CheckpointWrite::from(Checkpoint {
-        id: 1,
-        created_ms: 0,
-        plugins: Vec::new(),
-        partitions: vec![PartitionState {
-            partition: 0,
-            offset: 1,
-            snapshot: snapshot(1, &[("a", 1), ("b", 2), ("c", 3)]),
-        }],
-    });
-    state.write(&whole).expect("whole");
+    state
+        .write(&whole(&[("a", 1), ("b", 2), ("c", 3)]))
+        .expect("whole");
     state
         .write(&delta(2, &[("b", 20), ("d", 4)], &["a"]))
         .expect("delta");
@@ -164,17 +170,7 @@ fn changes_build_on_the_previous_checkpoint() {
 fn long_chains_are_written_whole() {
     let dir = tempfile::tempdir().expect("dir");
     let mut state = RocksState::open(dir.path(), 2).expect("open");
-    let whole = CheckpointWrite::from(Checkpoint {
-        id: 1,
-        created_ms: 0,
-        plugins: Vec::new(),
-        partitions: vec![PartitionState {
-            partition: 0,
-            offset: 1,
-            snapshot: snapshot(1, &[("a", 0)]),
-        }],
-    });
-    state.write(&whole).expect("whole");
+    state.write(&whole(&[("a", 0)])).expect("whole");
     let last = u64::from(MAX_DEPTH) + 2;
     for id in 2..=last + 1 {
         let changed = [("a", id as u8)];
