@@ -3,35 +3,12 @@
 //! gives exactly the operator's whole state, for every window type, with late updates,
 //! session merges and expiry.
 
-#[allow(dead_code)] // shared with the operator tests, which use all of it
+#[allow(dead_code)] // shared by the engine tests, each using part of it
 mod support;
 
 use eddy_engine::delta::{OperatorDelta, SavedState};
 use eddy_engine::snapshot::OperatorSnapshot;
-use support::{AGGREGATES, Driver};
-
-/// A group as compared: key, start, end, fired, pending, each aggregate's state.
-type Compared = (String, i64, i64, bool, u64, Vec<Vec<u8>>);
-
-/// Groups with their aggregate states, in key and window order (a delta appends new groups
-/// after the old ones, so only the set is compared).
-fn canonical(snapshot: &OperatorSnapshot) -> Vec<Compared> {
-    let mut groups: Vec<_> = snapshot
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let states = snapshot
-                .states
-                .iter()
-                .map(|c| c.data[c.offsets[i] as usize..c.offsets[i + 1] as usize].to_vec())
-                .collect();
-            (g.key.clone(), g.start, g.end, g.fired, g.pending, states)
-        })
-        .collect();
-    groups.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
-    groups
-}
+use support::{AGGREGATES, Driver, canonical};
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);

@@ -1,6 +1,7 @@
 //! The window operator with native aggregates: tumbling, sliding and session windows,
 //! triggers, allowed lateness and snapshot/restore, without Wasm, Kafka or RocksDB.
 
+#[allow(dead_code)] // the snapshot comparison is for the checkpoint tests
 mod support;
 
 use eddy_engine::aggregate::Aggregates;

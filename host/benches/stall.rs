@@ -142,6 +142,9 @@ struct Measured {
     groups: Vec<usize>,
     /// The barrier's checkpoint, and the swap after it.
     swap: Option<(Duration, Duration)>,
+    /// From the swap until the last group moved to the new version, and the batches that
+    /// took.
+    moved: Option<(Duration, usize)>,
     postponed: usize,
 }
 
@@ -174,6 +177,7 @@ fn run(
     let mut measured = Measured::default();
     let (jobs, done) = writer(Arc::clone(store));
     let mut in_flight = 0usize;
+    let mut moving: Option<(Instant, usize)> = None;
     if mode == Mode::Incremental {
         // The first checkpoint after a start or restore saves every group: taken (and
         // reported) before the load starts, as it would be soon after a start.
@@ -205,6 +209,14 @@ fn run(
             pipeline
                 .process_at(batch(p, &chosen, *offset), 0)
                 .expect("batch");
+            // As the loop does after every round: a few more groups move after a swap.
+            if let Some((swapped, rounds)) = &mut moving {
+                *rounds += 1;
+                if pipeline.migrate().expect("migrate") == 0 {
+                    measured.moved = Some((swapped.elapsed(), *rounds));
+                    moving = None;
+                }
+            }
             *offset += chosen.len() as i64;
             let _ = latency.record(due.elapsed().as_micros() as u64);
         }
@@ -256,6 +268,7 @@ fn run(
                 .swap(&StageId::Aggregate("sum".into()), source)
                 .expect("swap");
             measured.swap = Some((pause, swapping.elapsed()));
+            moving = Some((swapping, 0));
         }
         if measured.first_pause.is_none() {
             measured.first_pause = Some(pause);
@@ -361,6 +374,13 @@ fn main() {
                 ms(barrier),
                 ms(swap),
                 ms(barrier + swap)
+            );
+        }
+        if let Some((moved, rounds)) = m.moved {
+            println!(
+                "| (then every open group moved to the new version within {:.0} ms, over {rounds} batches, about {:.0} ms a batch) | | | | | | | | | | |",
+                ms(moved),
+                ms(eddy::pipeline::MIGRATE_PER_ROUND)
             );
         }
         if mode == Mode::Incremental {

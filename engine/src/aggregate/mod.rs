@@ -3,10 +3,12 @@
 
 mod error;
 mod instance;
+mod migrating;
 mod retiring;
 
 pub use error::{PluginError, SwapError, SwapRefused};
 pub use instance::{AggregatorInstance, AggregatorLoader, PluginInfo, PluginKind};
+use migrating::Migrating;
 use retiring::Retiring;
 
 use crate::config::AggregateConfig;
@@ -21,6 +23,41 @@ struct Named {
     /// The previous version, after a swap to another state format, with the groups it
     /// finishes.
     retiring: Option<Retiring>,
+    /// The previous version, after a swap to the same state format, while it still holds
+    /// groups that have not moved.
+    migrating: Option<Migrating>,
+}
+
+impl Named {
+    /// Moves the groups among `slots` that the previous version still holds (after a swap
+    /// to the same state format) to the current version, before it works on them.
+    fn take_over(&mut self, slots: &[u32]) -> Result<(), PluginError> {
+        if let Some(migrating) = &mut self.migrating {
+            migrating.take(self.plugin.as_mut(), slots)?;
+            self.end_migration();
+        }
+        Ok(())
+    }
+
+    /// Moves up to `budget` groups still held by the previous version; returns how many
+    /// are still held after.
+    fn migrate(&mut self, budget: usize) -> Result<usize, PluginError> {
+        let Some(migrating) = &mut self.migrating else {
+            return Ok(0);
+        };
+        migrating.step(self.plugin.as_mut(), budget)?;
+        let left = migrating.len();
+        self.end_migration();
+        Ok(left)
+    }
+
+    /// Drops the previous version once it holds no group.
+    fn end_migration(&mut self) {
+        if self.migrating.as_ref().is_some_and(Migrating::is_empty) {
+            self.migrating = None;
+            tracing::debug!(aggregate = %self.name, "every open group moved to the new plugin version");
+        }
+    }
 }
 
 /// How a new plugin version took over an aggregate.
@@ -100,6 +137,7 @@ impl Aggregates {
                 name: config.name.clone(),
                 plugin,
                 retiring: None,
+                migrating: None,
             });
         }
         Ok(Self {
@@ -130,6 +168,7 @@ impl Aggregates {
             if self.slots.is_empty() {
                 continue;
             }
+            named.take_over(&self.slots)?;
             match &mut named.retiring {
                 None => named.plugin.accumulate(&self.slots, &self.values)?,
                 Some(retiring) => {
@@ -158,6 +197,10 @@ impl Aggregates {
     /// Merges group `sources[i]` into `targets[i]`, in order, in every plugin.
     pub fn merge(&mut self, targets: &[u32], sources: &[u32]) -> Result<(), PluginError> {
         for named in &mut self.named {
+            if named.migrating.is_some() {
+                named.take_over(targets)?;
+                named.take_over(sources)?;
+            }
             if let Some(retiring) = &mut named.retiring {
                 let mixed = targets
                     .iter()
@@ -195,6 +238,7 @@ impl Aggregates {
         let mut columns = Vec::with_capacity(self.named.len());
         for named in &mut self.named {
             let outputs = named.plugin.outputs().len();
+            named.take_over(slots)?;
             let values = match &mut named.retiring {
                 None => named.plugin.finish(slots)?,
                 Some(retiring) => retiring.finish(named.plugin.as_mut(), slots, outputs)?,
@@ -246,7 +290,10 @@ impl Aggregates {
     pub fn save(&mut self, slots: &[u32]) -> Result<Vec<SavedColumn>, PluginError> {
         let mut saved = Vec::with_capacity(self.named.len());
         for named in &mut self.named {
-            saved.push(named.plugin.save(slots)?);
+            saved.push(match &mut named.migrating {
+                None => named.plugin.save(slots)?,
+                Some(migrating) => migrating.save(named.plugin.as_mut(), slots)?,
+            });
         }
         Ok(saved)
     }
@@ -255,7 +302,11 @@ impl Aggregates {
     /// [`Aggregates::save`] made them).
     pub fn restore(&mut self, slots: &[u32], saved: &[SavedColumn]) -> Result<(), PluginError> {
         for (named, column) in self.named.iter_mut().zip(saved) {
+            if let Some(migrating) = &mut named.migrating {
+                migrating.forget(slots);
+            }
             named.plugin.restore(slots, column)?;
+            named.end_migration();
         }
         Ok(())
     }
@@ -264,6 +315,10 @@ impl Aggregates {
     pub fn release(&mut self, slots: &[u32]) -> Result<(), PluginError> {
         for named in &mut self.named {
             named.plugin.release(slots)?;
+            if let Some(migrating) = &mut named.migrating {
+                migrating.forget(slots);
+                named.end_migration();
+            }
             if let Some(retiring) = &mut named.retiring {
                 retiring.release(slots)?;
                 if retiring.is_empty() {
@@ -320,13 +375,36 @@ impl Aggregates {
         )
     }
 
+    /// Moves up to `budget` groups per aggregate from a previous version with the same state
+    /// format to the current one (see [`Aggregates::swap`]); returns how many groups are
+    /// still to move.
+    pub fn migrate(&mut self, budget: usize) -> Result<usize, PluginError> {
+        let mut left = 0;
+        for named in &mut self.named {
+            left += named.migrate(budget)?;
+        }
+        Ok(left)
+    }
+
+    /// Groups whose state a previous version with the same state format still holds.
+    pub fn migrating(&self) -> usize {
+        self.named
+            .iter()
+            .filter_map(|n| n.migrating.as_ref())
+            .map(Migrating::len)
+            .sum()
+    }
+
     /// Puts `plugin` (loaded from `source`) in place of aggregate `index`'s version; `open`
-    /// are the open groups. The outputs must match. Same name and state format: their state
-    /// moves to it. Otherwise the current version finishes them (one such swap at a time).
+    /// are the open groups. The outputs must match. Same name and state format: the new
+    /// version takes over their state: each group moves to it before it is next used, the
+    /// rest a chunk at a time through [`Aggregates::migrate`], so the swap itself costs
+    /// next to nothing whatever the state size. Otherwise the current version finishes them
+    /// (one such swap at a time).
     pub fn swap(
         &mut self,
         index: usize,
-        mut plugin: AggregatorPlugin,
+        plugin: AggregatorPlugin,
         source: &str,
         current_source: &str,
         open: &[u32],
@@ -350,6 +428,13 @@ impl Aggregates {
                 named.plugin.outputs()
             ))));
         }
+        if takeover == Takeover::Retire && named.retiring.is_some() {
+            return Err(SwapError::Refused(refuse(
+                "the version before is still finishing its windows".into(),
+            )));
+        }
+        // A migration still under way ends first: one previous version at a time.
+        named.migrate(usize::MAX)?;
         match takeover {
             Takeover::State => {
                 let moving: Vec<u32> = open
@@ -357,18 +442,12 @@ impl Aggregates {
                     .copied()
                     .filter(|s| named.retiring.as_ref().is_none_or(|r| !r.owns(*s)))
                     .collect();
+                let previous = std::mem::replace(&mut named.plugin, plugin);
                 if !moving.is_empty() {
-                    let column = named.plugin.save(&moving)?;
-                    plugin.restore(&moving, &column)?;
+                    named.migrating = Some(Migrating::new(previous, &moving));
                 }
-                named.plugin = plugin;
             }
             Takeover::Retire => {
-                if named.retiring.is_some() {
-                    return Err(SwapError::Refused(refuse(
-                        "the version before is still finishing its windows".into(),
-                    )));
-                }
                 let previous = std::mem::replace(&mut named.plugin, plugin);
                 if !open.is_empty() {
                     named.retiring =

@@ -235,6 +235,12 @@ impl Operator {
             .swap(index, plugin, source, current_source, &open)
     }
 
+    /// Moves up to `budget` more groups per aggregate to the version a same-format swap put
+    /// in place (see [`Aggregates::migrate`]); returns how many are still to move.
+    pub fn migrate(&mut self, budget: usize) -> Result<usize, PluginError> {
+        self.aggregates.migrate(budget)
+    }
+
     /// The aggregates.
     pub fn aggregates(&self) -> &Aggregates {
         &self.aggregates

@@ -12,6 +12,7 @@ use eddy_engine::decode::Decoder;
 use eddy_engine::event::RawBatch;
 use eddy_engine::operator::{Operator, Output};
 use eddy_engine::results::Emit;
+use eddy_engine::snapshot::OperatorSnapshot;
 
 /// What a native aggregate computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,3 +258,26 @@ aggregates:
   - { name: n, plugin: count }
   - { name: total, plugin: sum, field: /v }
 ";
+
+/// A group as compared: key, start, end, fired, pending, each aggregate's state.
+pub type Compared = (String, i64, i64, bool, u64, Vec<Vec<u8>>);
+
+/// Groups with their aggregate states, in key and window order (a delta appends new groups
+/// after the old ones, so only the set is compared).
+pub fn canonical(snapshot: &OperatorSnapshot) -> Vec<Compared> {
+    let mut groups: Vec<_> = snapshot
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let states = snapshot
+                .states
+                .iter()
+                .map(|c| c.data[c.offsets[i] as usize..c.offsets[i + 1] as usize].to_vec())
+                .collect();
+            (g.key.clone(), g.start, g.end, g.fired, g.pending, states)
+        })
+        .collect();
+    groups.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+    groups
+}

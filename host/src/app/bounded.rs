@@ -63,6 +63,7 @@ fn run_until_done(
             break;
         };
         pipeline.process_decoded(batch, decoded)?;
+        pipeline.migrate()?;
         if let Some(control) = services.control.as_ref().filter(|c| c.has_pending()) {
             pipeline.flush()?;
             pipeline.apply_changes(control)?;

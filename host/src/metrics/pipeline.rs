@@ -58,6 +58,8 @@ pub struct PipelineMetrics {
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Open groups (key × window).
     pub groups: Gauge,
+    /// Open groups a previous plugin version still holds after a same-format swap.
+    pub groups_moving: Gauge,
     /// From the watermark passing a window's end to its result being acknowledged, seconds.
     pub delivery: Histogram,
     /// From a window's end (event time) to its result being emitted (processing time).
@@ -84,6 +86,7 @@ impl Default for PipelineMetrics {
             watermark_lag: Gauge::default(),
             consumer_lag: Family::default(),
             groups: Gauge::default(),
+            groups_moving: Gauge::default(),
             delivery: seconds(),
             event_time_lag: seconds(),
             last_checkpoint: Gauge::default(),
@@ -156,6 +159,11 @@ impl PipelineMetrics {
             "state_groups",
             "Open groups (key x window)",
             self.groups.clone(),
+        );
+        r.register(
+            "swap_groups_moving",
+            "Open groups whose state is still moving to a plugin version swapped in (same state format)",
+            self.groups_moving.clone(),
         );
         r.register(
             "result_delivery_seconds",

@@ -30,6 +30,7 @@ use eddy_engine::stats::Stats;
 pub use outputs::Outputs;
 pub use stages::{StageOutcome, TransformStage};
 pub use swap::Swapped;
+pub use versions::MIGRATE_PER_ROUND;
 
 use crate::kafka::KafkaError;
 use crate::plugin::{RegistryError, Runtime};
@@ -520,7 +521,10 @@ impl Pipeline {
 }
 
 /// Counts an aggregator's trap (an operator's error) in `stats.plugin_traps`.
-fn count_trap<T>(stats: &mut Stats, result: Result<T, PluginError>) -> Result<T, PluginError> {
+pub(crate) fn count_trap<T>(
+    stats: &mut Stats,
+    result: Result<T, PluginError>,
+) -> Result<T, PluginError> {
     if let Err(PluginError::Trap { .. }) = &result {
         stats.plugin_traps += 1;
     }

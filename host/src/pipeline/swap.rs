@@ -1,8 +1,10 @@
 //! Hot swap: a pipeline stage (`aggregates.<name>` or `transforms.<index>`) switches to another
 //! plugin version between two batches — at a checkpoint barrier when the caller takes one
 //! first — so no event is lost or counted twice. An aggregate's open windows keep their state
-//! when the new version has the same plugin name and state format; otherwise the current
-//! version finishes the windows it has open and new windows use the new one.
+//! when the new version has the same plugin name and state format (each group moves to it
+//! before it is next used, the rest a chunk a round through [`Pipeline::migrate`], so the
+//! swap's pause does not grow with the state); otherwise the current version finishes the
+//! windows it has open and new windows use the new one.
 
 use eddy_engine::aggregate::{AggregatorPlugin, SwapRefused, Takeover};
 use eddy_engine::config::{StageConfig, StageId, WindowConfig};

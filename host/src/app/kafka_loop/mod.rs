@@ -300,6 +300,7 @@ impl KafkaRun {
                 break;
             }
         }
+        self.pipeline.migrate()?;
         self.record_rollbacks()?;
         if let Some(error) = self.reset_reported.take() {
             self.offset_reset(&error)?;
@@ -382,6 +383,9 @@ impl KafkaRun {
         metrics
             .groups
             .set(i64::try_from(self.pipeline.open_groups()).unwrap_or(i64::MAX));
+        metrics
+            .groups_moving
+            .set(i64::try_from(self.pipeline.migrating()).unwrap_or(i64::MAX));
         let watermark = self.pipeline.watermark();
         if watermark > i64::MIN {
             metrics
