@@ -28,17 +28,17 @@ pub struct Migrating {
 
 impl Migrating {
     /// `plugin` holds the state of the groups in `slots` until they move.
-    pub fn new(plugin: AggregatorPlugin, slots: &[u32]) -> Self {
+    pub fn new(plugin: AggregatorPlugin, slots: Vec<u32>) -> Self {
         let size = slots.iter().max().map_or(0, |&s| s as usize + 1);
         let mut held = vec![false; size];
-        for &slot in slots {
+        for &slot in &slots {
             held[slot as usize] = true;
         }
         Self {
             plugin,
             held,
             count: slots.len(),
-            queue: slots.to_vec(),
+            queue: slots,
             next: 0,
             moving: Vec::new(),
         }

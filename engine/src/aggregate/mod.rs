@@ -444,7 +444,7 @@ impl Aggregates {
                     .collect();
                 let previous = std::mem::replace(&mut named.plugin, plugin);
                 if !moving.is_empty() {
-                    named.migrating = Some(Migrating::new(previous, &moving));
+                    named.migrating = Some(Migrating::new(previous, moving));
                 }
             }
             Takeover::Retire => {

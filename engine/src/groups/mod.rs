@@ -310,6 +310,17 @@ impl GroupTable {
     pub fn open_slots(&self) -> Vec<u32> {
         // In slot order: the plugins' tables and the group table are then read front to back
         // (a million groups read in hash order miss the cache on nearly every one).
+        if self.open + self.free.len() == self.groups.len() {
+            // Every slot not free is open (none closed and reserved): the free list says
+            // which, without reading every group.
+            let mut free = vec![false; self.groups.len()];
+            for &slot in &self.free {
+                free[slot as usize] = true;
+            }
+            return (0..self.groups.len() as u32)
+                .filter(|&slot| !free[slot as usize])
+                .collect();
+        }
         (0..self.groups.len() as u32)
             .filter(|&slot| self.groups[slot as usize].is_some())
             .collect()
@@ -396,6 +407,27 @@ mod tests {
         let c2 = table.slot("c", w(10, 20), 15);
         assert!(c2 == a1 || c2 == b1);
         assert_eq!((table.len(), table.keys()), (2, 2));
+    }
+
+    /// Open slots come from the free list when every other slot is open, and from the groups
+    /// while some are closed but not yet freed: the same either way.
+    #[test]
+    fn open_slots_skip_free_and_closed_slots() {
+        let mut table = GroupTable::new(0);
+        for k in 0..6 {
+            table.slot(&format!("k{k}"), w(0, 10), i64::MIN);
+        }
+        table.slot("late", w(10, 20), i64::MIN);
+        table.due(10);
+        let expired = table.expire(10);
+        assert_eq!(expired.len(), 6);
+        assert_eq!(table.open_slots(), [6], "closed, not yet freed");
+        table.free(expired.into_iter().map(|(s, _)| s));
+        assert_eq!(table.open_slots(), [6], "freed");
+        let again = table.slot("k0", w(20, 30), i64::MIN);
+        let mut want = vec![again, 6];
+        want.sort_unstable();
+        assert_eq!(table.open_slots(), want);
     }
 
     #[test]
