@@ -6,6 +6,9 @@
 //! - `none`: no checkpoint (the batches' own latency);
 //! - `incremental, beside the loop`: what `eddy run` does with at-least-once — the loop
 //!   collects the changed groups (the pause), a writer thread encodes and writes them;
+//! - `incremental, in the loop (exactly-once)`: the changes encoded and written on the loop's
+//!   thread, as exactly-once does (its transaction commits only once the state is durable;
+//!   the commit's round trip to the broker is not included);
 //! - `whole, in the loop`: every group saved and written on the loop's thread, as before
 //!   incremental checkpoints (and as `state.shared_dir` still does).
 //!
@@ -106,6 +109,9 @@ fn filled(config: &Config, keys: i64) -> (Pipeline, Vec<i64>) {
 enum Mode {
     None,
     Incremental,
+    /// Incremental, written on the loop's thread: what exactly-once does (the transaction
+    /// commits after the state is durable, so the loop waits for the write).
+    IncrementalInLoop,
     Whole,
 }
 
@@ -193,6 +199,17 @@ fn run(
             ms(took)
         );
     }
+    if mode == Mode::IncrementalInLoop {
+        // Likewise, written on the loop's thread.
+        let first = Instant::now();
+        let changes = pipeline.checkpoint_changes(true).expect("first");
+        store
+            .lock()
+            .expect("store")
+            .write_changes(0, pipeline.plugin_versions(), changes)
+            .expect("write");
+        measured.first_pause = Some(first.elapsed());
+    }
     let slot = Duration::from_secs(1) / BATCHES_PER_SECOND;
     let started = Instant::now();
     for second in 0..seconds {
@@ -246,8 +263,10 @@ fn run(
                     .expect("writer");
                 in_flight += 1;
             }
-            Mode::Whole => {
-                let changes = pipeline.checkpoint_changes(false).expect("states");
+            Mode::Whole | Mode::IncrementalInLoop => {
+                let changes = pipeline
+                    .checkpoint_changes(mode == Mode::IncrementalInLoop)
+                    .expect("states");
                 measured
                     .groups
                     .push(changes.iter().map(|c| c.saved.groups()).sum());
@@ -319,6 +338,10 @@ fn main() {
     for (mode, name) in [
         (Mode::None, "none"),
         (Mode::Incremental, "incremental, beside the loop"),
+        (
+            Mode::IncrementalInLoop,
+            "incremental, in the loop (exactly-once)",
+        ),
         (Mode::Whole, "whole, in the loop"),
     ] {
         let dir = tempfile::tempdir().expect("dir");

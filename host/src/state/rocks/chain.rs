@@ -7,6 +7,7 @@
 //! against its manifest's digest before it is decoded — then applying the changes, oldest
 //! first.
 
+use rocksdb::DB;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -69,29 +70,7 @@ fn decode(bytes: &[u8]) -> Result<SavedState, String> {
 impl RocksState {
     /// The manifest of checkpoint `id`, when it was written in this format.
     pub(super) fn manifest(&self, id: u64) -> Result<Option<Manifest>, String> {
-        let Some(bytes) = self.db.get(manifest_key(id)).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        postcard::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|e| format!("manifest: {e}"))
-    }
-
-    /// `partition`'s record in checkpoint `id`, checked against the manifest's digest.
-    fn record(&self, id: u64, part: &Part) -> Result<SavedState, String> {
-        let partition = part.partition;
-        let bytes = self
-            .db
-            .get(record_key(id, partition))
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("checkpoint {id}: partition {partition} is missing"))?;
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
-        if digest != part.digest {
-            return Err(format!(
-                "checkpoint {id}: partition {partition}: digest mismatch"
-            ));
-        }
-        decode(&bytes).map_err(|e| format!("checkpoint {id}: partition {partition}: {e}"))
+        manifest(&self.db, id)
     }
 
     /// `partition`'s whole state in checkpoint `id` (whose manifest is `manifest`).
@@ -100,35 +79,69 @@ impl RocksState {
         manifest: &Manifest,
         partition: u32,
     ) -> Result<OperatorSnapshot, String> {
-        let mut changes: Vec<OperatorDelta> = Vec::new();
-        let mut id = manifest.info.id;
-        let mut part = manifest
-            .part(partition)
-            .ok_or_else(|| format!("partition {partition} is not in the manifest"))?
-            .clone();
-        let whole = loop {
-            match self.record(id, &part)? {
-                SavedState::Full(snapshot) => break snapshot,
-                SavedState::Delta(delta) => changes.push(delta),
-            }
-            let parent = part
-                .parent
-                .ok_or_else(|| format!("checkpoint {id}: changes without a parent"))?;
-            let manifest = self
-                .manifest(parent)?
-                .ok_or_else(|| format!("checkpoint {id}: its parent {parent} is gone"))?;
-            part = manifest
-                .part(partition)
-                .ok_or_else(|| format!("parent {parent} does not hold partition {partition}"))?
-                .clone();
-            id = parent;
-        };
-        if changes.is_empty() {
-            return Ok(whole);
-        }
-        changes.reverse();
-        whole
-            .apply_all(&changes)
-            .map_err(|e| format!("partition {partition}: {e}"))
+        read_partition(&self.db, manifest, partition)
     }
+}
+
+/// The manifest of checkpoint `id` in `db`, when it was written in this format.
+pub(super) fn manifest(db: &DB, id: u64) -> Result<Option<Manifest>, String> {
+    let Some(bytes) = db.get(manifest_key(id)).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    postcard::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| format!("manifest: {e}"))
+}
+
+/// `partition`'s record in checkpoint `id`, checked against the manifest's digest.
+fn record(db: &DB, id: u64, part: &Part) -> Result<SavedState, String> {
+    let partition = part.partition;
+    let bytes = db
+        .get(record_key(id, partition))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("checkpoint {id}: partition {partition} is missing"))?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    if digest != part.digest {
+        return Err(format!(
+            "checkpoint {id}: partition {partition}: digest mismatch"
+        ));
+    }
+    decode(&bytes).map_err(|e| format!("checkpoint {id}: partition {partition}: {e}"))
+}
+
+/// `partition`'s whole state in checkpoint `id` of `db` (whose manifest is `manifest`).
+pub(super) fn read_partition(
+    db: &DB,
+    manifest: &Manifest,
+    partition: u32,
+) -> Result<OperatorSnapshot, String> {
+    let mut changes: Vec<OperatorDelta> = Vec::new();
+    let mut id = manifest.info.id;
+    let mut part = manifest
+        .part(partition)
+        .ok_or_else(|| format!("partition {partition} is not in the manifest"))?
+        .clone();
+    let whole = loop {
+        match record(db, id, &part)? {
+            SavedState::Full(snapshot) => break snapshot,
+            SavedState::Delta(delta) => changes.push(delta),
+        }
+        let parent = part
+            .parent
+            .ok_or_else(|| format!("checkpoint {id}: changes without a parent"))?;
+        let above = self::manifest(db, parent)?
+            .ok_or_else(|| format!("checkpoint {id}: its parent {parent} is gone"))?;
+        part = above
+            .part(partition)
+            .ok_or_else(|| format!("parent {parent} does not hold partition {partition}"))?
+            .clone();
+        id = parent;
+    };
+    if changes.is_empty() {
+        return Ok(whole);
+    }
+    changes.reverse();
+    whole
+        .apply_all(&changes)
+        .map_err(|e| format!("partition {partition}: {e}"))
 }

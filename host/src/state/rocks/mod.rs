@@ -1,19 +1,21 @@
 //! Checkpoints in RocksDB. Each checkpoint is one synced write batch: a record per partition
 //! — its state whole, or the changes since the partition's previous checkpoint — and, last,
-//! its manifest (see [`chain`] for the format). A partition whose chain of changes would grow
-//! past [`MAX_DEPTH`] is written whole instead (its previous state read back and the changes
-//! applied here, on the writer's thread, not by the pipeline). Old checkpoints are removed with
+//! its manifest (see [`chain`] for the format). A partition whose chain of changes reaches
+//! [`MAX_DEPTH`] is written whole again by a thread of the backend ([`compact`]), not by the
+//! writer, so a checkpoint's write stays as small as its changes. Old checkpoints are removed with
 //! range deletes, except those a kept checkpoint still builds on. A checkpoint whose manifest
 //! or records are missing or whose digests do not match is skipped (logged as an error) for
 //! the one before it. Checkpoints written by earlier versions are still read ([`legacy`]).
 
 mod chain;
+mod compact;
 mod legacy;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 
@@ -24,14 +26,18 @@ use eddy_engine::state::{
 };
 
 use chain::{Manifest, Part, encode, manifest_key, record_key};
+use compact::{Compactor, FORCED_DEPTH};
 
-/// The most changes a partition's record builds on before it is written whole again: reading
-/// a partition reads its last whole record and at most this many changes.
+/// The most changes a partition's record builds on before it is written whole again in the
+/// background: reading a partition reads its last whole record and about this many changes.
 pub const MAX_DEPTH: u32 = 16;
 
 /// Checkpoints in a RocksDB database.
 pub struct RocksState {
-    db: DB,
+    compactor: Compactor,
+    db: Arc<DB>,
+    /// Held by checkpoint writes and reads, and by a compaction's write.
+    lock: Arc<Mutex<()>>,
     keep: usize,
 }
 
@@ -53,10 +59,22 @@ impl RocksState {
             dir: dir.display().to_string(),
             message: e.to_string(),
         })?;
+        let db = Arc::new(db);
+        let lock: Arc<Mutex<()>> = Arc::default();
         Ok(Self {
+            compactor: Compactor::start(Arc::clone(&db), Arc::clone(&lock)),
             db,
+            lock,
             keep: keep.max(1),
         })
+    }
+
+    /// Waits until the compactions asked for are done.
+    #[cfg(test)]
+    pub(super) fn settle(&self) {
+        while self.compactor.busy() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// Ids of the keys under `prefix` (`m/` or `n/`), readable or not.
@@ -101,7 +119,8 @@ impl RocksState {
     }
 
     /// `change`'s record: its changes on top of `base` (the latest checkpoint holding the
-    /// partition, and the depth there), or whole when it is whole or the chain is long.
+    /// partition, and the depth there), or whole when it is whole or the chain is far too
+    /// long (compactions failing).
     fn encode_change(&self, change: &PartitionChange, base: Option<(&Manifest, u32)>) -> Encoded {
         let partition = change.partition;
         let part = |parent, depth, digest| Part {
@@ -116,7 +135,7 @@ impl RocksState {
                 Ok((bytes, part(None, 0, digest)))
             }
             (SavedState::Delta(_), None) => Err(StateError::NoBase(partition)),
-            (SavedState::Delta(delta), Some((parent, depth))) if depth >= MAX_DEPTH => {
+            (SavedState::Delta(delta), Some((parent, depth))) if depth >= FORCED_DEPTH => {
                 let id = parent.info.id;
                 let whole = self
                     .read_partition(parent, partition)
@@ -165,6 +184,8 @@ impl RocksState {
 
 impl StateBackend for RocksState {
     fn write(&mut self, checkpoint: &CheckpointWrite) -> Result<Written, StateError> {
+        let lock = Arc::clone(&self.lock);
+        let _writing = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let id = checkpoint.id;
         let ids = self.stored_ids()?;
         if let Some(&latest) = ids.last()
@@ -215,10 +236,16 @@ impl StateBackend for RocksState {
         let mut options = WriteOptions::default();
         options.set_sync(true);
         self.db.write_opt(batch, &options).map_err(store)?;
+        for part in manifest.parts.iter().filter(|p| p.depth >= MAX_DEPTH) {
+            self.compactor.request(id, part.partition);
+        }
         Ok(Written { bytes })
     }
 
     fn read(&mut self, id: u64) -> Result<Checkpoint, StateError> {
+        // Not while a compaction swaps a record for its whole state.
+        let lock = Arc::clone(&self.lock);
+        let _reading = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let corrupt = |reason| StateError::Corrupt { id, reason };
         let Some(manifest) = self.manifest(id).map_err(corrupt)? else {
             return self.read_legacy(id).map_err(corrupt);

@@ -164,25 +164,63 @@ fn changes_build_on_the_previous_checkpoint() {
     assert!(matches!(state.write(&orphan), Err(StateError::NoBase(7))));
 }
 
-/// After MAX_DEPTH changes a partition is written whole by the backend, and once no kept
-/// checkpoint builds on the ones before it, they are removed.
+/// At MAX_DEPTH changes a partition is written whole again in the background (the writer
+/// writes only the changes); once no kept checkpoint builds on the ones before, they are
+/// removed. The state read is the same before and after.
 #[test]
-fn long_chains_are_written_whole() {
+fn long_chains_are_written_whole_in_the_background() {
     let dir = tempfile::tempdir().expect("dir");
     let mut state = RocksState::open(dir.path(), 2).expect("open");
     state.write(&whole(&[("a", 0)])).expect("whole");
-    let last = u64::from(MAX_DEPTH) + 2;
-    for id in 2..=last + 1 {
-        let changed = [("a", id as u8)];
-        state.write(&delta(id, &changed, &[])).expect("delta");
+    let deep = u64::from(MAX_DEPTH) + 1;
+    for id in 2..=deep {
+        state
+            .write(&delta(id, &[("a", id as u8)], &[]))
+            .expect("delta");
     }
-    let manifest = state.manifest(last).expect("read").expect("new format");
-    assert_eq!(manifest.parts[0].depth, 0, "whole again");
-    assert_eq!(state.ids().expect("ids"), [last, last + 1]);
+    let manifest = state.manifest(deep).expect("read").expect("new format");
     assert_eq!(
-        groups_in(&mut state, last + 1),
-        named(&[("a", last as u8 + 1)])
+        manifest.parts[0].depth, MAX_DEPTH,
+        "the writer wrote the changes"
     );
+    state.settle();
+    let manifest = state.manifest(deep).expect("read").expect("new format");
+    assert_eq!(manifest.parts[0].depth, 0, "whole again");
+    assert_eq!(manifest.parts[0].parent, None);
+    assert_eq!(groups_in(&mut state, deep), named(&[("a", deep as u8)]));
+    let next = deep + 1;
+    state.write(&delta(next, &[("b", 1)], &[])).expect("delta");
+    state.settle();
+    assert_eq!(
+        state.ids().expect("ids"),
+        [deep, next],
+        "the old chain is gone"
+    );
+    assert_eq!(
+        groups_in(&mut state, next),
+        named(&[("a", deep as u8), ("b", 1)])
+    );
+    let manifest = state.manifest(next).expect("read").expect("new format");
+    assert_eq!(manifest.parts[0].parent, Some(deep));
+}
+
+/// With compactions out of the way (dropped), a chain reaching FORCED_DEPTH is written whole
+/// by the writer.
+#[test]
+fn far_too_long_chains_are_written_whole_by_the_writer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut state = RocksState::open(dir.path(), 2).expect("open");
+    state.compactor = super::compact::Compactor::stopped();
+    state.write(&whole(&[("a", 0)])).expect("whole");
+    let last = u64::from(super::compact::FORCED_DEPTH) + 2;
+    for id in 2..=last {
+        state
+            .write(&delta(id, &[("a", id as u8)], &[]))
+            .expect("delta");
+    }
+    let forced = u64::from(super::compact::FORCED_DEPTH) + 2;
+    let manifest = state.manifest(forced).expect("read").expect("new format");
+    assert_eq!(manifest.parts[0].depth, 0, "whole again");
     assert_eq!(groups_in(&mut state, last), named(&[("a", last as u8)]));
 }
 
