@@ -202,6 +202,12 @@ fn long_chains_are_written_whole_in_the_background() {
     );
     let manifest = state.manifest(next).expect("read").expect("new format");
     assert_eq!(manifest.parts[0].parent, Some(deep));
+    drop(state);
+    let mut reopened = RocksState::open(dir.path(), 2).expect("reopen");
+    assert_eq!(
+        groups_in(&mut reopened, next),
+        named(&[("a", deep as u8), ("b", 1)])
+    );
 }
 
 /// With compactions out of the way (dropped), a chain reaching FORCED_DEPTH is written whole
