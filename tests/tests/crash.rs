@@ -13,11 +13,16 @@
 //!   missing, nothing unexpected, no duplicates.
 //!
 //! Both run on the incremental (cooperative) rebalance protocol, the default; each again, with
-//! ten kills, on the eager protocol.
+//! ten kills, on the eager protocol. In each, some runs are not killed from outside but abort
+//! themselves in the middle of a checkpoint write holding changes (after the records are
+//! encoded, before the write batch lands: `FAULT_ABORT_AT_DELTA_WRITE`); the next run
+//! restores the checkpoint before it.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use eddy::state::ABORT_AT_DELTA_WRITE;
 use eddy_engine::config::{BackendKind, StateConfig};
 use eddy_engine::progress::Progress;
 use eddy_tests::broker::{Kafka, one_at_a_time};
@@ -40,6 +45,8 @@ enum KillAt {
     /// Right after a checkpoint write reached RocksDB's write-ahead log (exactly-once: while
     /// its transaction commits).
     AfterCheckpointWrite,
+    /// In the middle of its third checkpoint write holding changes (the process aborts).
+    InDeltaWrite,
 }
 
 /// What the kills did.
@@ -49,6 +56,8 @@ struct Kills {
     restored: f64,
     /// Kills that left a newer checkpoint in RocksDB than the committed transaction names.
     uncommitted_checkpoints: usize,
+    /// Runs that aborted in the middle of a delta write.
+    aborted_in_delta_writes: usize,
 }
 
 /// Total size of RocksDB's write-ahead log files in `dir`, and their number.
@@ -156,13 +165,31 @@ fn crash_and_recover(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut result = Kills::default();
     for (n, &at) in kills.iter().enumerate() {
-        let mut eddy = Eddy::run(&config, brokers, &env);
-        eddy.wait_ready(Duration::from_secs(90));
-        std::thread::sleep(Duration::from_millis(rng.random_range(200..3_000)));
-        result.restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
-        let checkpoint = eddy.metric("eddy_checkpoint_id");
-        let caught = at == KillAt::AfterCheckpointWrite && wait_for_checkpoint_write(&state);
-        eddy.crash();
+        let mut run_env = env.to_vec();
+        if at == KillAt::InDeltaWrite {
+            run_env.push((ABORT_AT_DELTA_WRITE, "3".to_string()));
+        }
+        let mut eddy = Eddy::run(&config, brokers, &run_env);
+        let (checkpoint, caught) = if at == KillAt::InDeltaWrite {
+            // It may abort before it reports ready: its first delta writes follow the
+            // assignment within a second.
+            let status = eddy.wait_exit(Duration::from_secs(60));
+            assert_eq!(
+                status.signal(),
+                Some(6),
+                "the run aborts in its third delta write, got {status}"
+            );
+            result.aborted_in_delta_writes += 1;
+            (None, true)
+        } else {
+            eddy.wait_ready(Duration::from_secs(90));
+            std::thread::sleep(Duration::from_millis(rng.random_range(200..3_000)));
+            result.restored += eddy.metric("eddy_partitions_restored_total").unwrap_or(0.0);
+            let checkpoint = eddy.metric("eddy_checkpoint_id");
+            let caught = at == KillAt::AfterCheckpointWrite && wait_for_checkpoint_write(&state);
+            eddy.crash();
+            (checkpoint, caught)
+        };
         let latest = latest_local_checkpoint(&state);
         let committed = (delivery == "exactly_once").then(|| committed_checkpoint(brokers));
         let uncommitted = committed.is_some_and(|c| latest > c);
@@ -216,7 +243,15 @@ fn killed_at_least_once(rebalance: &str) {
     let _heavy = one_at_a_time();
     let started = Instant::now();
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
-    let kills = [KillAt::Random; 10];
+    let kills: Vec<KillAt> = (0..10)
+        .map(|n| {
+            if n % 3 == 2 {
+                KillAt::InDeltaWrite
+            } else {
+                KillAt::Random
+            }
+        })
+        .collect();
     let (report, result) = crash_and_recover(
         &broker.bootstrap_servers(),
         ("at_least_once", rebalance),
@@ -225,13 +260,15 @@ fn killed_at_least_once(rebalance: &str) {
         40,
     );
     eprintln!(
-        "at-least-once ({rebalance}) after {} kills, {:?}: {}; {} partitions restored",
+        "at-least-once ({rebalance}) after {} kills ({} in a delta write), {:?}: {}; {} partitions restored",
         kills.len(),
+        result.aborted_in_delta_writes,
         started.elapsed(),
         report.summary(),
         result.restored
     );
     report.assert_nothing_lost_or_wrong();
+    assert_eq!(result.aborted_in_delta_writes, 3);
 }
 
 #[test]
@@ -253,7 +290,9 @@ fn killed_exactly_once(rebalance: &str, times: usize, slices: usize) {
     let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
     let kills: Vec<KillAt> = (0..times)
         .map(|n| {
-            if n % 2 == 0 {
+            if n % 4 == 2 {
+                KillAt::InDeltaWrite
+            } else if n % 2 == 0 {
                 KillAt::Random
             } else {
                 KillAt::AfterCheckpointWrite
@@ -268,9 +307,10 @@ fn killed_exactly_once(rebalance: &str, times: usize, slices: usize) {
         slices,
     );
     eprintln!(
-        "exactly-once ({rebalance}) after {} kills ({} between a checkpoint and its commit), {:?}: {}; {} partitions restored",
+        "exactly-once ({rebalance}) after {} kills ({} between a checkpoint and its commit, {} in a delta write), {:?}: {}; {} partitions restored",
         kills.len(),
         result.uncommitted_checkpoints,
+        result.aborted_in_delta_writes,
         started.elapsed(),
         report.summary(),
         result.restored
@@ -282,4 +322,5 @@ fn killed_exactly_once(rebalance: &str, times: usize, slices: usize) {
         result.uncommitted_checkpoints > 0,
         "some kills hit a checkpoint whose transaction had not committed"
     );
+    assert!(result.aborted_in_delta_writes > 0);
 }

@@ -5,7 +5,7 @@ mod rocks;
 
 use eddy_engine::config::{BackendKind, StateConfig, replica_name};
 use eddy_engine::state::{CheckpointStore, MemoryState, SharedDir, StateBackend, StateError};
-pub use rocks::RocksState;
+pub use rocks::{ABORT_AT_DELTA_WRITE, RocksState};
 
 /// Opens the backend `config` names, and the shared directory when one is set: an unusable
 /// directory is an error naming it.

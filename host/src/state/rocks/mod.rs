@@ -9,6 +9,7 @@
 
 mod chain;
 mod compact;
+mod fault;
 mod legacy;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use eddy_engine::state::{
 
 use chain::{Manifest, Part, encode, manifest_key, record_key};
 use compact::{Compactor, FORCED_DEPTH};
+pub use fault::ABORT_AT_DELTA_WRITE;
 
 /// The most changes a partition's record builds on before it is written whole again in the
 /// background: reading a partition reads its last whole record and about this many changes.
@@ -232,6 +234,9 @@ impl StateBackend for RocksState {
             legacy::delete(&mut batch, old);
             batch.delete(manifest_key(old));
             batch.delete_range(record_key(old, 0), record_key(old + 1, 0));
+        }
+        if manifest.parts.iter().any(|p| p.parent.is_some()) {
+            fault::delta_write();
         }
         let mut options = WriteOptions::default();
         options.set_sync(true);
