@@ -11,6 +11,7 @@
 //!            the registry of uploaded versions, which version each stage runs
 //! metrics    Prometheus registries of every counter, gauge and histogram
 //! health     readiness: set by the loops and sinks, reported on /health/ready
+//! schema_registry  Avro schemas by id from a schema registry, retried while it is down
 //! kafka      Kafka clients: group consumer, producer, embedded cluster, output reader
 //! state      checkpoints on disk (RocksDB) and opening the configured backend
 //! sink       writers of results, late events and dead letters: JSON lines, Kafka topics, or
@@ -27,6 +28,7 @@
 pub mod plugin;
 pub mod metrics;
 pub mod health;
+pub mod schema_registry;
 pub mod kafka;
 pub mod state;
 pub mod sink;

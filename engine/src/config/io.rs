@@ -30,6 +30,11 @@ pub enum SourceConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
+    /// How records are written.
+    pub format: RecordFormat,
+    /// Avro: the writer schema (`.avsc`) every record is a bare datum of; unset: records are
+    /// in the schema registry wire format and their schemas come from `schema_registry`.
+    pub schema: Option<PathBuf>,
     /// JSON pointer of the key field (strings are used as they are, numbers and booleans as
     /// their JSON text).
     pub key: String,
@@ -42,11 +47,26 @@ pub struct DecodeConfig {
 impl Default for DecodeConfig {
     fn default() -> Self {
         Self {
+            format: RecordFormat::Json,
+            schema: None,
             key: "/key".into(),
             time: "/ts".into(),
             time_format: TimeFormat::EpochMs,
         }
     }
+}
+
+/// How records are written.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordFormat {
+    /// A JSON object per record.
+    #[default]
+    Json,
+    /// Avro binary: fields are named by pointers over the record as Avro's JSON shows it (a
+    /// union's value as itself); `timestamp-millis`, `-micros` and `-nanos` fields are read
+    /// as epoch milliseconds.
+    Avro,
 }
 
 /// How an event's time is written.

@@ -16,6 +16,7 @@ mod kafka;
 mod log;
 mod plugins;
 mod reference;
+mod registry;
 mod stage;
 mod state;
 #[cfg(test)]
@@ -28,8 +29,8 @@ use validate::{check_plugin, check_pointer};
 pub use admin::AdminConfig;
 pub use http::HttpConfig;
 pub use io::{
-    DecodeConfig, FileMode, PostgresSink, SecretUrl, SideOutputConfig, SinkConfig, SourceConfig,
-    TimeFormat, redact_password,
+    DecodeConfig, FileMode, PostgresSink, RecordFormat, SecretUrl, SideOutputConfig, SinkConfig,
+    SourceConfig, TimeFormat, redact_password,
 };
 pub use kafka::{
     Compression, KafkaConfig, OnReset, RebalanceProtocol, StartPosition, StaticMembership,
@@ -38,6 +39,7 @@ pub use kafka::{
 pub use log::{LogConfig, LogFormat};
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
 pub use reference::reference;
+pub use registry::{SchemaRegistryConfig, Secret};
 pub use stage::StageId;
 pub use state::{BackendKind, Delivery, StateConfig};
 pub use time::{TriggerConfig, WatermarkConfig, WindowConfig};
@@ -91,6 +93,8 @@ pub struct Config {
     pub source: SourceConfig,
     /// How a record becomes an event.
     pub decode: DecodeConfig,
+    /// The schema registry of Avro records.
+    pub schema_registry: SchemaRegistryConfig,
     /// Map and filter plugins run over every batch before decoding, in order.
     pub transforms: Vec<StageConfig>,
     /// Event-time watermarks.
@@ -138,6 +142,7 @@ impl Default for Config {
         Self {
             source: SourceConfig::Stdin,
             decode: DecodeConfig::default(),
+            schema_registry: SchemaRegistryConfig::default(),
             transforms: Vec::new(),
             watermark: WatermarkConfig::default(),
             window: WindowConfig::default(),
@@ -280,6 +285,7 @@ impl Config {
             return Err(invalid("plugins.call_timeout", "must be more than 0"));
         }
         self.validate_kafka()?;
+        self.validate_format()?;
         self.validate_postgres()?;
         self.validate_state()?;
         if let SourceConfig::Generator(generator) = &self.source {

@@ -6,6 +6,7 @@
 //! as raw JSON text and skips the rest, so no JSON tree is built for an event. Pointers deeper
 //! than one level parse just the top-level field they start in.
 
+pub mod avro;
 mod columns;
 mod keys;
 mod patch;
@@ -40,6 +41,15 @@ pub enum DecodeError {
     /// A field an aggregate reads holds something other than a number (or null).
     #[error("field {0} is {1}, not a number")]
     NotANumber(String, String),
+    /// The record is not in the schema registry wire format.
+    #[error("not in the schema registry wire format (a zero byte, then a 4-byte schema id)")]
+    NotFramed,
+    /// The record's schema cannot be had.
+    #[error("{0}")]
+    Schema(String),
+    /// The payload does not read as a record of its Avro schema.
+    #[error("not an Avro record of its schema: {0}")]
+    Avro(String),
 }
 
 /// The timestamp of a record that has none (`time_format: record_timestamp` refuses it).
@@ -223,6 +233,8 @@ pub struct Decoder {
     inputs: Vec<Field>,
     /// Per aggregate, which input it takes (`None`: the aggregate counts, its value is 1).
     columns: Vec<Option<usize>>,
+    /// How records are read; none: JSON.
+    avro: Option<avro::AvroReader>,
 }
 
 impl Decoder {
@@ -263,7 +275,19 @@ impl Decoder {
             time_format: decode.time_format,
             inputs,
             columns,
+            avro: None,
         }
+    }
+
+    /// A decoder of Avro records whose writer schemas come from `schemas`.
+    pub fn avro(
+        decode: &DecodeConfig,
+        aggregates: &[AggregateConfig],
+        schemas: avro::AvroSchemas,
+    ) -> Self {
+        let mut decoder = Self::new(decode, aggregates);
+        decoder.avro = Some(avro::AvroReader::new(schemas, &decoder.names));
+        decoder
     }
 
     /// Decodes every record of `batch`.
@@ -289,16 +313,76 @@ impl Decoder {
             })
             .collect();
         let written = written.iter().any(Option::is_some).then_some(&written[..]);
+        let mut avro = AvroScratch::default();
         for row in 0..batch.len() {
             let record_time = batch.timestamps[row];
             let known = |input: usize| written.and_then(|w| w[input]).and_then(|v| v[row]);
-            if let Err(error) =
-                self.decode_one(batch.payload(row), record_time, row as u32, known, &mut out)
-            {
+            let payload = batch.payload(row);
+            let result = match &self.avro {
+                None => self.decode_json(payload, record_time, row as u32, known, &mut out),
+                Some(reader) => self.decode_avro(
+                    reader,
+                    payload,
+                    record_time,
+                    row as u32,
+                    &mut avro,
+                    &mut out,
+                ),
+            };
+            if let Err(error) = result {
                 out.errors.push((row as u32, error));
             }
         }
         out
+    }
+
+    /// Decodes one JSON record; `known(i)` is input `i`'s value when a column map wrote it.
+    fn decode_json(
+        &self,
+        payload: &[u8],
+        record_time: i64,
+        row: u32,
+        known: impl Fn(usize) -> Option<f64>,
+        out: &mut DecodedBatch,
+    ) -> Result<(), DecodeError> {
+        // A UTF-8 byte-order mark (the first line of a file some editors write) is skipped.
+        let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
+        let mut top = SmallBuffer::new(self.names.len(), None);
+        scan::fields(payload, &self.names, top.as_mut())
+            .map_err(|e| DecodeError::NotJson(e.to_string()))?;
+        self.decode_one(top.as_mut(), 1, record_time, row, known, out)
+    }
+
+    /// Decodes one Avro record: its wanted fields as JSON text, then as a JSON record.
+    fn decode_avro(
+        &self,
+        reader: &avro::AvroReader,
+        payload: &[u8],
+        record_time: i64,
+        row: u32,
+        scratch: &mut AvroScratch,
+        out: &mut DecodedBatch,
+    ) -> Result<(), DecodeError> {
+        scratch.text.clear();
+        let mut ranges = SmallBuffer::new(self.names.len(), None);
+        let projection = reader.fields(
+            payload,
+            &mut scratch.memo,
+            &mut scratch.text,
+            ranges.as_mut(),
+        )?;
+        // JSON text written by the reader: UTF-8.
+        let text =
+            std::str::from_utf8(&scratch.text).map_err(|e| DecodeError::Avro(e.to_string()))?;
+        let mut top = SmallBuffer::new(self.names.len(), None);
+        for (slot, range) in top.as_mut().iter_mut().zip(ranges.as_mut().iter()) {
+            *slot = range.and_then(|(start, end)| text.get(start..end));
+        }
+        let per_ms = match self.time.pointer.tokens.len() {
+            1 => projection.per_ms[self.time.top],
+            _ => 1,
+        };
+        self.decode_one(top.as_mut(), per_ms, record_time, row, |_| None, out)
     }
 
     fn find<'a>(&self, top: &[Option<&'a str>], field: &Field) -> Option<Found<'a>> {
@@ -312,21 +396,17 @@ impl Decoder {
             .map(Found::Nested)
     }
 
-    /// Decodes one record; `known(i)` is input `i`'s value when a column map wrote it.
+    /// Makes an event of a record's top-level fields (`top`: raw JSON text by name);
+    /// `per_ms`: units of the time field per millisecond (an Avro `timestamp-micros` field).
     fn decode_one(
         &self,
-        payload: &[u8],
+        top: &[Option<&str>],
+        per_ms: i64,
         record_time: i64,
         row: u32,
         known: impl Fn(usize) -> Option<f64>,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
-        // A UTF-8 byte-order mark (the first line of a file some editors write) is skipped.
-        let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-        let mut top = SmallBuffer::new(self.names.len(), None);
-        scan::fields(payload, &self.names, top.as_mut())
-            .map_err(|e| DecodeError::NotJson(e.to_string()))?;
-        let top = top.as_mut();
         let key = self
             .find(top, &self.key)
             .and_then(|f| f.key())
@@ -339,6 +419,10 @@ impl Decoder {
             format => self
                 .find(top, &self.time)
                 .and_then(|f| f.time(format))
+                .map(|t| match (format, per_ms) {
+                    (TimeFormat::EpochMs, 2..) => t.div_euclid(per_ms),
+                    _ => t,
+                })
                 .ok_or_else(|| {
                     DecodeError::Time(self.time.pointer.as_str().to_string(), expected(format))
                 })?,
@@ -374,6 +458,13 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// What decoding Avro records reuses from one record to the next.
+#[derive(Default)]
+struct AvroScratch {
+    text: Vec<u8>,
+    memo: avro::Memo,
 }
 
 /// A few values on the stack (the common case: a handful of fields), more on the heap.
@@ -421,6 +512,7 @@ mod tests {
             key: key.into(),
             time: time.into(),
             time_format: TimeFormat::EpochMs,
+            ..DecodeConfig::default()
         };
         Decoder::new(&decode, &aggregates)
     }

@@ -112,6 +112,7 @@ mod tests {
             key: "/k".into(),
             time: "/t".into(),
             time_format: TimeFormat::EpochMs,
+            ..DecodeConfig::default()
         };
         let decoder = Decoder::new(&decode, &Vec::<AggregateConfig>::new());
         let mut ahead = ReadAhead::start(source, Some(decoder), 7, 3).expect("threads");

@@ -75,6 +75,13 @@ pub struct UploadLabels {
     pub outcome: &'static str,
 }
 
+/// What became of a request to the schema registry.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct SchemaRequestLabels {
+    /// `ok`, `unknown` (no such schema, or not one Eddy reads) or `unreachable`.
+    pub outcome: &'static str,
+}
+
 /// Every metric of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -100,6 +107,8 @@ pub struct Metrics {
     pub uploads: Family<UploadLabels, Counter>,
     /// Admin requests refused for a missing or wrong bearer token.
     pub admin_auth_failures: Counter,
+    /// Requests for schemas to the schema registry, by outcome.
+    pub schema_requests: Family<SchemaRequestLabels, Counter>,
     /// Records, errors, lags, state size, result latency.
     pub pipeline: PipelineMetrics,
     /// Consumer group rebalances.
@@ -253,6 +262,12 @@ impl Metrics {
             "Admin API requests refused for a missing or wrong bearer token",
             admin_auth_failures.clone(),
         );
+        let schema_requests = Family::<SchemaRequestLabels, Counter>::default();
+        registry.register(
+            "schema_registry_requests",
+            "Schemas asked of the schema registry: ok, unknown (no such id, or not Avro) or unreachable (retried)",
+            schema_requests.clone(),
+        );
         let pipeline = PipelineMetrics::default();
         pipeline.register(&mut registry);
         let rebalance = RebalanceMetrics::default();
@@ -271,9 +286,17 @@ impl Metrics {
             records_skipped,
             uploads,
             admin_auth_failures,
+            schema_requests,
             pipeline,
             rebalance,
         }
+    }
+
+    /// Counts a request to the schema registry.
+    pub fn schema_registry_request(&self, outcome: &'static str) {
+        self.schema_requests
+            .get_or_create(&SchemaRequestLabels { outcome })
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

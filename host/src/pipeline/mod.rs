@@ -7,6 +7,7 @@
 //! between replicas as a unit. Other sources feed one operator.
 
 mod changes;
+mod decoder;
 mod dropped;
 mod outputs;
 mod partitions;
@@ -34,6 +35,7 @@ pub use versions::MIGRATE_PER_ROUND;
 
 use crate::kafka::KafkaError;
 use crate::plugin::{RegistryError, Runtime};
+use crate::schema_registry::SchemaRegistry;
 use crate::sink::{SideRecord, SinkError};
 
 /// Why a pipeline stopped.
@@ -63,6 +65,9 @@ pub enum PipelineError {
     /// A stage cannot switch to the version asked for (the plugin itself did not fail).
     #[error(transparent)]
     SwapRefused(#[from] SwapRefused),
+    /// The records' schema (a file, or the registry's client) cannot be used.
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl From<eddy_engine::aggregate::SwapError> for PipelineError {
@@ -80,6 +85,7 @@ pub struct Pipeline {
     runtime: Arc<Runtime>,
     transforms: Vec<TransformStage>,
     decoder: Decoder,
+    schema_registry: Option<Arc<SchemaRegistry>>,
     per_partition: bool,
     operators: BTreeMap<u32, Operator>,
     spare: Option<Operator>,
@@ -104,6 +110,7 @@ impl Pipeline {
         runtime: Arc<Runtime>,
         outputs: Outputs,
     ) -> Result<Self, PipelineError> {
+        let (decoder, schema_registry) = decoder::build(config)?;
         let mut transforms = Vec::with_capacity(config.transforms.len());
         for stage in &config.transforms {
             transforms.push(TransformStage::new(
@@ -131,7 +138,8 @@ impl Pipeline {
             config: config.clone(),
             runtime,
             transforms,
-            decoder: Decoder::new(&config.decode, &config.aggregates),
+            decoder,
+            schema_registry,
             per_partition,
             operators,
             spare,
@@ -211,6 +219,11 @@ impl Pipeline {
         };
         let decoded = self.decoder.decode(&batch);
         self.process_events(batch, decoded, now_ms)
+    }
+
+    /// The schema registry client the decoder asks, if any (to report its outages).
+    pub fn schema_registry(&self) -> Option<&Arc<SchemaRegistry>> {
+        self.schema_registry.as_ref()
     }
 
     /// A copy of the decoder for a reader that decodes ahead on another thread (see

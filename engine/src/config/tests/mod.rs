@@ -7,6 +7,7 @@ use super::*;
 use figment::Jail;
 use std::path::PathBuf;
 
+mod formats;
 mod kafka;
 mod state_and_sinks;
 
@@ -46,7 +47,8 @@ fn every_key_is_read() {
             DecodeConfig {
                 key: "/user".into(),
                 time: "/at".into(),
-                time_format: TimeFormat::Rfc3339
+                time_format: TimeFormat::Rfc3339,
+                ..DecodeConfig::default()
             }
         );
         assert_eq!(c.watermark.out_of_orderness, Duration::from_secs(2));

@@ -158,6 +158,9 @@ impl KafkaRun {
             )?),
         };
         let mut pipeline = Pipeline::with_runtime(config, runtime, outputs)?;
+        if let Some(registry) = pipeline.schema_registry() {
+            registry.watch(Arc::clone(&health), Arc::clone(&metrics));
+        }
         pipeline.set_emit_lag(metrics.pipeline.event_time_lag.clone());
         pipeline.watch_outputs(&health);
         if let Some(producer) = &producer {
