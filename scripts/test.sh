@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Sets up (apt packages, wasm target, the Apache Kafka test broker from Maven Central), builds the
-# plugins (Rust, Python and JavaScript), and runs every test of the workspace and of the Python
-# and JavaScript SDKs. The Kafka tests start their own broker processes. Usage: scripts/test.sh
+# Sets up (apt packages, wasm target, the Apache Kafka test broker and schema registry from Maven
+# Central), builds the plugins (Rust, Python and JavaScript), and runs every test of the workspace
+# and of the Python and JavaScript SDKs. The Kafka tests start their own broker processes. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
 scripts/install-kafka.sh >/dev/null
+# The schema registry of the Avro tests (Apicurio Registry, built from Maven Central once).
+scripts/install-registry.sh >/dev/null
 scripts/build-plugins.sh >/dev/null
 # Python and JavaScript plugins (componentize-py, componentize-js) and their native tests.
 scripts/build-polyglot.sh --test

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub mod avro;
 pub mod broker;
 pub mod dataset;
 pub mod pg_proxy;
@@ -9,6 +10,7 @@ pub mod pg_tables;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod registry;
 pub mod swap;
 pub mod topics;
 pub mod uploads;

@@ -1,0 +1,100 @@
+//! The known dataset as Avro records in the schema registry wire format (a zero byte, the
+//! schema's 4-byte id, the datum), and Avro read back.
+
+use apache_avro::Schema;
+use apache_avro::types::Value as Avro;
+use apache_avro::writer::datum::GenericDatumWriter;
+use serde_json::Value;
+
+use crate::dataset::Dataset;
+
+/// The writer schema of the dataset's events.
+pub const EVENT_SCHEMA: &str = r#"{
+  "type": "record", "name": "Event", "namespace": "eddy.test",
+  "fields": [
+    {"name": "key", "type": "string"},
+    {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "amount", "type": "long"}
+  ]
+}"#;
+
+/// A schema id no registry of the tests knows.
+pub const UNKNOWN_ID: u32 = 999_999;
+
+/// `datum` framed with schema `id`.
+pub fn framed(id: u32, datum: &[u8]) -> Vec<u8> {
+    let mut record = vec![0];
+    record.extend_from_slice(&id.to_be_bytes());
+    record.extend_from_slice(datum);
+    record
+}
+
+/// The Avro datum of one of the dataset's JSON events.
+pub fn datum(event: &Value) -> Vec<u8> {
+    let schema = Schema::parse_str(EVENT_SCHEMA).expect("schema");
+    let record = Avro::Record(vec![
+        (
+            "key".into(),
+            Avro::String(event["key"].as_str().expect("key").into()),
+        ),
+        (
+            "ts".into(),
+            Avro::TimestampMillis(event["ts"].as_i64().expect("ts")),
+        ),
+        (
+            "amount".into(),
+            Avro::Long(event["amount"].as_i64().expect("amount")),
+        ),
+    ]);
+    GenericDatumWriter::builder(&schema)
+        .build()
+        .expect("writer")
+        .write_value_to_vec(record)
+        .expect("an event of the schema")
+}
+
+/// `data` with every event an Avro record framed with schema `id` (`tail` appended to each
+/// datum: the values of fields a later schema version adds); its undecodable records become,
+/// alternately, a record naming a schema id the registry does not know and a record cut short.
+pub fn avro_dataset(data: &Dataset, id: u32, tail: &[u8]) -> Dataset {
+    let mut junk = 0;
+    let mut encode = |payload: &[u8]| -> Vec<u8> {
+        let event = serde_json::from_slice::<Value>(payload)
+            .ok()
+            .filter(|e| e["ts"].is_i64() && e["amount"].is_i64());
+        if let Some(event) = event {
+            return framed(id, &[datum(&event), tail.to_vec()].concat());
+        }
+        junk += 1;
+        let sample = serde_json::json!({ "key": "junk", "ts": junk, "amount": 77 });
+        let datum = datum(&sample);
+        if junk % 2 == 0 {
+            framed(UNKNOWN_ID, &datum)
+        } else {
+            framed(id, &datum[..datum.len() - 1])
+        }
+    };
+    let mut records = Vec::with_capacity(data.records.len());
+    let mut replaced_junk = Vec::new();
+    for (partition, payload) in &data.records {
+        let record = encode(payload);
+        if data.junk.contains(payload) {
+            replaced_junk.push(record.clone());
+        }
+        records.push((*partition, record));
+    }
+    let late = data
+        .late
+        .iter()
+        .map(|payload| {
+            let event: Value = serde_json::from_slice(payload).expect("late events are JSON");
+            framed(id, &[datum(&event), tail.to_vec()].concat())
+        })
+        .collect();
+    Dataset {
+        records,
+        windows: data.windows.clone(),
+        late,
+        junk: replaced_junk,
+    }
+}

@@ -1,0 +1,195 @@
+//! Avro records in the schema registry wire format, read by `eddy run` from a real Apache Kafka
+//! broker with their schemas from a real schema registry (Apicurio Registry, started by the
+//! harness): the known dataset gives exactly the reference results; a record naming a schema id
+//! the registry does not know and a record cut short are dead-lettered with their reasons; and
+//! a registry that cannot be reached stops the intake (readiness false, nothing
+//! dead-lettered) until it can be again.
+
+use std::time::{Duration, Instant};
+
+use eddy_tests::avro::{EVENT_SCHEMA, UNKNOWN_ID, avro_dataset};
+use eddy_tests::broker::Kafka;
+use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
+use eddy_tests::process::{Eddy, http_get};
+use eddy_tests::proxy::Proxy;
+use eddy_tests::registry::Registry;
+use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
+
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// The dataset's pipeline reading Avro through the registry at `url`.
+fn config(url: &str) -> String {
+    let config = CONFIG.replace(
+        "decode: { key: /key, time: /ts }",
+        "decode: { format: avro, key: /key, time: /ts }",
+    );
+    assert_ne!(config, CONFIG, "the decode line is replaced");
+    format!("{config}schema_registry: {{ url: '{url}', retry_timeout: 120s }}\n")
+}
+
+fn assert_exact(report: &Report) {
+    assert!(report.results.exact(), "results: {}", report.summary());
+    assert!(report.late.exact(), "late events: {}", report.summary());
+    assert!(report.dead.exact(), "dead letters: {}", report.summary());
+}
+
+#[test]
+fn avro_records_give_the_reference_results_and_bad_ones_are_dead_lettered_with_reasons() {
+    let kafka = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let brokers = kafka.bootstrap_servers();
+    let registry = Registry::start();
+    let id = registry.register("events-value", EVENT_SCHEMA);
+    let data = avro_dataset(&dataset(), id, &[]);
+    assert!(data.junk.len() >= 4, "unknown ids and truncated records");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("avro.yaml");
+    std::fs::write(&path, config(&registry.url())).expect("config written");
+    produce(&brokers, &data.records);
+    let mut eddy = Eddy::run(&path, &brokers, &[]);
+    eddy.wait_ready(READY_WITHIN);
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(1),
+        Duration::from_secs(90),
+    );
+    let requests = |outcome: &str| {
+        eddy.metric(&format!(
+            "eddy_schema_registry_requests_total{{outcome=\"{outcome}\"}}"
+        ))
+    };
+    let (ok, unknown) = (requests("ok"), requests("unknown"));
+    assert!(eddy.stop().success(), "eddy exits 0 on SIGTERM");
+    let report = Report::of(&data, &outputs);
+    assert_exact(&report);
+
+    let mut reasons: Vec<String> = outputs["dead"]
+        .iter()
+        .filter_map(|r| r.header("eddy.error").map(str::to_string))
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(
+        reasons,
+        [
+            "not an Avro record of its schema: the payload ends early (truncated)".to_string(),
+            format!(
+                "schema {UNKNOWN_ID}: not in the registry (No content with id/hash 'contentId-{UNKNOWN_ID}' was found.)"
+            ),
+        ],
+        "the reasons, as the registry words them"
+    );
+    // One request for the dataset's schema (then cached by id); an unknown id is asked for
+    // again each time it comes.
+    let unknown_records = data
+        .junk
+        .iter()
+        .filter(|p| p[1..5] == UNKNOWN_ID.to_be_bytes())
+        .count();
+    assert_eq!(ok, Some(1.0));
+    assert_eq!(unknown, Some(unknown_records as f64));
+}
+
+/// Readiness: (ready, body of /health/ready).
+fn readiness(eddy: &Eddy) -> (bool, String) {
+    let answer = http_get(eddy.port(), "/health/ready").unwrap_or_default();
+    (answer.starts_with("HTTP/1.1 200"), answer)
+}
+
+#[test]
+fn a_registry_that_cannot_be_reached_stops_the_intake_until_it_can() {
+    let kafka = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let brokers = kafka.bootstrap_servers();
+    let registry = Registry::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let proxy = Proxy::start_on(port, registry.port());
+    let first = registry.register("events-value", EVENT_SCHEMA);
+    // A second version: an optional field more, last (its null is one more byte, 0).
+    let v2 = EVENT_SCHEMA.replace(
+        r#"{"name": "amount", "type": "long"}"#,
+        r#"{"name": "amount", "type": "long"},
+    {"name": "note", "type": ["null", "string"], "default": null}"#,
+    );
+    assert_ne!(v2, EVENT_SCHEMA);
+    let second = registry.register("events-value", &v2);
+    assert_ne!(first, second);
+
+    // The first half of every partition written with the first version, the rest with the
+    // second, which Eddy asks for only once it reads it: while the registry is cut off.
+    let plain = dataset();
+    let (one, two) = (
+        avro_dataset(&plain, first, &[]),
+        avro_dataset(&plain, second, &[0]),
+    );
+    let per_partition = one.records.len() / PARTITIONS as usize;
+    let (head, tail): (Vec<_>, Vec<_>) =
+        (0..one.records.len()).partition(|i| i % per_partition < per_partition / 2);
+    let head: Vec<(i32, Vec<u8>)> = head.iter().map(|&i| one.records[i].clone()).collect();
+    let tail: Vec<(i32, Vec<u8>)> = tail.iter().map(|&i| two.records[i].clone()).collect();
+    let all: Vec<(i32, Vec<u8>)> = head.iter().chain(&tail).cloned().collect();
+    let among = |candidates: [&Vec<Vec<u8>>; 2]| -> Vec<Vec<u8>> {
+        all.iter()
+            .map(|(_, payload)| payload)
+            .filter(|p| candidates.iter().any(|c| c.contains(p)))
+            .cloned()
+            .collect()
+    };
+    let data = Dataset {
+        records: all.clone(),
+        windows: plain.windows.clone(),
+        late: among([&one.late, &two.late]),
+        junk: among([&one.junk, &two.junk]),
+    };
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("avro.yaml");
+    std::fs::write(&path, config(&Registry::url_on(proxy.port()))).expect("config written");
+    produce(&brokers, &head);
+    let mut eddy = Eddy::run(&path, &brokers, &[]);
+    eddy.wait_ready(READY_WITHIN);
+    wait_until_quiet(&brokers);
+
+    proxy.cut();
+    produce(&brokers, &tail);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        let (ready, body) = readiness(&eddy);
+        if !ready && body.contains("schema registry") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready while the registry is unreachable: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(reason.contains(&format!("schema {second}")), "{reason}");
+    // A while cut off: still waiting, not dead-lettering.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!readiness(&eddy).0, "still not ready");
+    assert!(eddy.exited().is_none(), "still running");
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !readiness(&eddy).0 {
+        assert!(
+            Instant::now() < deadline,
+            "ready again: {}",
+            readiness(&eddy).1
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(1),
+        Duration::from_secs(90),
+    );
+    assert!(eddy.stop().success(), "eddy exits 0 on SIGTERM");
+    let report = Report::of(&data, &outputs);
+    assert_exact(&report);
+}
