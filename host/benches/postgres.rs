@@ -130,6 +130,7 @@ fn kafka(brokers: &str, topic: &str, batches: &[Emitted]) -> Duration {
     let mut writer = Writer::Kafka(KafkaTopic {
         producer: Arc::clone(&producer),
         topic: topic.to_string(),
+        avro: None,
     });
     let mut scratch = Vec::new();
     // The writer takes results by value: copied before the clock starts.

@@ -2,11 +2,13 @@
 //! schema's 4-byte id, the datum), and Avro read back.
 
 use apache_avro::Schema;
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value as Avro;
 use apache_avro::writer::datum::GenericDatumWriter;
 use serde_json::Value;
 
 use crate::dataset::Dataset;
+use crate::registry::Registry;
 
 /// The writer schema of the dataset's events.
 pub const EVENT_SCHEMA: &str = r#"{
@@ -96,5 +98,40 @@ pub fn avro_dataset(data: &Dataset, id: u32, tail: &[u8]) -> Dataset {
         windows: data.windows.clone(),
         late,
         junk: replaced_junk,
+    }
+}
+
+/// A result written as Avro (registry wire format), read with its schema from `registry` as a
+/// registry client reads it, as the JSON result Eddy writes otherwise (whole numbers as
+/// integers).
+pub fn result_as_json(payload: &[u8], registry: &Registry) -> Value {
+    let (magic, id, mut datum) = (payload[0], &payload[1..5], &payload[5..]);
+    assert_eq!(magic, 0, "the wire format's magic byte");
+    let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+    let text = registry
+        .schema(id)
+        .unwrap_or_else(|| panic!("schema {id} in the registry"));
+    let schema = Schema::parse_str(&text).expect("an Avro schema");
+    let value = GenericDatumReader::builder(&schema)
+        .build()
+        .expect("reader")
+        .read_value(&mut datum)
+        .expect("a result of its schema");
+    assert!(datum.is_empty(), "the whole datum read");
+    json(value)
+}
+
+fn json(value: Avro) -> Value {
+    match value {
+        Avro::Record(fields) => {
+            Value::Object(fields.into_iter().map(|(n, v)| (n, json(v))).collect())
+        }
+        Avro::Union(_, value) => json(*value),
+        Avro::Null => Value::Null,
+        Avro::String(s) => Value::String(s),
+        Avro::Long(v) | Avro::TimestampMillis(v) => Value::from(v),
+        Avro::Double(v) if v.fract() == 0.0 && v.abs() < 9e15 => Value::from(v as i64),
+        Avro::Double(v) => Value::from(v),
+        other => panic!("not in a result: {other:?}"),
     }
 }

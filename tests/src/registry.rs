@@ -152,6 +152,19 @@ impl Registry {
             .unwrap_or_else(|| panic!("no id in {answer}"))
     }
 
+    /// Sets the compatibility `subject`'s new versions are checked with (e.g. `BACKWARD`).
+    pub fn set_compatibility(&self, subject: &str, level: &str) {
+        let body = serde_json::json!({ "compatibility": level }).to_string();
+        let (status, answer) = http_request(
+            self.port,
+            "PUT",
+            &format!("{API}/config/{subject}"),
+            &[("Content-Type", "application/vnd.schemaregistry.v1+json")],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "compatibility of {subject}: {answer}");
+    }
+
     /// The schema text with `id`, as a client of the registry reads it.
     pub fn schema(&self, id: u32) -> Option<String> {
         let (status, answer) = http_request(

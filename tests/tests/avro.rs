@@ -1,16 +1,19 @@
 //! Avro records in the schema registry wire format, read by `eddy run` from a real Apache Kafka
 //! broker with their schemas from a real schema registry (Apicurio Registry, started by the
-//! harness): the known dataset gives exactly the reference results; a record naming a schema id
+//! harness): the known dataset gives exactly the reference results (written as Avro under a
+//! schema Eddy registers, and read back by a registry client); a record naming a schema id
 //! the registry does not know and a record cut short are dead-lettered with their reasons; and
 //! a registry that cannot be reached stops the intake (readiness false, nothing
 //! dead-lettered) until it can be again.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eddy_tests::avro::{EVENT_SCHEMA, UNKNOWN_ID, avro_dataset};
+use eddy_tests::avro::{EVENT_SCHEMA, UNKNOWN_ID, avro_dataset, result_as_json};
 use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
-use eddy_tests::process::{Eddy, http_get};
+use eddy_tests::plugin_dir;
+use eddy_tests::process::{Eddy, eddy_binary, http_get};
 use eddy_tests::proxy::Proxy;
 use eddy_tests::registry::Registry;
 use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
@@ -44,16 +47,26 @@ fn avro_records_give_the_reference_results_and_bad_ones_are_dead_lettered_with_r
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("avro.yaml");
-    std::fs::write(&path, config(&registry.url())).expect("config written");
+    let config = config(&registry.url()).replace(
+        "sink: { type: kafka, topic: results }",
+        "sink: { type: kafka, topic: results, format: avro }",
+    );
+    std::fs::write(&path, &config).expect("config written");
     produce(&brokers, &data.records);
     let mut eddy = Eddy::run(&path, &brokers, &[]);
     eddy.wait_ready(READY_WITHIN);
-    let outputs = read_outputs(
+    let mut outputs = read_outputs(
         &brokers,
         data.windows.len(),
         Duration::from_secs(1),
         Duration::from_secs(90),
     );
+    // The results, written as Avro under `results-value`, read back as a registry client does.
+    for result in outputs.get_mut("results").expect("results") {
+        result.payload = result_as_json(&result.payload, &registry)
+            .to_string()
+            .into_bytes();
+    }
     let requests = |outcome: &str| {
         eddy.metric(&format!(
             "eddy_schema_registry_requests_total{{outcome=\"{outcome}\"}}"
@@ -82,13 +95,42 @@ fn avro_records_give_the_reference_results_and_bad_ones_are_dead_lettered_with_r
     );
     // One request for the dataset's schema (then cached by id); an unknown id is asked for
     // again each time it comes.
-    let unknown_records = data
-        .junk
+    assert_eq!(ok, Some(1.0));
+    assert_eq!(unknown, Some(unknown_records(&data) as f64));
+
+    // The results' schema changes with the aggregates; one the registry refuses as
+    // incompatible stops the start, with the registry's reason.
+    registry.set_compatibility("results-value", "BACKWARD");
+    let more = config.replace(
+        "aggregates:\n",
+        "aggregates:\n  - { name: avg, plugin: avg, field: /amount }\n",
+    );
+    assert_ne!(more, config);
+    std::fs::write(&path, more).expect("config written");
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg(eddy_binary())
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("EDDY_KAFKA__BROKERS", &brokers)
+        .env("EDDY_PLUGINS__DIR", plugin_dir())
+        .output()
+        .expect("eddy run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "refused at start: {stderr}");
+    assert!(
+        stderr.contains("results as Avro: the results' schema under subject `results-value`")
+            && stderr.contains("409"),
+        "{stderr}"
+    );
+}
+
+/// How many of the dataset's records name the unknown schema id.
+fn unknown_records(data: &Dataset) -> usize {
+    data.junk
         .iter()
         .filter(|p| p[1..5] == UNKNOWN_ID.to_be_bytes())
-        .count();
-    assert_eq!(ok, Some(1.0));
-    assert_eq!(unknown, Some(unknown_records as f64));
+        .count()
 }
 
 /// Readiness: (ready, body of /health/ready).

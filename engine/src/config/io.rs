@@ -69,6 +69,19 @@ pub enum RecordFormat {
     Avro,
 }
 
+/// How results are written to a Kafka topic.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkFormat {
+    /// A JSON object per result.
+    #[default]
+    Json,
+    /// Avro in the schema registry wire format, under the subject `<topic>-value`, with a
+    /// schema derived from the aggregates' outputs (registered at start when missing; a
+    /// schema the registry refuses as incompatible stops the start with its message).
+    Avro,
+}
+
 /// How an event's time is written.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +115,9 @@ pub enum SinkConfig {
     Kafka {
         /// The topic.
         topic: String,
+        /// How results are written.
+        #[serde(default)]
+        format: SinkFormat,
     },
     /// One row per (key, window) in a PostgreSQL table, upserted: a later result of the same
     /// window (`on_time` after `early`, `late_update`) replaces the row.

@@ -30,7 +30,7 @@ pub use admin::AdminConfig;
 pub use http::HttpConfig;
 pub use io::{
     DecodeConfig, FileMode, PostgresSink, RecordFormat, SecretUrl, SideOutputConfig, SinkConfig,
-    SourceConfig, TimeFormat, redact_password,
+    SinkFormat, SourceConfig, TimeFormat, redact_password,
 };
 pub use kafka::{
     Compression, KafkaConfig, OnReset, RebalanceProtocol, StartPosition, StaticMembership,
@@ -304,7 +304,7 @@ impl Config {
         if let SourceConfig::Kafka { topic } = &self.source {
             topics.push(("source.topic", topic.as_str()));
         }
-        if let SinkConfig::Kafka { topic } = &self.sink {
+        if let SinkConfig::Kafka { topic, .. } = &self.sink {
             topics.push(("sink.topic", topic.as_str()));
         }
         if let SideOutputConfig::Kafka { topic } = &self.late {

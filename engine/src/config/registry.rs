@@ -70,7 +70,18 @@ impl Default for SchemaRegistryConfig {
 impl super::Config {
     /// Checks `decode.format` against the source, the schema and the registry.
     pub(super) fn validate_format(&self) -> Result<(), super::ConfigError> {
-        use super::{RecordFormat, SourceConfig, invalid};
+        use super::{RecordFormat, SinkConfig, SinkFormat, SourceConfig, invalid};
+        if let SinkConfig::Kafka {
+            format: SinkFormat::Avro,
+            ..
+        } = &self.sink
+            && self.schema_registry.url.is_none()
+        {
+            return Err(invalid(
+                "sink.format",
+                "avro registers the results' schema: set schema_registry.url",
+            ));
+        }
         let registry = &self.schema_registry;
         if let Some(url) = &registry.url {
             let text = url.expose();

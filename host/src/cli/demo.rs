@@ -42,7 +42,7 @@ pub fn run(
     side: &mut dyn Write,
 ) -> Result<Stats, PipelineError> {
     let source = topic_of_source(config)?.to_string();
-    let SinkConfig::Kafka { topic: results } = &config.sink else {
+    let SinkConfig::Kafka { topic: results, .. } = &config.sink else {
         return Err(
             KafkaError::Client("the demo config's sink must be a Kafka topic".into()).into(),
         );

@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
-use eddy_engine::config::{Config, Delivery, SideOutputConfig, SinkConfig, SourceConfig};
+use eddy_engine::config::{
+    Config, Delivery, SideOutputConfig, SinkConfig, SinkFormat, SourceConfig,
+};
 
 use crate::kafka::{KafkaError, Producer};
+use crate::schema_registry::RegistryHttp;
 use crate::sink::PostgresError;
-use crate::sink::{JsonLines, KafkaTopic, PostgresTable, SideTable, SinkError, Writer};
+use crate::sink::{
+    AvroResults, JsonLines, KafkaTopic, PostgresTable, SideTable, SinkError, Writer,
+};
 
 /// Where a pipeline writes.
 pub struct Outputs {
@@ -31,6 +36,7 @@ impl Outputs {
             Ok(Writer::Kafka(KafkaTopic {
                 producer: Arc::clone(producer),
                 topic: topic.to_string(),
+                avro: None,
             }))
         };
         // PostgreSQL side tables are written by the results' table (the config requires a
@@ -51,7 +57,20 @@ impl Outputs {
         let dead_letter = side(&config.dead_letter)?;
         let mut outputs = Self {
             results: match &config.sink {
-                SinkConfig::Kafka { topic } => kafka(topic)?,
+                SinkConfig::Kafka { topic, format } => {
+                    let mut writer = kafka(topic)?;
+                    if *format == SinkFormat::Avro
+                        && let Writer::Kafka(kafka) = &mut writer
+                    {
+                        let registry = RegistryHttp::new(&config.schema_registry)
+                            .map_err(|e| SinkError::Avro(e.to_string()))?
+                            .ok_or_else(|| {
+                                SinkError::Avro("sink.format avro needs schema_registry.url".into())
+                            })?;
+                        kafka.avro = Some(Box::new(AvroResults::new(Arc::new(registry), topic)));
+                    }
+                    writer
+                }
                 SinkConfig::Postgres(sink) => {
                     let exactly_once = config.state.delivery == Delivery::ExactlyOnce
                         && matches!(config.source, SourceConfig::Kafka { .. });
@@ -92,6 +111,12 @@ impl Outputs {
     pub fn prepare(&mut self, aggregates: &[(String, Vec<String>)]) -> Result<(), SinkError> {
         if let Some(table) = self.results.postgres() {
             table.prepare(aggregates)?;
+        }
+        if let Writer::Kafka(KafkaTopic {
+            avro: Some(avro), ..
+        }) = &mut self.results
+        {
+            avro.prepare(aggregates)?;
         }
         Ok(())
     }

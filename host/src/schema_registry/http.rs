@@ -127,6 +127,45 @@ impl RegistryHttp {
         Ok((status, body))
     }
 
+    /// Registers the Avro schema `schema` under `subject` (`POST
+    /// /subjects/{subject}/versions`; the same schema again is not a new version): its id. A
+    /// schema the registry refuses (incompatible with the subject's latest, or invalid) is an
+    /// error with the registry's message.
+    pub fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let path = format!("/subjects/{subject}/versions");
+        let url = format!("{}{path}", self.base);
+        let shown = format!("{}{path}", self.url());
+        let mut request = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/vnd.schemaregistry.v1+json");
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let transport = |e: ureq::Error| RegistryError::Transport {
+            url: shown.clone(),
+            message: e.to_string(),
+        };
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let mut response = request.send(body.as_bytes()).map_err(transport)?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().map_err(transport)?;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        match (
+            status,
+            json["id"].as_u64().and_then(|id| u32::try_from(id).ok()),
+        ) {
+            (200, Some(id)) => Ok(id),
+            _ => Err(RegistryError::Status {
+                url: shown,
+                status,
+                message: json["message"]
+                    .as_str()
+                    .map_or_else(|| shorten(&body), str::to_string),
+            }),
+        }
+    }
+
     /// The schema with `id` (`GET /schemas/ids/{id}`).
     pub fn schema(&self, id: u32) -> Result<Fetched, RegistryError> {
         let path = format!("/schemas/ids/{id}");

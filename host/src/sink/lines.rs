@@ -76,7 +76,7 @@ impl JsonLines {
         match config {
             SinkConfig::Stdout => Ok(Self::new(Box::new(io::stdout()))),
             SinkConfig::File { path, mode } => Self::file(path, *mode),
-            SinkConfig::Kafka { topic } => Err(not_lines(topic)),
+            SinkConfig::Kafka { topic, .. } => Err(not_lines(topic)),
             SinkConfig::Postgres(sink) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("PostgreSQL table `{}` is not written as lines", sink.table),

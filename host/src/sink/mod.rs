@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+mod avro;
 mod lines;
 mod lines_ahead;
 pub mod postgres;
 
+pub use avro::{AvroResults, result_schema};
 use eddy_engine::event::Origin;
 use eddy_engine::operator::Emitted;
 use eddy_engine::results;
@@ -31,6 +33,9 @@ pub enum SinkError {
     /// Writing to PostgreSQL failed.
     #[error(transparent)]
     Postgres(#[from] PostgresError),
+    /// Results cannot be written as Avro (their schema refused, or not derivable).
+    #[error("results as Avro: {0}")]
+    Avro(String),
 }
 
 /// A record sent to a side output (late or dead letter).
@@ -54,6 +59,8 @@ pub struct KafkaTopic {
     pub producer: Arc<Producer>,
     /// The topic.
     pub topic: String,
+    /// Results are written as Avro by this (side records are always as they were read).
+    pub avro: Option<Box<AvroResults>>,
 }
 
 /// One output.
@@ -82,6 +89,24 @@ impl Writer {
         match self {
             Writer::Postgres(table) => return Ok(table.add(&emitted)?),
             Writer::LinesAhead(lines) => return Ok(lines.results(emitted)?),
+            Writer::Kafka(KafkaTopic {
+                producer,
+                topic,
+                avro: Some(avro),
+            }) => {
+                let records = avro.encode(&emitted)?;
+                for (group, payload) in emitted.groups.iter().zip(&records) {
+                    producer.send(&Record {
+                        topic,
+                        partition: None,
+                        key: Some(group.key.as_bytes()),
+                        payload,
+                        headers: &[],
+                        measure: true,
+                    })?;
+                }
+                return Ok(records.len());
+            }
             _ => {}
         }
         scratch.clear();

@@ -68,6 +68,10 @@ fn formats_that_cannot_work_are_refused_with_their_key() {
                 "decode.format",
             ),
             (
+                "sink: { type: kafka, topic: r, format: avro }\n".to_string(),
+                "sink.format",
+            ),
+            (
                 "schema_registry: { url: reg:8081 }\n".to_string(),
                 "schema_registry.url",
             ),

@@ -71,7 +71,8 @@ fn environment_overrides_kafka_keys() {
         assert_eq!(
             c.sink,
             SinkConfig::Kafka {
-                topic: "elsewhere".into()
+                topic: "elsewhere".into(),
+                format: SinkFormat::Json,
             }
         );
         // The layered librdkafka settings are checked in the host's `kafka::client` tests.
