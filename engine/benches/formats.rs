@@ -16,6 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eddy_engine::config::{AggregateConfig, DecodeConfig};
 use eddy_engine::decode::Decoder;
 use eddy_engine::decode::avro::{AvroSchemas, Plan, SchemaError, SchemaSource};
+use eddy_engine::decode::protobuf::ProtoSchema;
 use eddy_engine::event::RawBatch;
 use eddy_engine::generator::{Generator, GeneratorConfig};
 
@@ -39,6 +40,10 @@ impl SchemaSource for OneSchema {
             1 => Ok(Arc::clone(&self.0)),
             _ => Err(SchemaError::Unknown(id, "not found".into())),
         }
+    }
+
+    fn protobuf(&self, id: u32) -> Result<Arc<ProtoSchema>, SchemaError> {
+        Err(SchemaError::Unknown(id, "not Protobuf".into()))
     }
 }
 

@@ -59,46 +59,10 @@ pub fn datum(event: &Value) -> Vec<u8> {
 /// datum: the values of fields a later schema version adds); its undecodable records become,
 /// alternately, a record naming a schema id the registry does not know and a record cut short.
 pub fn avro_dataset(data: &Dataset, id: u32, tail: &[u8]) -> Dataset {
-    let mut junk = 0;
-    let mut encode = |payload: &[u8]| -> Vec<u8> {
-        let event = serde_json::from_slice::<Value>(payload)
-            .ok()
-            .filter(|e| e["ts"].is_i64() && e["amount"].is_i64());
-        if let Some(event) = event {
-            return framed(id, &[datum(&event), tail.to_vec()].concat());
-        }
-        junk += 1;
-        let sample = serde_json::json!({ "key": "junk", "ts": junk, "amount": 77 });
-        let datum = datum(&sample);
-        if junk % 2 == 0 {
-            framed(UNKNOWN_ID, &datum)
-        } else {
-            framed(id, &datum[..datum.len() - 1])
-        }
-    };
-    let mut records = Vec::with_capacity(data.records.len());
-    let mut replaced_junk = Vec::new();
-    for (partition, payload) in &data.records {
-        let record = encode(payload);
-        if data.junk.contains(payload) {
-            replaced_junk.push(record.clone());
-        }
-        records.push((*partition, record));
-    }
-    let late = data
-        .late
-        .iter()
-        .map(|payload| {
-            let event: Value = serde_json::from_slice(payload).expect("late events are JSON");
-            framed(id, &[datum(&event), tail.to_vec()].concat())
-        })
-        .collect();
-    Dataset {
-        records,
-        windows: data.windows.clone(),
-        late,
-        junk: replaced_junk,
-    }
+    data.encoded(
+        &|event| framed(id, &[datum(event), tail.to_vec()].concat()),
+        &|event| framed(UNKNOWN_ID, &datum(event)),
+    )
 }
 
 /// A result written as Avro (registry wire format), read with its schema from `registry` as a

@@ -101,6 +101,55 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// The dataset in a binary format: every event as `encode` makes it; the undecodable
+    /// records become, alternately, an event as `unknown` makes it (framed with a schema id
+    /// the registry does not know) and an encoded event cut short by a byte.
+    pub fn encoded(
+        &self,
+        encode: &dyn Fn(&Value) -> Vec<u8>,
+        unknown: &dyn Fn(&Value) -> Vec<u8>,
+    ) -> Dataset {
+        let mut junk = 0;
+        let mut record = |payload: &[u8]| -> Vec<u8> {
+            let event = serde_json::from_slice::<Value>(payload)
+                .ok()
+                .filter(|e| e["ts"].is_i64() && e["amount"].is_i64());
+            if let Some(event) = event {
+                return encode(&event);
+            }
+            junk += 1;
+            let sample = serde_json::json!({ "key": "junk", "ts": junk, "amount": 77 });
+            if junk % 2 == 0 {
+                unknown(&sample)
+            } else {
+                let whole = encode(&sample);
+                whole[..whole.len() - 1].to_vec()
+            }
+        };
+        let mut records = Vec::with_capacity(self.records.len());
+        let mut junk_records = Vec::new();
+        for (partition, payload) in &self.records {
+            let encoded = record(payload);
+            if self.junk.contains(payload) {
+                junk_records.push(encoded.clone());
+            }
+            records.push((*partition, encoded));
+        }
+        let late = self
+            .late
+            .iter()
+            .map(|payload| encode(&serde_json::from_slice(payload).expect("late events are JSON")))
+            .collect();
+        Dataset {
+            records,
+            windows: self.windows.clone(),
+            late,
+            junk: junk_records,
+        }
+    }
+}
+
 /// The event time (`ts`) of a record of the dataset.
 pub fn event_time(payload: &[u8]) -> Option<i64> {
     serde_json::from_slice::<Value>(payload).ok()?["ts"].as_i64()

@@ -9,6 +9,7 @@ pub mod pg_proxy;
 pub mod pg_tables;
 pub mod postgres;
 pub mod process;
+pub mod protobuf;
 pub mod proxy;
 pub mod registry;
 pub mod swap;

@@ -136,7 +136,12 @@ impl Registry {
 
     /// Registers `schema` (Avro JSON text) under `subject`: its id.
     pub fn register(&self, subject: &str, schema: &str) -> u32 {
-        let body = serde_json::json!({ "schema": schema }).to_string();
+        self.register_typed(subject, "AVRO", schema)
+    }
+
+    /// Registers `schema` of type `kind` (`AVRO`, `PROTOBUF`) under `subject`: its id.
+    pub fn register_typed(&self, subject: &str, kind: &str, schema: &str) -> u32 {
+        let body = serde_json::json!({ "schema": schema, "schemaType": kind }).to_string();
         let (status, answer) = http_request(
             self.port,
             "POST",

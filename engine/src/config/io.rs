@@ -32,9 +32,14 @@ pub enum SourceConfig {
 pub struct DecodeConfig {
     /// How records are written.
     pub format: RecordFormat,
-    /// Avro: the writer schema (`.avsc`) every record is a bare datum of; unset: records are
-    /// in the schema registry wire format and their schemas come from `schema_registry`.
+    /// Avro: the writer schema (`.avsc`) every record is a bare datum of; Protobuf: the
+    /// `.proto` file of the records' message (imports of Google's well-known types only).
+    /// Unset: records are in the schema registry wire format and their schemas come from
+    /// `schema_registry`.
     pub schema: Option<PathBuf>,
+    /// Protobuf with `schema`: the message type of the records (`shop.Order` or `Order`);
+    /// unset: the file's first message.
+    pub message: Option<String>,
     /// JSON pointer of the key field (strings are used as they are, numbers and booleans as
     /// their JSON text).
     pub key: String,
@@ -49,6 +54,7 @@ impl Default for DecodeConfig {
         Self {
             format: RecordFormat::Json,
             schema: None,
+            message: None,
             key: "/key".into(),
             time: "/ts".into(),
             time_format: TimeFormat::EpochMs,
@@ -67,6 +73,10 @@ pub enum RecordFormat {
     /// union's value as itself); `timestamp-millis`, `-micros` and `-nanos` fields are read
     /// as epoch milliseconds.
     Avro,
+    /// Protobuf binary: fields are named by pointers over the message as Protobuf's JSON
+    /// mapping shows it, with the field names of the `.proto` file (64-bit integers as
+    /// numbers; a `google.protobuf.Timestamp` as an RFC 3339 string).
+    Protobuf,
 }
 
 /// How results are written to a Kafka topic.

@@ -110,35 +110,54 @@ impl super::Config {
                 "must be more than 0",
             ));
         }
-        match self.decode.format {
+        let format = match self.decode.format {
             RecordFormat::Json => {
                 if self.decode.schema.is_some() {
                     return Err(invalid(
                         "decode.schema",
-                        "is for decode.format: avro (records here are JSON)",
+                        "is for decode.format avro or protobuf (records here are JSON)",
                     ));
                 }
+                if self.decode.message.is_some() {
+                    return Err(invalid("decode.message", "is for decode.format protobuf"));
+                }
+                return Ok(());
             }
-            RecordFormat::Avro => {
-                if !matches!(self.source, SourceConfig::Kafka { .. }) {
-                    return Err(invalid(
-                        "decode.format",
-                        "avro reads the records of a Kafka topic (source.type: kafka); stdin, files and the generator give JSON lines",
-                    ));
-                }
-                if !self.transforms.is_empty() {
-                    return Err(invalid(
-                        "decode.format",
-                        "avro cannot be used with transforms yet: map and filter plugins read JSON records",
-                    ));
-                }
-                if self.decode.schema.is_none() && registry.url.is_none() {
-                    return Err(invalid(
-                        "decode.schema",
-                        "avro needs the writer schema: a file here, or schema_registry.url for records in the registry's wire format",
-                    ));
-                }
-            }
+            RecordFormat::Avro => "avro",
+            RecordFormat::Protobuf => "protobuf",
+        };
+        if self.decode.format == RecordFormat::Avro && self.decode.message.is_some() {
+            return Err(invalid("decode.message", "is for decode.format protobuf"));
+        }
+        if self.decode.message.is_some() && self.decode.schema.is_none() {
+            return Err(invalid(
+                "decode.message",
+                "names a message of decode.schema (with a registry, each record names its own)",
+            ));
+        }
+        if !matches!(self.source, SourceConfig::Kafka { .. }) {
+            return Err(invalid(
+                "decode.format",
+                format!(
+                    "{format} reads the records of a Kafka topic (source.type: kafka); stdin, files and the generator give JSON lines"
+                ),
+            ));
+        }
+        if !self.transforms.is_empty() {
+            return Err(invalid(
+                "decode.format",
+                format!(
+                    "{format} cannot be used with transforms yet: map and filter plugins read JSON records"
+                ),
+            ));
+        }
+        if self.decode.schema.is_none() && registry.url.is_none() {
+            return Err(invalid(
+                "decode.schema",
+                format!(
+                    "{format} needs the records' schema: a file here, or schema_registry.url for records in the registry's wire format"
+                ),
+            ));
         }
         Ok(())
     }

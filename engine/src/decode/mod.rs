@@ -10,13 +10,16 @@ pub mod avro;
 mod columns;
 mod keys;
 mod patch;
+pub mod protobuf;
 mod scan;
+mod schema_source;
 
 use std::borrow::Cow;
 
 pub use columns::{Column, ColumnField, ColumnReader, ColumnType, ColumnValues};
 pub use keys::Keys;
 pub use patch::{PatchError, set_fields};
+pub use schema_source::{SchemaError, SchemaSource};
 
 use serde_json::Value;
 
@@ -50,6 +53,9 @@ pub enum DecodeError {
     /// The payload does not read as a record of its Avro schema.
     #[error("not an Avro record of its schema: {0}")]
     Avro(String),
+    /// The payload does not read as a message of its Protobuf schema.
+    #[error("not a Protobuf message of its schema: {0}")]
+    Protobuf(String),
 }
 
 /// The timestamp of a record that has none (`time_format: record_timestamp` refuses it).
@@ -233,8 +239,15 @@ pub struct Decoder {
     inputs: Vec<Field>,
     /// Per aggregate, which input it takes (`None`: the aggregate counts, its value is 1).
     columns: Vec<Option<usize>>,
-    /// How records are read; none: JSON.
-    avro: Option<avro::AvroReader>,
+    /// How binary records are read; none: they are JSON.
+    binary: Option<Binary>,
+}
+
+/// A reader of binary records' wanted fields.
+#[derive(Debug, Clone)]
+enum Binary {
+    Avro(avro::AvroReader),
+    Protobuf(protobuf::ProtoReader),
 }
 
 impl Decoder {
@@ -275,7 +288,7 @@ impl Decoder {
             time_format: decode.time_format,
             inputs,
             columns,
-            avro: None,
+            binary: None,
         }
     }
 
@@ -286,7 +299,21 @@ impl Decoder {
         schemas: avro::AvroSchemas,
     ) -> Self {
         let mut decoder = Self::new(decode, aggregates);
-        decoder.avro = Some(avro::AvroReader::new(schemas, &decoder.names));
+        decoder.binary = Some(Binary::Avro(avro::AvroReader::new(schemas, &decoder.names)));
+        decoder
+    }
+
+    /// A decoder of Protobuf records whose message types come from `schemas`.
+    pub fn protobuf(
+        decode: &DecodeConfig,
+        aggregates: &[AggregateConfig],
+        schemas: protobuf::ProtoSchemas,
+    ) -> Self {
+        let mut decoder = Self::new(decode, aggregates);
+        decoder.binary = Some(Binary::Protobuf(protobuf::ProtoReader::new(
+            schemas,
+            &decoder.names,
+        )));
         decoder
     }
 
@@ -313,19 +340,19 @@ impl Decoder {
             })
             .collect();
         let written = written.iter().any(Option::is_some).then_some(&written[..]);
-        let mut avro = AvroScratch::default();
+        let mut scratch = BinaryScratch::default();
         for row in 0..batch.len() {
             let record_time = batch.timestamps[row];
             let known = |input: usize| written.and_then(|w| w[input]).and_then(|v| v[row]);
             let payload = batch.payload(row);
-            let result = match &self.avro {
+            let result = match &self.binary {
                 None => self.decode_json(payload, record_time, row as u32, known, &mut out),
-                Some(reader) => self.decode_avro(
+                Some(reader) => self.decode_binary(
                     reader,
                     payload,
                     record_time,
                     row as u32,
-                    &mut avro,
+                    &mut scratch,
                     &mut out,
                 ),
             };
@@ -353,24 +380,42 @@ impl Decoder {
         self.decode_one(top.as_mut(), 1, record_time, row, known, out)
     }
 
-    /// Decodes one Avro record: its wanted fields as JSON text, then as a JSON record.
-    fn decode_avro(
+    /// Decodes one Avro or Protobuf record: its wanted fields as JSON text, then as a JSON
+    /// record.
+    fn decode_binary(
         &self,
-        reader: &avro::AvroReader,
+        reader: &Binary,
         payload: &[u8],
         record_time: i64,
         row: u32,
-        scratch: &mut AvroScratch,
+        scratch: &mut BinaryScratch,
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
         scratch.text.clear();
         let mut ranges = SmallBuffer::new(self.names.len(), None);
-        let projection = reader.fields(
-            payload,
-            &mut scratch.memo,
-            &mut scratch.text,
-            ranges.as_mut(),
-        )?;
+        let per_ms = match reader {
+            Binary::Avro(reader) => {
+                let projection = reader.fields(
+                    payload,
+                    &mut scratch.avro,
+                    &mut scratch.text,
+                    ranges.as_mut(),
+                )?;
+                match self.time.pointer.tokens.len() {
+                    1 => projection.per_ms[self.time.top],
+                    _ => 1,
+                }
+            }
+            Binary::Protobuf(reader) => {
+                reader.fields(
+                    payload,
+                    &mut scratch.protobuf,
+                    &mut scratch.text,
+                    ranges.as_mut(),
+                )?;
+                1
+            }
+        };
         // JSON text written by the reader: UTF-8.
         let text =
             std::str::from_utf8(&scratch.text).map_err(|e| DecodeError::Avro(e.to_string()))?;
@@ -378,10 +423,6 @@ impl Decoder {
         for (slot, range) in top.as_mut().iter_mut().zip(ranges.as_mut().iter()) {
             *slot = range.and_then(|(start, end)| text.get(start..end));
         }
-        let per_ms = match self.time.pointer.tokens.len() {
-            1 => projection.per_ms[self.time.top],
-            _ => 1,
-        };
         self.decode_one(top.as_mut(), per_ms, record_time, row, |_| None, out)
     }
 
@@ -460,11 +501,12 @@ impl Decoder {
     }
 }
 
-/// What decoding Avro records reuses from one record to the next.
+/// What decoding binary records reuses from one record to the next.
 #[derive(Default)]
-struct AvroScratch {
+struct BinaryScratch {
     text: Vec<u8>,
-    memo: avro::Memo,
+    avro: avro::Memo,
+    protobuf: protobuf::Memo,
 }
 
 /// A few values on the stack (the common case: a handful of fields), more on the heap.

@@ -41,10 +41,8 @@ pub enum RegistryError {
 /// What the registry says of a schema id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// An Avro schema's JSON text.
-    Avro(String),
-    /// A schema of another type (`PROTOBUF`, `JSON`).
-    Other(String),
+    /// A schema: its type (`AVRO`, `PROTOBUF`, `JSON`) and its text.
+    Schema(String, String),
     /// The registry does not know the id; its message.
     NotFound(String),
 }
@@ -176,8 +174,10 @@ impl RegistryHttp {
             .map_or_else(|| shorten(&body), str::to_string);
         match status {
             200 => match (json["schema"].as_str(), json["schemaType"].as_str()) {
-                (Some(text), None | Some("AVRO")) => Ok(Fetched::Avro(text.to_string())),
-                (Some(_), Some(kind)) => Ok(Fetched::Other(kind.to_string())),
+                (Some(text), kind) => Ok(Fetched::Schema(
+                    kind.unwrap_or("AVRO").to_string(),
+                    text.to_string(),
+                )),
                 (None, _) => Err(RegistryError::Status {
                     url: format!("{}{path}", self.url()),
                     status,

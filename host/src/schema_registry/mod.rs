@@ -1,5 +1,6 @@
 //! A client of a schema registry's Confluent-compatible API (Confluent Schema Registry,
-//! Apicurio Registry's `ccompat` API, Redpanda): the schema a record's wire-format id names,
+//! Apicurio Registry's `ccompat` API, Redpanda): the Avro or Protobuf schema a record's
+//! wire-format id names,
 //! fetched once (the decoder keeps what it compiled by id).
 //!
 //! An unreachable registry (no answer, 5xx, refused credentials) is retried with backoff
@@ -14,7 +15,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use eddy_engine::config::SchemaRegistryConfig;
-use eddy_engine::decode::avro::{Plan, SchemaError, SchemaSource};
+use eddy_engine::decode::avro::Plan;
+use eddy_engine::decode::protobuf::ProtoSchema;
+use eddy_engine::decode::{SchemaError, SchemaSource};
 
 pub use http::{Fetched, RegistryError, RegistryHttp};
 
@@ -61,25 +64,26 @@ impl SchemaRegistry {
         }
     }
 
-    /// The schema text with `id`, retried while the registry is unreachable.
-    pub fn fetch(&self, id: u32) -> Result<String, SchemaError> {
+    /// The schema text with `id`, of type `kind` (`AVRO`, `PROTOBUF`), retried while the
+    /// registry is unreachable.
+    pub fn fetch(&self, id: u32, kind: &str) -> Result<String, SchemaError> {
         let started = Instant::now();
         let mut delay = FIRST_DELAY;
         let mut attempt = 0u32;
         loop {
             let message = match self.http.schema(id) {
-                Ok(Fetched::Avro(text)) => {
+                Ok(Fetched::Schema(found, text)) if found == kind => {
                     self.count("ok");
                     if attempt > 0 {
                         tracing::info!(id, attempts = attempt, "schema registry reachable again");
                     }
                     return Ok(text);
                 }
-                Ok(Fetched::Other(kind)) => {
+                Ok(Fetched::Schema(found, _)) => {
                     self.count("unknown");
                     return Err(SchemaError::Unknown(
                         id,
-                        format!("is a {kind} schema, not Avro"),
+                        format!("is a {found} schema, not {kind}"),
                     ));
                 }
                 Ok(Fetched::NotFound(message)) => {
@@ -116,8 +120,15 @@ impl SchemaRegistry {
 
 impl SchemaSource for SchemaRegistry {
     fn avro(&self, id: u32) -> Result<Arc<Plan>, SchemaError> {
-        let text = self.fetch(id)?;
+        let text = self.fetch(id, "AVRO")?;
         Plan::parse(&text)
+            .map(Arc::new)
+            .map_err(|e| SchemaError::Unknown(id, e.to_string()))
+    }
+
+    fn protobuf(&self, id: u32) -> Result<Arc<ProtoSchema>, SchemaError> {
+        let text = self.fetch(id, "PROTOBUF")?;
+        ProtoSchema::compile(&text)
             .map(Arc::new)
             .map_err(|e| SchemaError::Unknown(id, e.to_string()))
     }

@@ -106,7 +106,7 @@ async fn schemas_are_fetched_and_unknown_ids_named() {
         outcome.1,
         Err(SchemaError::Unknown(
             2,
-            "is a PROTOBUF schema, not Avro".into()
+            "is a PROTOBUF schema, not AVRO".into()
         ))
     );
     assert_eq!(

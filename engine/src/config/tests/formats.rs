@@ -65,7 +65,25 @@ fn formats_that_cannot_work_are_refused_with_their_key() {
             ),
             (
                 format!("{kafka}decode: {{ format: protobuf }}\n"),
+                "decode.schema",
+            ),
+            (
+                format!("{kafka}decode: {{ format: lzma }}\n"),
                 "decode.format",
+            ),
+            (
+                format!("{kafka}decode: {{ message: Order }}\n"),
+                "decode.message",
+            ),
+            (
+                format!("{kafka}decode: {{ format: avro, schema: a.avsc, message: Order }}\n"),
+                "decode.message",
+            ),
+            (
+                format!(
+                    "{kafka}decode: {{ format: protobuf, message: Order }}\nschema_registry: {{ url: 'http://r' }}\n"
+                ),
+                "decode.message",
             ),
             (
                 "sink: { type: kafka, topic: r, format: avro }\n".to_string(),

@@ -11,7 +11,6 @@ mod plan;
 mod read;
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use plan::{Plan, PlanError};
@@ -21,23 +20,7 @@ use plan::Node;
 use read::Reader;
 
 use super::DecodeError;
-
-/// Why a schema id gives no schema.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SchemaError {
-    /// The registry does not know the id, or its schema cannot be read.
-    #[error("schema {0}: {1}")]
-    Unknown(u32, String),
-    /// The registry could not be asked (after its retries).
-    #[error("schema {0}: the registry is unreachable: {1}")]
-    Unavailable(u32, String),
-}
-
-/// Schemas by id, from a schema registry; the host's client, cached.
-pub trait SchemaSource: Send + Sync + Debug {
-    /// The compiled Avro schema with this id.
-    fn avro(&self, id: u32) -> Result<Arc<Plan>, SchemaError>;
-}
+pub use super::schema_source::{SchemaError, SchemaSource};
 
 /// Where the writer schemas of Avro records come from.
 #[derive(Debug, Clone)]

@@ -153,6 +153,10 @@ impl SchemaSource for Known {
             _ => Err(SchemaError::Unknown(id, "not found".into())),
         }
     }
+
+    fn protobuf(&self, id: u32) -> Result<Arc<crate::decode::protobuf::ProtoSchema>, SchemaError> {
+        Err(SchemaError::Unknown(id, "not Protobuf".into()))
+    }
 }
 
 #[test]

@@ -1,10 +1,10 @@
-//! Avro records in the schema registry wire format, read by `eddy run` from a real Apache Kafka
-//! broker with their schemas from a real schema registry (Apicurio Registry, started by the
-//! harness): the known dataset gives exactly the reference results (written as Avro under a
-//! schema Eddy registers, and read back by a registry client); a record naming a schema id
-//! the registry does not know and a record cut short are dead-lettered with their reasons; and
-//! a registry that cannot be reached stops the intake (readiness false, nothing
-//! dead-lettered) until it can be again.
+//! Avro and Protobuf records in the schema registry wire format, read by `eddy run` from a real
+//! Apache Kafka broker with their schemas from a real schema registry (Apicurio Registry, started
+//! by the harness): the known dataset gives exactly the reference results in both formats (Avro
+//! results written under a schema Eddy registers, and read back by a registry client); a record
+//! naming a schema id the registry does not know and a record cut short are dead-lettered with
+//! their reasons; and a registry that cannot be reached stops the intake (readiness false,
+//! nothing dead-lettered) until it can be again.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
 use eddy_tests::plugin_dir;
 use eddy_tests::process::{Eddy, eddy_binary, http_get};
+use eddy_tests::protobuf::{EVENT_PROTO, protobuf_dataset};
 use eddy_tests::proxy::Proxy;
 use eddy_tests::registry::Registry;
 use eddy_tests::topics::{produce, read_outputs, wait_until_quiet};
@@ -131,6 +132,46 @@ fn unknown_records(data: &Dataset) -> usize {
         .iter()
         .filter(|p| p[1..5] == UNKNOWN_ID.to_be_bytes())
         .count()
+}
+
+#[test]
+fn protobuf_records_give_the_reference_results_and_bad_ones_are_dead_lettered() {
+    let kafka = Kafka::with_topics(&TOPICS, PARTITIONS);
+    let brokers = kafka.bootstrap_servers();
+    let registry = Registry::start();
+    let id = registry.register_typed("events-value", "PROTOBUF", EVENT_PROTO);
+    let data = protobuf_dataset(&dataset(), id);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("protobuf.yaml");
+    let config = config(&registry.url()).replace("format: avro", "format: protobuf");
+    std::fs::write(&path, &config).expect("config written");
+    produce(&brokers, &data.records);
+    let mut eddy = Eddy::run(&path, &brokers, &[]);
+    eddy.wait_ready(READY_WITHIN);
+    let outputs = read_outputs(
+        &brokers,
+        data.windows.len(),
+        Duration::from_secs(1),
+        Duration::from_secs(90),
+    );
+    assert!(eddy.stop().success(), "eddy exits 0 on SIGTERM");
+    assert_exact(&Report::of(&data, &outputs));
+    let mut reasons: Vec<String> = outputs["dead"]
+        .iter()
+        .filter_map(|r| r.header("eddy.error").map(str::to_string))
+        .collect();
+    reasons.sort();
+    reasons.dedup();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("not a Protobuf message of its schema: the payload ends early"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with(&format!("schema {UNKNOWN_ID}: not in the registry")),
+        "{reasons:?}"
+    );
 }
 
 /// Readiness: (ready, body of /health/ready).
