@@ -116,6 +116,19 @@ fn follow<'v>(tokens: &[String], value: &'v Value) -> Option<&'v Value> {
     })
 }
 
+/// A wanted top-level field of a binary record as its reader found it: JSON text in the
+/// reader's scratch buffer (start, end), or a number taken as it is (not written out as text
+/// and parsed again).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Slot {
+    /// JSON text.
+    Text(usize, usize),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+}
+
 /// A pointer compiled against the decoder's list of top-level fields.
 #[derive(Debug, Clone)]
 struct Field {
@@ -377,7 +390,11 @@ impl Decoder {
         let mut top = SmallBuffer::new(self.names.len(), None);
         scan::fields(payload, &self.names, top.as_mut())
             .map_err(|e| DecodeError::NotJson(e.to_string()))?;
-        self.decode_one(top.as_mut(), 1, record_time, row, known, out)
+        let found = Top {
+            text: top.as_mut(),
+            numbers: None,
+        };
+        self.decode_one(found, 1, record_time, row, known, out)
     }
 
     /// Decodes one Avro or Protobuf record: its wanted fields as JSON text, then as a JSON
@@ -420,14 +437,31 @@ impl Decoder {
         let text =
             std::str::from_utf8(&scratch.text).map_err(|e| DecodeError::Avro(e.to_string()))?;
         let mut top = SmallBuffer::new(self.names.len(), None);
-        for (slot, range) in top.as_mut().iter_mut().zip(ranges.as_mut().iter()) {
-            *slot = range.and_then(|(start, end)| text.get(start..end));
+        for (top, slot) in top.as_mut().iter_mut().zip(ranges.as_mut().iter()) {
+            if let Some(Slot::Text(start, end)) = slot {
+                *top = text.get(*start..*end);
+            }
         }
-        self.decode_one(top.as_mut(), per_ms, record_time, row, |_| None, out)
+        let found = Top {
+            text: top.as_mut(),
+            numbers: Some(ranges.as_mut()),
+        };
+        self.decode_one(found, per_ms, record_time, row, |_| None, out)
     }
 
-    fn find<'a>(&self, top: &[Option<&'a str>], field: &Field) -> Option<Found<'a>> {
-        let raw = top[field.top]?;
+    fn find<'a>(&self, top: &Top<'_, 'a>, field: &Field) -> Option<Found<'a>> {
+        if let Some(slots) = top.numbers {
+            let number = match slots[field.top] {
+                Some(Slot::Int(v)) => Some(Value::from(v)),
+                Some(Slot::Float(v)) => Some(Value::from(v)),
+                _ => None,
+            };
+            if let Some(number) = number {
+                // A number has nothing beneath it.
+                return (field.pointer.tokens.len() <= 1).then_some(Found::Nested(number));
+            }
+        }
+        let raw = top.text[field.top]?;
         if field.pointer.tokens.len() <= 1 {
             return Some(Found::Raw(raw));
         }
@@ -441,7 +475,7 @@ impl Decoder {
     /// `per_ms`: units of the time field per millisecond (an Avro `timestamp-micros` field).
     fn decode_one(
         &self,
-        top: &[Option<&str>],
+        top: Top<'_, '_>,
         per_ms: i64,
         record_time: i64,
         row: u32,
@@ -449,7 +483,7 @@ impl Decoder {
         out: &mut DecodedBatch,
     ) -> Result<(), DecodeError> {
         let key = self
-            .find(top, &self.key)
+            .find(&top, &self.key)
             .and_then(|f| f.key())
             .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
         let time = match self.time_format {
@@ -458,7 +492,7 @@ impl Decoder {
             }
             TimeFormat::RecordTimestamp => record_time,
             format => self
-                .find(top, &self.time)
+                .find(&top, &self.time)
                 .and_then(|f| f.time(format))
                 .map(|t| match (format, per_ms) {
                     (TimeFormat::EpochMs, 2..) => t.div_euclid(per_ms),
@@ -476,7 +510,7 @@ impl Decoder {
             }
             // Missing or null: no value (the event does not contribute, as a SQL NULL).
             // Anything else that is not a number: the event is refused, with the reason.
-            let Some(found) = self.find(top, field) else {
+            let Some(found) = self.find(&top, field) else {
                 continue;
             };
             match found.number() {
@@ -499,6 +533,14 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// A record's top-level fields by the decoder's names: JSON text, or (binary records) numbers
+/// as their reader found them.
+struct Top<'b, 'a> {
+    text: &'b [Option<&'a str>],
+    /// Binary records: the slots their readers filled (numbers are read from here).
+    numbers: Option<&'b [Option<Slot>]>,
 }
 
 /// What decoding binary records reuses from one record to the next.

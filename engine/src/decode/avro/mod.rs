@@ -19,8 +19,8 @@ pub use read::ReadError;
 use plan::Node;
 use read::Reader;
 
-use super::DecodeError;
 pub use super::schema_source::{SchemaError, SchemaSource};
+use super::{DecodeError, Slot};
 
 /// Where the writer schemas of Avro records come from.
 #[derive(Debug, Clone)]
@@ -72,22 +72,18 @@ impl Projection {
         }
     }
 
-    /// Reads `datum`: the wanted fields' JSON text goes to `scratch`, their ranges to
-    /// `ranges` (by wanted index).
+    /// Reads `datum`: the wanted fields go to `ranges` (by wanted index): numbers as they
+    /// are, anything else as JSON text in `scratch`.
     fn read(
         &self,
         datum: &[u8],
         scratch: &mut Vec<u8>,
-        ranges: &mut [Option<(usize, usize)>],
+        ranges: &mut [Option<Slot>],
     ) -> Result<(), ReadError> {
         let mut reader = Reader::new(datum);
         for ((_, node), wanted) in self.plan.fields().iter().zip(&self.wanted) {
             match wanted {
-                Some(index) => {
-                    let start = scratch.len();
-                    reader.json(&self.plan, *node, scratch)?;
-                    ranges[*index] = Some((start, scratch.len()));
-                }
+                Some(index) => ranges[*index] = Some(reader.value(&self.plan, *node, scratch)?),
                 None => reader.skip(&self.plan, *node)?,
             }
         }
@@ -152,7 +148,7 @@ impl AvroReader {
         payload: &[u8],
         memo: &mut Memo,
         scratch: &mut Vec<u8>,
-        ranges: &mut [Option<(usize, usize)>],
+        ranges: &mut [Option<Slot>],
     ) -> Result<Arc<Projection>, DecodeError> {
         let (id, datum) = match self.schemas {
             AvroSchemas::Fixed(_) => (0, payload),

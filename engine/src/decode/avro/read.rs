@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::plan::{Node, Plan};
+use crate::decode::Slot;
 
 /// Why a payload does not read as a record of its schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +149,39 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Reads one value of `node`: a number as it is (through unions), anything else written
+    /// to `out` as JSON text.
+    pub(super) fn value(
+        &mut self,
+        plan: &Plan,
+        node: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Slot, ReadError> {
+        let mut node = node;
+        while let Node::Union(branches) = &plan.nodes[node] {
+            node = self.branch(branches)?;
+        }
+        Ok(match &plan.nodes[node] {
+            Node::Long | Node::Timestamp(_) => Slot::Int(self.long()?),
+            Node::Double => {
+                let mut bytes = [0; 8];
+                bytes.copy_from_slice(self.take(8)?);
+                Slot::Float(f64::from_le_bytes(bytes))
+            }
+            Node::Float => {
+                let bytes = self.take(4)?;
+                Slot::Float(f64::from(f32::from_le_bytes([
+                    bytes[0], bytes[1], bytes[2], bytes[3],
+                ])))
+            }
+            _ => {
+                let start = out.len();
+                self.json(plan, node, out)?;
+                Slot::Text(start, out.len())
+            }
+        })
     }
 
     /// Writes one value of `node` as JSON text. A union's value is written as the value of

@@ -23,8 +23,8 @@ pub use read::WireError;
 
 use read::Wire;
 
-use super::DecodeError;
 use super::schema_source::{SchemaError, SchemaSource};
+use super::{DecodeError, Slot};
 
 /// The name a schema's text is compiled under.
 const FILE: &str = "schema.proto";
@@ -118,11 +118,16 @@ pub enum ProtoSchemas {
     Registry(Arc<dyn SchemaSource>),
 }
 
+/// Field numbers below this are looked up in a table.
+const DENSE: usize = 256;
+
 /// A wanted field.
 #[derive(Debug)]
 struct Wanted {
     index: usize,
     field: FieldDescriptor,
+    /// Its type (looked up once).
+    kind: Kind,
     /// A singular scalar: read straight from the wire.
     scalar: bool,
 }
@@ -131,7 +136,12 @@ struct Wanted {
 #[derive(Debug)]
 pub(super) struct Projection {
     message: MessageDescriptor,
-    by_number: HashMap<u32, Wanted>,
+    wanted: Vec<Wanted>,
+    /// Field number → 1 + its index in `wanted` (0: not wanted), for numbers below [`DENSE`]
+    /// (a lookup per field on the wire without hashing); larger numbers are looked up in
+    /// `sparse`.
+    dense: Vec<u16>,
+    sparse: HashMap<u32, usize>,
     /// Per wanted name, the JSON text of its default when it has no presence and is not on
     /// the wire.
     defaults: Vec<Option<String>>,
@@ -139,7 +149,7 @@ pub(super) struct Projection {
 
 impl Projection {
     fn new(message: MessageDescriptor, names: &[String]) -> Self {
-        let mut by_number = HashMap::new();
+        let mut wanted = Vec::new();
         let mut defaults = vec![None; names.len()];
         for (index, name) in names.iter().enumerate() {
             let Some(field) = message.get_field_by_name(name) else {
@@ -150,18 +160,30 @@ impl Projection {
             if scalar && !field.supports_presence() {
                 defaults[index] = Some(default_json(&field));
             }
-            by_number.insert(
-                field.number(),
-                Wanted {
-                    index,
-                    field,
-                    scalar,
-                },
-            );
+            wanted.push(Wanted {
+                index,
+                kind: field.kind(),
+                field,
+                scalar,
+            });
+        }
+        let mut dense = vec![0u16; DENSE];
+        let mut sparse = HashMap::new();
+        for (i, w) in wanted.iter().enumerate() {
+            let number = w.field.number();
+            match dense.get_mut(number as usize) {
+                // At most one wanted field per name the decoder reads: far fewer than 2^16.
+                Some(slot) => *slot = u16::try_from(i + 1).unwrap_or(0),
+                None => {
+                    sparse.insert(number, i);
+                }
+            }
         }
         Self {
             message,
-            by_number,
+            wanted,
+            dense,
+            sparse,
             defaults,
         }
     }
@@ -170,18 +192,22 @@ impl Projection {
         &self,
         datum: &[u8],
         scratch: &mut Vec<u8>,
-        ranges: &mut [Option<(usize, usize)>],
+        ranges: &mut [Option<Slot>],
     ) -> Result<(), String> {
         let mut wire = Wire::new(datum);
         let mut whole = false;
         while !wire.done() {
             let (number, wire_type) = wire.key().map_err(|e| e.to_string())?;
-            match self.by_number.get(&number) {
+            let found = match self.dense.get(number as usize) {
+                Some(&slot) => usize::from(slot).checked_sub(1),
+                None => self.sparse.get(&number).copied(),
+            };
+            match found.map(|i| &self.wanted[i]) {
                 Some(wanted) if wanted.scalar => {
-                    let start = scratch.len();
-                    wire.scalar(number, &wanted.field.kind(), wire_type, scratch)
+                    let slot = wire
+                        .scalar(number, &wanted.kind, wire_type, scratch)
                         .map_err(|e| e.to_string())?;
-                    ranges[wanted.index] = Some((start, scratch.len()));
+                    ranges[wanted.index] = Some(slot);
                 }
                 Some(_) => {
                     whole = true;
@@ -199,11 +225,11 @@ impl Projection {
             let json = message
                 .serialize_with_options(serde_json::value::Serializer, &options)
                 .map_err(|e| e.to_string())?;
-            for wanted in self.by_number.values().filter(|w| !w.scalar) {
+            for wanted in self.wanted.iter().filter(|w| !w.scalar) {
                 if let Some(value) = json.get(wanted.field.name()) {
                     let start = scratch.len();
                     let _ = serde_json::to_writer(&mut *scratch, value);
-                    ranges[wanted.index] = Some((start, scratch.len()));
+                    ranges[wanted.index] = Some(Slot::Text(start, scratch.len()));
                 }
             }
         }
@@ -211,7 +237,7 @@ impl Projection {
             if let (None, Some(text)) = (&range, default) {
                 let start = scratch.len();
                 scratch.extend_from_slice(text.as_bytes());
-                *range = Some((start, scratch.len()));
+                *range = Some(Slot::Text(start, scratch.len()));
             }
         }
         Ok(())
@@ -228,6 +254,9 @@ fn default_json(field: &FieldDescriptor) -> String {
         _ => "0".into(),
     }
 }
+
+/// A message's indexes in its schema (most often `[0]`).
+pub type Indexes = smallvec::SmallVec<[usize; 4]>;
 
 /// The last projection a batch used: by schema id and message indexes.
 pub(super) type Memo = Option<(u32, Vec<usize>, Arc<Projection>)>;
@@ -308,10 +337,10 @@ impl ProtoReader {
         payload: &[u8],
         memo: &mut Memo,
         scratch: &mut Vec<u8>,
-        ranges: &mut [Option<(usize, usize)>],
+        ranges: &mut [Option<Slot>],
     ) -> Result<(), DecodeError> {
         let (id, indexes, datum) = match self.schemas {
-            ProtoSchemas::Fixed(_) => (0, Vec::new(), payload),
+            ProtoSchemas::Fixed(_) => (0, Indexes::new(), payload),
             ProtoSchemas::Registry(_) => framed(payload)?,
         };
         let projection = self.projection(id, &indexes, memo)?;
@@ -324,7 +353,7 @@ impl ProtoReader {
 /// The schema id, the message indexes and the message of a record in the schema registry's
 /// Protobuf wire format (indexes: a zig-zag count, then zig-zag indexes; a count of 0 is the
 /// first message, `[0]`).
-pub fn framed(payload: &[u8]) -> Result<(u32, Vec<usize>, &[u8]), DecodeError> {
+pub fn framed(payload: &[u8]) -> Result<(u32, Indexes, &[u8]), DecodeError> {
     let (id, rest) = super::avro::framed(payload)?;
     let mut wire = Wire::new(rest);
     let zigzag = |wire: &mut Wire<'_>| -> Result<i64, DecodeError> {
@@ -335,7 +364,7 @@ pub fn framed(payload: &[u8]) -> Result<(u32, Vec<usize>, &[u8]), DecodeError> {
     };
     let count = zigzag(&mut wire)?;
     let indexes = if count == 0 {
-        vec![0]
+        smallvec::smallvec![0]
     } else {
         let count = usize::try_from(count)
             .ok()

@@ -6,6 +6,8 @@ use std::io::Write;
 use base64::Engine;
 use prost_reflect::Kind;
 
+use crate::decode::Slot;
+
 /// Why a payload does not read as a message of its schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -100,15 +102,16 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// Writes a singular scalar of `kind` as JSON text: 64-bit integers as numbers, bytes in
-    /// base64, an enum as its value's name (its number when the schema has no such value).
+    /// Reads a singular scalar of `kind`: a number as it is, anything else written to `out`
+    /// as JSON text (bytes in base64, an enum as its value's name, or its number when the
+    /// schema has no such value).
     pub(super) fn scalar(
         &mut self,
         number: u32,
         kind: &Kind,
         wire_type: u8,
         out: &mut Vec<u8>,
-    ) -> Result<(), WireError> {
+    ) -> Result<Slot, WireError> {
         let expected = match kind {
             Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
             Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
@@ -118,23 +121,24 @@ impl<'a> Wire<'a> {
         if wire_type != expected {
             return Err(WireError::Mismatch(number, wire_type, format!("{kind:?}")));
         }
+        let start = out.len();
         // Writing to a Vec cannot fail.
         match kind {
-            Kind::Int32 => {
-                let _ = write!(out, "{}", self.varint()? as i64 as i32);
-            }
-            Kind::Int64 => {
-                let _ = write!(out, "{}", self.varint()? as i64);
-            }
-            Kind::Uint32 => {
-                let _ = write!(out, "{}", self.varint()? as u32);
-            }
-            Kind::Uint64 => {
-                let _ = write!(out, "{}", self.varint()?);
-            }
+            Kind::Int32 => return Ok(Slot::Int(i64::from(self.varint()? as i64 as i32))),
+            Kind::Int64 => return Ok(Slot::Int(self.varint()? as i64)),
+            Kind::Uint32 => return Ok(Slot::Int(i64::from(self.varint()? as u32))),
+            Kind::Uint64 => return Ok(unsigned(self.varint()?)),
             Kind::Sint32 | Kind::Sint64 => {
                 let v = self.varint()?;
-                let _ = write!(out, "{}", (v >> 1) as i64 ^ -((v & 1) as i64));
+                return Ok(Slot::Int((v >> 1) as i64 ^ -((v & 1) as i64)));
+            }
+            Kind::Fixed64 => return Ok(unsigned(u64::from_le_bytes(self.eight()?))),
+            Kind::Sfixed64 => return Ok(Slot::Int(i64::from_le_bytes(self.eight()?))),
+            Kind::Double => return Ok(Slot::Float(f64::from_le_bytes(self.eight()?))),
+            Kind::Fixed32 => return Ok(Slot::Int(i64::from(u32::from_le_bytes(self.four()?)))),
+            Kind::Sfixed32 => return Ok(Slot::Int(i64::from(i32::from_le_bytes(self.four()?)))),
+            Kind::Float => {
+                return Ok(Slot::Float(f64::from(f32::from_le_bytes(self.four()?))));
             }
             Kind::Bool => out.extend_from_slice(if self.varint()? != 0 {
                 b"true"
@@ -152,20 +156,6 @@ impl<'a> Wire<'a> {
                     }
                 }
             }
-            Kind::Fixed64 => {
-                let _ = write!(out, "{}", u64::from_le_bytes(self.eight()?));
-            }
-            Kind::Sfixed64 => {
-                let _ = write!(out, "{}", i64::from_le_bytes(self.eight()?));
-            }
-            Kind::Double => float(out, f64::from_le_bytes(self.eight()?)),
-            Kind::Fixed32 => {
-                let _ = write!(out, "{}", u32::from_le_bytes(self.four()?));
-            }
-            Kind::Sfixed32 => {
-                let _ = write!(out, "{}", i32::from_le_bytes(self.four()?));
-            }
-            Kind::Float => float(out, f64::from(f32::from_le_bytes(self.four()?))),
             Kind::String => {
                 let text =
                     std::str::from_utf8(self.length()?).map_err(|_| WireError::NotUtf8(number))?;
@@ -179,7 +169,7 @@ impl<'a> Wire<'a> {
                 return Err(WireError::Mismatch(number, wire_type, "a message".into()));
             }
         }
-        Ok(())
+        Ok(Slot::Text(start, out.len()))
     }
 
     fn eight(&mut self) -> Result<[u8; 8], WireError> {
@@ -195,11 +185,7 @@ impl<'a> Wire<'a> {
     }
 }
 
-/// A finite number as JSON; NaN and the infinities as null.
-fn float(out: &mut Vec<u8>, value: f64) {
-    if value.is_finite() {
-        let _ = serde_json::to_writer(&mut *out, &value);
-    } else {
-        out.extend_from_slice(b"null");
-    }
+/// An unsigned 64-bit integer: exact up to `i64::MAX`, a float beyond.
+fn unsigned(value: u64) -> Slot {
+    i64::try_from(value).map_or(Slot::Float(value as f64), Slot::Int)
 }
