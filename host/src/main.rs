@@ -84,6 +84,10 @@ enum Command {
         /// Bootstrap servers for `--topic`.
         #[arg(long)]
         brokers: Option<String>,
+        /// Produce Avro records in the schema registry wire format, their schema registered
+        /// under `<topic>-value` in the registry at this URL (its Confluent-compatible API).
+        #[arg(long, requires = "topic")]
+        schema_registry: Option<String>,
     },
 }
 
@@ -234,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             payload_bytes,
             topic,
             brokers,
+            schema_registry,
         } => {
             let config = GeneratorConfig {
                 events,
@@ -246,7 +251,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 payload_bytes,
                 ..GeneratorConfig::default()
             };
-            let target = topic.as_deref().zip(brokers.as_deref());
+            let target = match (
+                topic.as_deref(),
+                brokers.as_deref(),
+                schema_registry.as_deref(),
+            ) {
+                (Some(topic), Some(brokers), Some(url)) => {
+                    generate::Target::KafkaAvro(topic, brokers, url)
+                }
+                (Some(topic), Some(brokers), None) => generate::Target::Kafka(topic, brokers),
+                _ => generate::Target::Lines,
+            };
             generate::run(config, target, &mut std::io::stdout().lock())?;
             Ok(())
         }

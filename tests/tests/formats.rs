@@ -9,6 +9,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use eddy::kafka::Tail;
 use eddy_tests::avro::{EVENT_SCHEMA, UNKNOWN_ID, avro_dataset, result_as_json};
 use eddy_tests::broker::Kafka;
 use eddy_tests::dataset::{CONFIG, Dataset, PARTITIONS, Report, TOPICS, dataset};
@@ -171,6 +172,77 @@ fn protobuf_records_give_the_reference_results_and_bad_ones_are_dead_lettered() 
     assert!(
         reasons[1].starts_with(&format!("schema {UNKNOWN_ID}: not in the registry")),
         "{reasons:?}"
+    );
+}
+
+/// `eddy generate --schema-registry`: sample events as Avro that a registry client reads back,
+/// and that `eddy run` counts, every one.
+#[test]
+fn eddy_generate_produces_avro_that_eddy_run_reads() {
+    let kafka = Kafka::with_topics(&["samples", "counts"], 2);
+    let brokers = kafka.bootstrap_servers();
+    let registry = Registry::start();
+    let status = Command::new(eddy_binary())
+        .args([
+            "generate",
+            "--events",
+            "2000",
+            "--keys",
+            "7",
+            "--payload-bytes",
+            "20",
+        ])
+        .args(["--topic", "samples", "--brokers", &brokers])
+        .args(["--schema-registry", &registry.url()])
+        .status()
+        .expect("eddy generate");
+    assert!(status.success());
+    let tail = Tail::new(&brokers, &[("samples", 2)]).expect("reader");
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while events.len() < 2000 && Instant::now() < deadline {
+        if let Some(record) = tail.next(Duration::from_millis(200)) {
+            events.push(result_as_json(&record.expect("read").payload, &registry));
+        }
+    }
+    assert_eq!(events.len(), 2000);
+    assert!(events.iter().all(
+        |e| e["key"].as_str().is_some_and(|k| k.starts_with("user-"))
+            && e["ts"].is_i64()
+            && e["amount"].is_number()
+            && e["pad"].as_str().is_some_and(|p| p.len() == 20)
+    ));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("samples.yaml");
+    let config = format!(
+        "source: {{ type: kafka, topic: samples }}\n\
+         decode: {{ format: avro, key: /key, time: /ts }}\n\
+         schema_registry: {{ url: '{}' }}\n\
+         window: {{ type: tumbling, size: 1h }}\n\
+         allowed_lateness: 1h\n\
+         aggregates: [{{ name: n, plugin: count }}]\n\
+         sink: {{ type: kafka, topic: counts }}\n\
+         kafka: {{ brokers: set-by-the-environment, group_id: samples }}\n",
+        registry.url()
+    );
+    std::fs::write(&path, config).expect("config written");
+    let mut eddy = Eddy::run(&path, &brokers, &[]);
+    eddy.wait_ready(READY_WITHIN);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let read = loop {
+        let read = eddy.metric("eddy_events_total").unwrap_or_default();
+        if read >= 2000.0 || Instant::now() > deadline {
+            break read;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let dead = eddy.metric("eddy_dead_letters_total").unwrap_or_default();
+    assert!(eddy.stop().success());
+    assert_eq!(
+        (read, dead),
+        (2000.0, 0.0),
+        "every event decoded, none refused"
     );
 }
 
