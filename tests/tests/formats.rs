@@ -246,6 +246,65 @@ fn eddy_generate_produces_avro_that_eddy_run_reads() {
     );
 }
 
+/// Avro records read by a schema file, through a filter plugin (which gets them as JSON)
+/// into a window: no broker needed.
+#[test]
+fn avro_records_of_a_schema_file_reach_plugins_as_json() {
+    use eddy::pipeline::{Outputs, Pipeline};
+    use eddy::sink::JsonLines;
+    use eddy_engine::config::{Config, RecordFormat, SourceConfig};
+    use eddy_engine::event::RawBatch;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schema = dir.path().join("event.avsc");
+    std::fs::write(&schema, EVENT_SCHEMA).expect("schema written");
+    let mut config = Config::from_yaml(&format!(
+        "transforms: [{{ plugin: {:?}, config: {{ field: /amount, min: 50 }} }}]\n\
+         window: {{ type: tumbling, size: 1h }}\n\
+         aggregates: [{{ name: n, plugin: count }}, {{ name: s, plugin: sum, field: /amount }}]\n",
+        eddy_tests::example("threshold-filter")
+    ))
+    .expect("config");
+    config.source = SourceConfig::Kafka {
+        topic: "events".into(),
+    };
+    config.decode.format = RecordFormat::Avro;
+    config.decode.schema = Some(schema);
+    config.plugins.dir = plugin_dir();
+    let (results, results_buffer) = JsonLines::memory();
+    let (dead_letter, dead_buffer) = JsonLines::memory();
+    let outputs = Outputs {
+        results: results.into(),
+        late: JsonLines::memory().0.into(),
+        dead_letter: dead_letter.into(),
+    };
+    let mut pipeline = Pipeline::new(&config, outputs).expect("pipeline");
+    let mut batch = RawBatch::default();
+    for (ts, amount) in [(1_000, 10), (2_000, 60), (3_000, 70)] {
+        let event = serde_json::json!({ "key": "a", "ts": ts, "amount": amount });
+        batch.push_at(&eddy_tests::avro::datum(&event), 0, ts);
+    }
+    let event = serde_json::json!({ "key": "a", "ts": 4_000, "amount": 80 });
+    let datum = eddy_tests::avro::datum(&event);
+    batch.push_at(&datum[..datum.len() - 1], 0, 4_000);
+    pipeline.process(batch).expect("processed");
+    pipeline.finish().expect("finished");
+    let results = results_buffer.take();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(
+        (&results[0]["n"], &results[0]["s"]),
+        (&2.into(), &130.into())
+    );
+    let dead = dead_buffer.take();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]["reason"]
+            .as_str()
+            .is_some_and(|e| e.contains("truncated")),
+        "{dead:?}"
+    );
+}
+
 /// Readiness: (ready, body of /health/ready).
 fn readiness(eddy: &Eddy) -> (bool, String) {
     let answer = http_get(eddy.port(), "/health/ready").unwrap_or_default();

@@ -71,11 +71,12 @@ pub enum RecordFormat {
     Json,
     /// Avro binary: fields are named by pointers over the record as Avro's JSON shows it (a
     /// union's value as itself); `timestamp-millis`, `-micros` and `-nanos` fields are read
-    /// as epoch milliseconds.
+    /// as epoch milliseconds. Map and filter plugins get each record as that JSON object.
     Avro,
     /// Protobuf binary: fields are named by pointers over the message as Protobuf's JSON
     /// mapping shows it, with the field names of the `.proto` file (64-bit integers as
-    /// numbers; a `google.protobuf.Timestamp` as an RFC 3339 string).
+    /// numbers; a `google.protobuf.Timestamp` as an RFC 3339 string). Map and filter plugins
+    /// get each message as that JSON object.
     Protobuf,
 }
 

@@ -143,14 +143,6 @@ impl super::Config {
                 ),
             ));
         }
-        if !self.transforms.is_empty() {
-            return Err(invalid(
-                "decode.format",
-                format!(
-                    "{format} cannot be used with transforms yet: map and filter plugins read JSON records"
-                ),
-            ));
-        }
         if self.decode.schema.is_none() && registry.url.is_none() {
             return Err(invalid(
                 "decode.schema",

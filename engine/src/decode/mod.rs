@@ -376,6 +376,46 @@ impl Decoder {
         out
     }
 
+    /// Whether records are binary (Avro or Protobuf), not JSON.
+    pub fn is_binary(&self) -> bool {
+        self.binary.is_some()
+    }
+
+    /// The records of a binary `batch` as JSON objects (for plugins, which read JSON), in a
+    /// batch of their own with the same partition, timestamps, offsets and lines; records that
+    /// do not read are left out and returned with the reason (their row in `batch`). A JSON
+    /// decoder's batch is returned as it is.
+    pub fn to_json(&self, batch: &RawBatch) -> (RawBatch, Vec<(u32, DecodeError)>) {
+        let Some(reader) = &self.binary else {
+            return (batch.clone(), Vec::new());
+        };
+        let mut out = RawBatch::with_capacity(batch.len(), batch.data.len() * 2);
+        out.partition = batch.partition;
+        out.blank_lines = batch.blank_lines;
+        let mut errors = Vec::new();
+        let mut scratch = BinaryScratch::default();
+        for row in 0..batch.len() {
+            scratch.text.clear();
+            let payload = batch.payload(row);
+            let result = match reader {
+                Binary::Avro(reader) => reader.whole(payload, &mut scratch.avro, &mut scratch.text),
+                Binary::Protobuf(reader) => {
+                    reader.whole(payload, &mut scratch.protobuf, &mut scratch.text)
+                }
+            };
+            if let Err(error) = result {
+                errors.push((row as u32, error));
+                continue;
+            }
+            match (batch.source_offsets.get(row), batch.lines.get(row)) {
+                (Some(&offset), _) => out.push_at(&scratch.text, batch.timestamps[row], offset),
+                (None, Some(&line)) => out.push_line(&scratch.text, batch.timestamps[row], line),
+                (None, None) => out.push(&scratch.text, batch.timestamps[row]),
+            }
+        }
+        (out, errors)
+    }
+
     /// Decodes one JSON record; `known(i)` is input `i`'s value when a column map wrote it.
     fn decode_json(
         &self,

@@ -85,6 +85,9 @@ pub struct Pipeline {
     runtime: Arc<Runtime>,
     transforms: Vec<TransformStage>,
     decoder: Decoder,
+    /// Binary records with transforms: the decoder that makes them JSON for the plugins
+    /// (`decoder` then decodes JSON).
+    converter: Option<Decoder>,
     schema_registry: Option<Arc<SchemaRegistry>>,
     per_partition: bool,
     operators: BTreeMap<u32, Operator>,
@@ -111,6 +114,14 @@ impl Pipeline {
         outputs: Outputs,
     ) -> Result<Self, PipelineError> {
         let (decoder, schema_registry) = decoder::build(config)?;
+        let (decoder, converter) = if decoder.is_binary() && !config.transforms.is_empty() {
+            (
+                Decoder::new(&config.decode, &config.aggregates),
+                Some(decoder),
+            )
+        } else {
+            (decoder, None)
+        };
         let mut transforms = Vec::with_capacity(config.transforms.len());
         for stage in &config.transforms {
             transforms.push(TransformStage::new(
@@ -139,6 +150,7 @@ impl Pipeline {
             runtime,
             transforms,
             decoder,
+            converter,
             schema_registry,
             per_partition,
             operators,
@@ -264,6 +276,14 @@ impl Pipeline {
             self.account_for(batch.partition, last);
         }
         let mut batch = batch;
+        if let Some(converter) = &self.converter {
+            let (json, errors) = converter.to_json(&batch);
+            self.dead_letter_rows(&batch, &errors)?;
+            if json.is_empty() {
+                return Ok(None);
+            }
+            batch = json;
+        }
         for (index, transform) in self.transforms.iter_mut().enumerate() {
             let traps = transform.traps();
             let outcome = transform.process(&self.runtime, &batch);
@@ -287,6 +307,33 @@ impl Pipeline {
         Ok(Some(batch))
     }
 
+    /// Sends the rows of `batch` that could not be decoded to the dead-letter output, each
+    /// with its reason.
+    fn dead_letter_rows(
+        &mut self,
+        batch: &RawBatch,
+        errors: &[(u32, eddy_engine::decode::DecodeError)],
+    ) -> Result<(), PipelineError> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let reasons: Vec<String> = errors.iter().map(|(_, e)| e.to_string()).collect();
+        let records: Vec<SideRecord<'_>> = errors
+            .iter()
+            .zip(&reasons)
+            .map(|((row, _), reason)| SideRecord {
+                reason,
+                late: None,
+                payload: batch.payload(*row as usize),
+                origin: batch.origin(*row as usize),
+                line: batch.line(*row as usize),
+            })
+            .collect();
+        self.stats.dead_letters += records.len() as u64;
+        self.outputs.dead_letter.side(&records)?;
+        Ok(())
+    }
+
     /// Windows and aggregates over the decoded events of `batch` (dead-lettering the records
     /// that did not decode), then writes what the batch made due.
     fn process_events(
@@ -295,23 +342,7 @@ impl Pipeline {
         decoded: DecodedBatch,
         now_ms: i64,
     ) -> Result<(), PipelineError> {
-        if !decoded.errors.is_empty() {
-            let reasons: Vec<String> = decoded.errors.iter().map(|(_, e)| e.to_string()).collect();
-            let records: Vec<SideRecord<'_>> = decoded
-                .errors
-                .iter()
-                .zip(&reasons)
-                .map(|((row, _), reason)| SideRecord {
-                    reason,
-                    late: None,
-                    payload: batch.payload(*row as usize),
-                    origin: batch.origin(*row as usize),
-                    line: batch.line(*row as usize),
-                })
-                .collect();
-            self.stats.dead_letters += records.len() as u64;
-            self.outputs.dead_letter.side(&records)?;
-        }
+        self.dead_letter_rows(&batch, &decoded.errors)?;
         self.stats.events += decoded.times.len() as u64;
         let operator = self.operator(batch.partition)?;
         let replayed = operator.replayed();

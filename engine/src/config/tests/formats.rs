@@ -54,12 +54,6 @@ fn formats_that_cannot_work_are_refused_with_their_key() {
                 "decode.format",
             ),
             (
-                format!(
-                    "{kafka}decode: {{ format: avro, schema: o.avsc }}\ntransforms: [{{ plugin: f }}]\n"
-                ),
-                "decode.format",
-            ),
-            (
                 format!("{kafka}decode: {{ schema: o.avsc }}\n"),
                 "decode.schema",
             ),

@@ -164,6 +164,32 @@ impl AvroReader {
     }
 }
 
+impl AvroReader {
+    /// Writes a whole record as JSON text (a JSON object of every field) onto `out`.
+    pub(super) fn whole(
+        &self,
+        payload: &[u8],
+        memo: &mut Memo,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
+        let (id, datum) = match self.schemas {
+            AvroSchemas::Fixed(_) => (0, payload),
+            AvroSchemas::Registry(_) => framed(payload)?,
+        };
+        let projection = self
+            .projection(id, memo)
+            .map_err(|e| DecodeError::Schema(e.to_string()))?;
+        let mut reader = Reader::new(datum);
+        reader
+            .json(&projection.plan, 0, out)
+            .map_err(|e| DecodeError::Avro(e.to_string()))?;
+        match reader.left() {
+            0 => Ok(()),
+            left => Err(DecodeError::Avro(ReadError::Trailing(left).to_string())),
+        }
+    }
+}
+
 /// The schema id and the datum of a record in the schema registry wire format.
 pub fn framed(payload: &[u8]) -> Result<(u32, &[u8]), DecodeError> {
     match payload {

@@ -207,3 +207,22 @@ fn schemas_that_cannot_be_read_are_refused() {
     ));
     assert!(matches!(Plan::parse("{"), Err(PlanError::Parse(_))));
 }
+
+#[test]
+fn whole_records_become_json_objects_for_plugins() {
+    let good = order("o1", 1_500, Some(2.5));
+    let mut input = batch(&[good.clone(), good[..4].to_vec(), good]);
+    input.source_offsets = vec![10, 11, 12];
+    let (json, errors) = decoder("/id", "/amount", fixed()).to_json(&input);
+    assert_eq!(json.len(), 2);
+    assert_eq!(json.source_offsets, [10, 12]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, 1);
+    let value: serde_json::Value = serde_json::from_slice(json.payload(0)).expect("JSON");
+    assert_eq!(value["id"], "o1");
+    assert_eq!(value["at"], 1_500);
+    assert_eq!(value["amount"], 2.5);
+    assert_eq!(value["user"]["referrer"], serde_json::Value::Null);
+    assert_eq!(value["price"], -1.23);
+    assert_eq!(value["attrs"]["n"], 3);
+}

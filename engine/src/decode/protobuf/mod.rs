@@ -331,6 +331,31 @@ impl ProtoReader {
         Ok(projection)
     }
 
+    /// Writes a whole record as JSON text onto `out` (Protobuf's JSON mapping with the field
+    /// names of the `.proto` file, 64-bit integers as numbers, fields at their defaults too).
+    pub(super) fn whole(
+        &self,
+        payload: &[u8],
+        memo: &mut Memo,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
+        let (id, indexes, datum) = match self.schemas {
+            ProtoSchemas::Fixed(_) => (0, Indexes::new(), payload),
+            ProtoSchemas::Registry(_) => framed(payload)?,
+        };
+        let projection = self.projection(id, &indexes, memo)?;
+        let message = DynamicMessage::decode(projection.message.clone(), datum)
+            .map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+        let options = SerializeOptions::new()
+            .use_proto_field_name(true)
+            .stringify_64_bit_integers(false)
+            .skip_default_fields(false);
+        let mut serializer = serde_json::Serializer::new(out);
+        message
+            .serialize_with_options(&mut serializer, &options)
+            .map_err(|e| DecodeError::Protobuf(e.to_string()))
+    }
+
     /// Reads one record's wanted fields into `scratch` and `ranges`.
     pub(super) fn fields(
         &self,

@@ -208,3 +208,20 @@ fn schemas_that_cannot_be_used_are_refused() {
         "shop.Order"
     );
 }
+
+#[test]
+fn whole_messages_become_json_objects_for_plugins() {
+    let good = order("o1", 1_500, Some(2.5));
+    let mut input = batch(&[good.clone(), vec![0x0f]]);
+    input.source_offsets = vec![3, 4];
+    let (json, errors) = decoder("/id", "/amount", fixed()).to_json(&input);
+    assert_eq!((json.len(), errors.len()), (1, 1));
+    assert_eq!(json.source_offsets, [3]);
+    let value: serde_json::Value = serde_json::from_slice(json.payload(0)).expect("JSON");
+    assert_eq!(value["id"], "o1");
+    assert_eq!(value["at"], 1_500);
+    assert_eq!(value["amount"], 2.5);
+    assert_eq!(value["user"]["name"], "ann");
+    assert_eq!(value["kind"], "B");
+    assert_eq!(value["delta"], -5);
+}
