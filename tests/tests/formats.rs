@@ -175,11 +175,12 @@ fn protobuf_records_give_the_reference_results_and_bad_ones_are_dead_lettered() 
     );
 }
 
-/// `eddy generate --schema-registry`: sample events as Avro that a registry client reads back,
-/// and that `eddy run` counts, every one.
+/// `eddy generate --schema-registry` and `examples/avro.yaml` (the README's Avro example):
+/// sample orders as Avro that a registry client reads back, every one decoded by `eddy run`,
+/// and results written as Avro that a registry client reads.
 #[test]
-fn eddy_generate_produces_avro_that_eddy_run_reads() {
-    let kafka = Kafka::with_topics(&["samples", "counts"], 2);
+fn the_avro_example_reads_what_eddy_generate_produces() {
+    let kafka = Kafka::with_topics(&["orders", "revenue", "orders.late", "orders.dead"], 2);
     let brokers = kafka.bootstrap_servers();
     let registry = Registry::start();
     let status = Command::new(eddy_binary())
@@ -192,12 +193,12 @@ fn eddy_generate_produces_avro_that_eddy_run_reads() {
             "--payload-bytes",
             "20",
         ])
-        .args(["--topic", "samples", "--brokers", &brokers])
+        .args(["--topic", "orders", "--brokers", &brokers])
         .args(["--schema-registry", &registry.url()])
         .status()
         .expect("eddy generate");
     assert!(status.success());
-    let tail = Tail::new(&brokers, &[("samples", 2)]).expect("reader");
+    let tail = Tail::new(&brokers, &[("orders", 2)]).expect("reader");
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while events.len() < 2000 && Instant::now() < deadline {
@@ -213,37 +214,36 @@ fn eddy_generate_produces_avro_that_eddy_run_reads() {
             && e["pad"].as_str().is_some_and(|p| p.len() == 20)
     ));
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("samples.yaml");
-    let config = format!(
-        "source: {{ type: kafka, topic: samples }}\n\
-         decode: {{ format: avro, key: /key, time: /ts }}\n\
-         schema_registry: {{ url: '{}' }}\n\
-         window: {{ type: tumbling, size: 1h }}\n\
-         allowed_lateness: 1h\n\
-         aggregates: [{{ name: n, plugin: count }}]\n\
-         sink: {{ type: kafka, topic: counts }}\n\
-         kafka: {{ brokers: set-by-the-environment, group_id: samples }}\n",
-        registry.url()
+    let example = eddy_tests::repo_root().join("examples/avro.yaml");
+    let mut eddy = Eddy::run(
+        &example,
+        &brokers,
+        &[("EDDY_SCHEMA_REGISTRY__URL", registry.url())],
     );
-    std::fs::write(&path, config).expect("config written");
-    let mut eddy = Eddy::run(&path, &brokers, &[]);
     eddy.wait_ready(READY_WITHIN);
     let deadline = Instant::now() + Duration::from_secs(60);
-    let read = loop {
-        let read = eddy.metric("eddy_events_total").unwrap_or_default();
-        if read >= 2000.0 || Instant::now() > deadline {
-            break read;
+    let decoded = loop {
+        let decoded = eddy.metric("eddy_events_total").unwrap_or_default();
+        if decoded >= 2000.0 || Instant::now() > deadline {
+            break decoded;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     let dead = eddy.metric("eddy_dead_letters_total").unwrap_or_default();
+    let tail = Tail::new(&brokers, &[("revenue", 2)]).expect("reader");
+    let result = tail
+        .next(Duration::from_secs(30))
+        .expect("a result")
+        .expect("read");
     assert!(eddy.stop().success());
     assert_eq!(
-        (read, dead),
+        (decoded, dead),
         (2000.0, 0.0),
         "every event decoded, none refused"
     );
+    let result = result_as_json(&result.payload, &registry);
+    assert!(result["orders"].as_i64().is_some_and(|n| n > 0), "{result}");
+    assert!(result["latency_ms"]["p99"].is_number(), "{result}");
 }
 
 /// Avro records read by a schema file, through a filter plugin (which gets them as JSON)
