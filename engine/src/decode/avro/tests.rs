@@ -226,3 +226,14 @@ fn whole_records_become_json_objects_for_plugins() {
     assert_eq!(value["price"], -1.23);
     assert_eq!(value["attrs"]["n"], 3);
 }
+
+#[test]
+fn a_field_of_the_wrong_type_for_an_aggregate_is_refused_with_its_value() {
+    // `/id` is a string: an aggregate cannot sum it.
+    let out = decoder("/id", "/id", fixed()).decode(&batch(&[order("o1", 1_000, Some(1.0))]));
+    assert!(out.keys.is_empty());
+    assert_eq!(
+        out.errors[0].1.to_string(),
+        "field /id is \"o1\", not a number"
+    );
+}
