@@ -432,14 +432,27 @@ mod tests {
     #[test]
     fn every_eddy_command_in_the_guides_parses() {
         let mut checked = 0;
+        let mut commands: Vec<(String, String)> = Vec::new();
+        let mut continued = false;
         for (place, line) in guide_blocks("sh").into_iter().flatten() {
-            let line = line.trim();
+            // A line ending in `\` goes on in the next one.
+            match commands.last_mut() {
+                Some((_, command)) if continued => command.push_str(line.trim()),
+                _ => commands.push((place, line.trim().to_string())),
+            }
+            continued = line.trim_end().ends_with('\\');
+            if let Some((_, command)) = commands.last_mut().filter(|_| continued) {
+                command.pop();
+                command.push(' ');
+            }
+        }
+        for (place, line) in commands {
             if !line.starts_with("eddy ") {
                 continue;
             }
             // The command up to a comment, a redirection or a pipe.
-            let words: Vec<String> = shlex::split(line)
-                .expect("shell words")
+            let words: Vec<String> = shlex::split(&line)
+                .unwrap_or_else(|| panic!("{place}: `{line}` is not shell words"))
                 .into_iter()
                 .take_while(|w| !w.starts_with('#') && !matches!(w.as_str(), ">" | "|" | "&&"))
                 .collect();
