@@ -36,3 +36,5 @@ pub mod pipeline;
 pub mod http;
 pub mod app;
 pub mod cli;
+#[cfg(test)]
+mod test_certs;

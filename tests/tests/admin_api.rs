@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use eddy::http::admin::AdminState;
+use eddy::http::auth_limit::AuthLimiter;
 use eddy::metrics::UploadLabels;
 use eddy::plugin::Runtime;
 use eddy::plugin::{Change, Control, Kept, StagePlugin};
@@ -29,6 +30,7 @@ struct Api {
     control: Arc<Control>,
     uploads: Family<UploadLabels, Counter>,
     auth_failures: Counter,
+    rate_limited: Counter,
     _dir: tempfile::TempDir,
 }
 
@@ -50,6 +52,11 @@ fn kept(digest: &str) -> Kept {
 }
 
 fn api() -> Api {
+    api_allowing(1000)
+}
+
+/// The API with `failed_auth_per_minute` failed authentications allowed per address.
+fn api_allowing(failed_auth_per_minute: u32) -> Api {
     let dir = tempfile::tempdir().expect("dir");
     let control = Arc::new(Control::open(&dir.path().join("registry")).expect("registry"));
     control.set_stages(&[
@@ -65,6 +72,7 @@ fn api() -> Api {
     );
     let uploads = Family::<UploadLabels, Counter>::default();
     let auth_failures = Counter::default();
+    let rate_limited = Counter::default();
     let router = eddy::http::admin::router(Arc::new(AdminState {
         control: Arc::clone(&control),
         runtime,
@@ -72,12 +80,15 @@ fn api() -> Api {
         max_upload_bytes: LIMIT,
         uploads: uploads.clone(),
         auth_failures: auth_failures.clone(),
+        auth_limit: AuthLimiter::new(failed_auth_per_minute),
+        rate_limited: rate_limited.clone(),
     }));
     Api {
         router,
         control,
         uploads,
         auth_failures,
+        rate_limited,
         _dir: dir,
     }
 }
@@ -527,4 +538,32 @@ fn the_cli_says_an_oversize_upload_is_over_the_limit() {
         "{error}"
     );
     assert_eq!(api.control.registry().list().count(), 0, "nothing stored");
+}
+
+#[test]
+fn an_address_that_fails_too_often_is_refused_even_with_the_right_token() {
+    runtime().block_on(async {
+        let api = api_allowing(3);
+        let rollback = "/v1/pipelines/main/stages/aggregates.n/rollback";
+        for _ in 0..3 {
+            let (status, _) = api
+                .call("POST", rollback, Some("wrong-token"), Vec::new())
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        for token in ["wrong-token", TOKEN] {
+            let (status, body) = api.call("POST", rollback, Some(token), Vec::new()).await;
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{token}: {body}");
+            assert!(
+                body["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("retry in")),
+                "{body}"
+            );
+        }
+        assert_eq!(api.auth_failures.get(), 3);
+        assert_eq!(api.rate_limited.get(), 2);
+        let (status, _) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
+        assert_eq!(status, StatusCode::OK, "reads are not limited");
+    });
 }

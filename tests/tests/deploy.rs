@@ -1,7 +1,8 @@
 //! The Kubernetes manifests in `deploy/k8s` are checked against the Kubernetes API schema of
 //! the `k8s-openapi` crate (v1.35): every document parses as its kind with no field the schema
 //! does not have, and the StatefulSet wires what Eddy needs (probes on Eddy's health paths and
-//! port, a volume for its state, the admin token from the Secret, non-root, limits). The
+//! port over HTTPS, a volume for its state, the admin token and the TLS certificate from
+//! Secrets mounted as files, non-root, limits). The
 //! container definition, alerts and dashboard parse.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -131,13 +132,36 @@ fn kubernetes_manifests_match_the_api_schema() {
             .any(|m| m.name == volume.name && shared_dir.starts_with(&m.mount_path)),
         "state.shared_dir is on the shared volume"
     );
-    let env = container.env.as_ref().expect("env");
-    assert!(env.iter().any(|e| {
-        e.name == "EDDY_ADMIN__TOKEN"
-            && e.value_from
+    // The admin token and the TLS files come from Secrets mounted as files.
+    let secret_mount = |path: &str, secret: &str| {
+        pod.volumes.iter().flatten().any(|v| {
+            v.secret
                 .as_ref()
-                .is_some_and(|v| v.secret_key_ref.is_some())
-    }));
+                .is_some_and(|s| s.secret_name.as_deref() == Some(secret))
+                && mounts
+                    .iter()
+                    .any(|m| m.name == v.name && path.starts_with(&m.mount_path))
+        })
+    };
+    let env = container.env.as_ref().expect("env");
+    let token_file = env
+        .iter()
+        .find(|e| e.name == "EDDY_ADMIN__TOKEN_FILE")
+        .and_then(|e| e.value.clone())
+        .expect("EDDY_ADMIN__TOKEN_FILE");
+    assert!(secret_mount(&token_file, "eddy-admin"), "{token_file}");
+    let tls = pipeline.http.tls.expect("http.tls is set");
+    for file in [&tls.cert, &tls.key] {
+        let file = file.to_string_lossy();
+        assert!(secret_mount(&file, "eddy-tls"), "{file}");
+    }
+    for probe in [&container.liveness_probe, &container.readiness_probe] {
+        let scheme = probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.scheme.clone());
+        assert_eq!(scheme.as_deref(), Some("HTTPS"));
+    }
     assert_eq!(
         pod.security_context.and_then(|s| s.run_as_non_root),
         Some(true)

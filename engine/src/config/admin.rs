@@ -21,6 +21,9 @@ pub struct AdminConfig {
     /// Largest component accepted, bytes. The default, 32 MiB, takes a Python plugin (about
     /// 19 MB: componentize-py puts CPython in every component) and a JavaScript one (12 MB).
     pub max_upload_bytes: usize,
+    /// Requests with a missing or wrong token a client address may make in a minute; beyond
+    /// that every change it asks for is answered 429 until its minute is over.
+    pub failed_auth_per_minute: u32,
 }
 
 impl Default for AdminConfig {
@@ -30,6 +33,7 @@ impl Default for AdminConfig {
             token_file: None,
             registry_dir: PathBuf::from("eddy-registry"),
             max_upload_bytes: 32 << 20,
+            failed_auth_per_minute: 10,
         }
     }
 }

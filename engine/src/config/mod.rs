@@ -27,7 +27,7 @@ mod validate;
 use validate::{check_plugin, check_pointer};
 
 pub use admin::AdminConfig;
-pub use http::HttpConfig;
+pub use http::{HttpConfig, TlsConfig};
 pub use io::{
     DecodeConfig, FileMode, PostgresSink, RecordFormat, SecretUrl, SideOutputConfig, SinkConfig,
     SinkFormat, SourceConfig, TimeFormat, redact_password,

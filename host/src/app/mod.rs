@@ -14,6 +14,7 @@ use eddy_engine::stats::Stats;
 pub use kafka_loop::KafkaRun;
 pub use stop::StopFlag;
 
+use crate::http::auth_limit::AuthLimiter;
 use crate::http::{self, Health, Server, admin::AdminState};
 use crate::kafka::Embedded;
 use crate::metrics::Metrics;
@@ -118,18 +119,14 @@ fn start_services(config: &Config) -> Result<(Services, Option<Server>), Pipelin
         max_upload_bytes: config.admin.max_upload_bytes,
         uploads: services.metrics.uploads.clone(),
         auth_failures: services.metrics.admin_auth_failures.clone(),
+        auth_limit: AuthLimiter::new(config.admin.failed_auth_per_minute),
+        rate_limited: services.metrics.admin_rate_limited.clone(),
     });
     let router = http::router(
         Arc::clone(&services.health),
         Arc::clone(&services.metrics),
         Some(admin),
     );
-    if !listen.ip().is_loopback() && config.admin.token.is_some() {
-        tracing::warn!(
-            %listen,
-            "the admin API is served over plain HTTP beyond this machine: its bearer token travels in clear; put TLS in front of it (an ingress or a service mesh)"
-        );
-    }
-    let server = http::serve(listen, router)?;
+    let server = http::serve(listen, router, &config.http)?;
     Ok((services, Some(server)))
 }

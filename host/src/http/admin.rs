@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +19,7 @@ use serde_json::json;
 
 use eddy_engine::config::StageId;
 
+use super::auth_limit::AuthLimiter;
 use crate::metrics::UploadLabels;
 use crate::plugin::{Change, Control, RegistryError, Runtime};
 
@@ -35,6 +37,11 @@ pub struct AdminState {
     pub uploads: Family<UploadLabels, Counter>,
     /// Requests refused for a missing or wrong token (`eddy_admin_auth_failures_total`).
     pub auth_failures: Counter,
+    /// Failed authentications by client address (`admin.failed_auth_per_minute`).
+    pub auth_limit: AuthLimiter,
+    /// Changes refused because their address failed too often
+    /// (`eddy_admin_auth_rate_limited_total`).
+    pub rate_limited: Counter,
 }
 
 /// An error answer.
@@ -310,9 +317,42 @@ async fn rollback(
         .into_response())
 }
 
+/// Refuses a change (429, with `Retry-After`) from an address that failed to authenticate too
+/// often, and counts the failures (401 answers) of each address. Reads are not limited.
+async fn limit_failed_auth(State(state): Shared, request: Request, next: Next) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip());
+    let change = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let now = std::time::Instant::now();
+    if let Some(wait) = state.auth_limit.blocked(client, now).filter(|_| change) {
+        state.rate_limited.inc();
+        tracing::warn!(%client, "admin request refused: too many failed authentications");
+        let seconds = wait.as_secs().max(1);
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests with a wrong token from this address: retry in {seconds} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        state.auth_limit.failed(client, now);
+    }
+    response
+}
+
+/// Largest JSON body (an activation with its configuration); uploads have
+/// `admin.max_upload_bytes`.
+const MAX_JSON_BYTES: usize = 1 << 20;
+
 /// The admin routes, under `/v1`.
 pub fn router(state: Arc<AdminState>) -> Router {
-    let limit = state.max_upload_bytes + 1024;
     Router::new()
         .route("/v1/plugins", get(list).post(upload))
         .route("/v1/plugins/{digest}", get(show).delete(delete))
@@ -325,6 +365,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
             "/v1/pipelines/{pipeline}/stages/{stage}/rollback",
             post(rollback),
         )
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limit_failed_auth,
+        ))
         .with_state(state)
 }

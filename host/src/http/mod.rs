@@ -1,19 +1,32 @@
 //! The HTTP endpoint: health probes and metrics ([`health`]) and the admin API ([`admin`]),
-//! served from a thread of its own and shut down gracefully with the process.
+//! over HTTPS when `http.tls` is set ([`tls`]), served from a thread of its own and shut down
+//! gracefully with the process. Every request has a deadline (`http.request_timeout`, 408) and
+//! a bounded head (`http.max_header_bytes`, 431).
 
 pub mod admin;
+pub mod auth_limit;
 pub mod health;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub use crate::health::Health;
 use axum::Router;
-use tokio::sync::oneshot;
+use axum::http::StatusCode;
+use axum_server::Handle;
+use eddy_engine::config::HttpConfig;
+use hyper_util::rt::TokioTimer;
+use hyper_util::server::conn::auto::Builder;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::Metrics;
+
+/// Longest a graceful shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// Every route of the endpoint: health and metrics, and the admin API when `admin` is given.
 pub fn router(
@@ -32,7 +45,7 @@ pub fn router(
 /// connections, lets requests in flight finish, and waits for its thread.
 pub struct Server {
     address: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
+    handle: Handle<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -48,10 +61,8 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
         if let Some(thread) = self.thread.take() {
+            self.handle.graceful_shutdown(Some(DRAIN));
             let _ = thread.join();
         }
     }
@@ -63,90 +74,93 @@ impl Drop for Server {
     }
 }
 
-/// Serves `router` on `listen` from a thread of its own.
-pub fn serve(listen: SocketAddr, router: Router) -> io::Result<Server> {
+/// The limits of `config` on every connection.
+fn limit(builder: &mut Builder<hyper_util::rt::TokioExecutor>, config: &HttpConfig) {
+    let head = config.max_header_bytes;
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.request_timeout)
+        .max_buf_size(head);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX));
+}
+
+/// Serves `router` on `listen` from a thread of its own, over HTTPS when `config.tls` is set.
+/// A TLS file that does not read refuses the start with its key named.
+pub fn serve(listen: SocketAddr, router: Router, config: &HttpConfig) -> io::Result<Server> {
+    let certificates = config
+        .tls
+        .as_ref()
+        .map(tls::Certificates::load)
+        .transpose()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
+    if certificates.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(
+            %address,
+            "HTTP is served without TLS beyond this machine: the admin token travels in clear; set http.tls.cert and http.tls.key (or put TLS in front)"
+        );
+    }
+    let app = router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (shutdown, stopped) = oneshot::channel::<()>();
+    let handle = Handle::new();
+    let serving = handle.clone();
+    let config = config.clone();
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let thread = std::thread::Builder::new()
         .name("eddy-http".into())
         .spawn(move || {
             runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        let serving = axum::serve(listener, router).with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        });
-                        if let Err(error) = serving.await {
-                            tracing::error!(%error, "the HTTP endpoint stopped");
+                let served = match certificates {
+                    Some(certificates) => {
+                        let rustls = certificates.rustls();
+                        tokio::spawn(certificates.watch());
+                        match axum_server::tls_rustls::from_tcp_rustls(listener, rustls) {
+                            Ok(server) => {
+                                let mut server = server.handle(serving);
+                                limit(server.http_builder(), &config);
+                                server.serve(app).await
+                            }
+                            Err(error) => Err(error),
                         }
                     }
-                    Err(error) => tracing::error!(%error, "the HTTP endpoint could not start"),
+                    None => match axum_server::from_tcp(listener) {
+                        Ok(server) => {
+                            let mut server = server.handle(serving);
+                            limit(server.http_builder(), &config);
+                            server.serve(app).await
+                        }
+                        Err(error) => Err(error),
+                    },
+                };
+                if let Err(error) = served {
+                    tracing::error!(%error, "the HTTP endpoint stopped");
                 }
             });
         })?;
-    tracing::info!(%address, "serving /health/live, /health/ready, /metrics and /v1");
+    tracing::info!(%address, scheme, "serving /health/live, /health/ready, /metrics and /v1");
     Ok(Server {
         address,
-        shutdown: Some(shutdown),
+        handle,
         thread: Some(thread),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::metrics::Metrics;
-
-    fn get(address: SocketAddr, path: &str) -> String {
-        let mut stream = TcpStream::connect(address).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: eddy\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response");
-        response
-    }
-
-    #[test]
-    fn probes_answer_over_http() {
-        let health = Arc::new(Health::default());
-        let metrics = Arc::new(Metrics::new());
-        let server = serve(
-            "127.0.0.1:0".parse().expect("addr"),
-            router(Arc::clone(&health), Arc::clone(&metrics), None),
-        )
-        .expect("serve");
-        let address = server.address();
-        assert!(get(address, "/health/live").starts_with("HTTP/1.1 200"));
-        let response = get(address, "/health/ready");
-        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
-        assert!(response.contains("not ready: starting"), "{response}");
-        health.set_ready();
-        assert!(get(address, "/health/ready").starts_with("HTTP/1.1 200"));
-        health.set_unready("sink: broker down");
-        let response = get(address, "/health/ready");
-        assert!(response.starts_with("HTTP/1.1 503") && response.contains("broker down"));
-        metrics.checkpoint.id.set(3);
-        let response = get(address, "/metrics");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.contains("eddy_checkpoint_id 3"), "{response}");
-        server.shutdown();
-        assert!(
-            TcpStream::connect(address).is_err(),
-            "the endpoint is closed after a graceful shutdown"
-        );
-    }
-}
+mod tests;

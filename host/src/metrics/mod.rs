@@ -107,6 +107,8 @@ pub struct Metrics {
     pub uploads: Family<UploadLabels, Counter>,
     /// Admin requests refused for a missing or wrong bearer token.
     pub admin_auth_failures: Counter,
+    /// Admin changes refused because their address failed to authenticate too often.
+    pub admin_rate_limited: Counter,
     /// Requests for schemas to the schema registry, by outcome.
     pub schema_requests: Family<SchemaRequestLabels, Counter>,
     /// Records, errors, lags, state size, result latency.
@@ -262,6 +264,12 @@ impl Metrics {
             "Admin API requests refused for a missing or wrong bearer token",
             admin_auth_failures.clone(),
         );
+        let admin_rate_limited = Counter::default();
+        registry.register(
+            "admin_auth_rate_limited",
+            "Admin API changes refused (429) because their address failed to authenticate admin.failed_auth_per_minute times within a minute",
+            admin_rate_limited.clone(),
+        );
         let schema_requests = Family::<SchemaRequestLabels, Counter>::default();
         registry.register(
             "schema_registry_requests",
@@ -286,6 +294,7 @@ impl Metrics {
             records_skipped,
             uploads,
             admin_auth_failures,
+            admin_rate_limited,
             schema_requests,
             pipeline,
             rebalance,

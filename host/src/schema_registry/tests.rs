@@ -153,55 +153,15 @@ async fn an_unreachable_registry_is_retried_then_given_up_with_the_reason() {
     }
 }
 
-/// A self-signed certificate for 127.0.0.1: (certificate PEM, key).
-fn self_signed() -> (Vec<u8>, openssl::pkey::PKey<openssl::pkey::Private>) {
-    use openssl::asn1::Asn1Time;
-    use openssl::bn::BigNum;
-    use openssl::hash::MessageDigest;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::extension::SubjectAlternativeName;
-    use openssl::x509::{X509Builder, X509NameBuilder};
-
-    let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("key");
-    let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_text("CN", "eddy test registry")
-        .expect("cn");
-    let name = name.build();
-    let mut builder = X509Builder::new().expect("builder");
-    builder.set_version(2).expect("version");
-    let serial = BigNum::from_u32(1)
-        .and_then(|n| n.to_asn1_integer())
-        .expect("serial");
-    builder.set_serial_number(&serial).expect("serial");
-    builder.set_subject_name(&name).expect("subject");
-    builder.set_issuer_name(&name).expect("issuer");
-    builder.set_pubkey(&key).expect("public key");
-    let not_before = Asn1Time::days_from_now(0).expect("time");
-    let not_after = Asn1Time::days_from_now(1).expect("time");
-    builder.set_not_before(&not_before).expect("not before");
-    builder.set_not_after(&not_after).expect("not after");
-    let san = SubjectAlternativeName::new()
-        .ip("127.0.0.1")
-        .build(&builder.x509v3_context(None, None))
-        .expect("san");
-    builder.append_extension(san).expect("extension");
-    builder.sign(&key, MessageDigest::sha256()).expect("signed");
-    (builder.build().to_pem().expect("pem"), key)
-}
-
 /// An https registry on a loopback port that answers every request with schema `ORDER`.
-fn serve_tls(certificate: &[u8], key: &openssl::pkey::PKey<openssl::pkey::Private>) -> SocketAddr {
+fn serve_tls(server: &crate::test_certs::Issued) -> SocketAddr {
     use std::io::{Read, Write};
 
     use openssl::ssl::{SslAcceptor, SslMethod};
-    use openssl::x509::X509;
 
     let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
-    acceptor.set_private_key(key).expect("key");
-    acceptor
-        .set_certificate(&X509::from_pem(certificate).expect("certificate"))
-        .expect("certificate");
+    acceptor.set_private_key(&server.key).expect("key");
+    acceptor.set_certificate(&server.cert).expect("certificate");
     let acceptor = acceptor.build();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
@@ -226,11 +186,11 @@ fn serve_tls(certificate: &[u8], key: &openssl::pkey::PKey<openssl::pkey::Privat
 
 #[test]
 fn an_https_registry_is_trusted_by_its_ca_file_and_refused_without_it() {
-    let (certificate, key) = self_signed();
-    let address = serve_tls(&certificate, &key);
+    let authority = crate::test_certs::Authority::new("eddy test registry ca");
+    let address = serve_tls(&authority.issue("eddy test registry", 2));
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &certificate).expect("ca written");
+    std::fs::write(&ca, authority.cert_pem()).expect("ca written");
     let trusting = config_of(&format!(
         "url: https://{address}\nca_file: {}\nretry_timeout: 200ms\n",
         ca.display()
