@@ -44,6 +44,8 @@ pub struct Kafka {
     /// broker there even when clients are told to go through a proxy that is cut.
     direct: u16,
     advertised: u16,
+    /// The `SASL_SSL` listener's port and the CA clients trust, when it has one.
+    secure: Option<(u16, PathBuf)>,
 }
 
 /// The folder of Kafka's jars: `$EDDY_KAFKA_LIBS`, else the cache `scripts/install-kafka.sh`
@@ -95,7 +97,7 @@ fn signal(pid: u32, signal: &str) {
 impl Kafka {
     /// Starts a broker and waits until it answers a metadata request.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, false)
     }
 
     /// Starts a broker with `topics`, each of `partitions` partitions.
@@ -109,7 +111,25 @@ impl Kafka {
     /// Starts a broker that tells clients to connect to `advertised` (e.g. a proxy in front of
     /// it) instead of its own port.
     pub fn start_advertising(advertised: u16) -> Self {
-        Self::launch(Some(advertised))
+        Self::launch(Some(advertised), false)
+    }
+
+    /// Starts a broker with a third client listener, `SASL_SSL` with SCRAM-SHA-512
+    /// ([`crate::sasl_ssl`]): [`Kafka::sasl_ssl_servers`], trusting [`Kafka::ca_file`].
+    pub fn start_sasl_ssl() -> Self {
+        Self::launch(None, true)
+    }
+
+    /// `bootstrap.servers` of the `SASL_SSL` listener.
+    pub fn sasl_ssl_servers(&self) -> String {
+        let (port, _) = self.secure.as_ref().expect("started with start_sasl_ssl");
+        format!("127.0.0.1:{port}")
+    }
+
+    /// The PEM file of the CA that signed the broker's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        let (_, ca) = self.secure.as_ref().expect("started with start_sasl_ssl");
+        ca.clone()
     }
 
     /// The port clients connect to (what a proxy in front of it forwards to).
@@ -133,10 +153,10 @@ impl Kafka {
         self.dir.join("logs")
     }
 
-    fn launch(advertised: Option<u16>) -> Self {
+    fn launch(advertised: Option<u16>, sasl_ssl: bool) -> Self {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let libs = kafka_libs();
-        let [port, direct, controller] = free_ports::<3>();
+        let [port, direct, controller, secure] = free_ports::<4>();
         let dir = std::env::temp_dir().join(format!(
             "eddy-kafka-{}-{}",
             std::process::id(),
@@ -144,6 +164,7 @@ impl Kafka {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("broker dir");
+        let identity = sasl_ssl.then(|| crate::sasl_ssl::identity(&dir));
         let mut broker = Self {
             child: None,
             watchdog: None,
@@ -151,9 +172,10 @@ impl Kafka {
             port,
             direct,
             advertised: advertised.unwrap_or(port),
+            secure: identity.as_ref().map(|i| (secure, i.ca.clone())),
             dir,
         };
-        broker.write_properties(controller);
+        broker.write_properties(controller, identity.as_ref());
         broker.watchdog = Some(broker.spawn_watchdog());
         broker.format();
         broker.restart();
@@ -165,16 +187,26 @@ impl Kafka {
     }
 
     /// `tests/kafka/broker.properties` with its placeholders filled in.
-    fn write_properties(&self, controller: u16) {
-        let template = std::fs::read_to_string(repo_root().join("tests/kafka/broker.properties"))
-            .expect("tests/kafka/broker.properties");
-        let values: HashMap<&str, String> = HashMap::from([
+    /// With `identity`, `tests/kafka/sasl_ssl.properties` after it.
+    fn write_properties(&self, controller: u16, identity: Option<&crate::sasl_ssl::Identity>) {
+        let read = |name: &str| {
+            std::fs::read_to_string(repo_root().join("tests/kafka").join(name))
+                .unwrap_or_else(|e| panic!("tests/kafka/{name}: {e}"))
+        };
+        let mut template = read("broker.properties");
+        let mut values: HashMap<&str, String> = HashMap::from([
             ("PORT", self.port.to_string()),
             ("DIRECT_PORT", self.direct.to_string()),
             ("ADVERTISED_PORT", self.advertised.to_string()),
             ("CONTROLLER_PORT", controller.to_string()),
             ("LOG_DIR", self.log_dir().display().to_string()),
         ]);
+        if let (Some(identity), Some((port, _))) = (identity, &self.secure) {
+            template.push_str(&read("sasl_ssl.properties"));
+            values.insert("SECURE_PORT", port.to_string());
+            values.insert("KEYSTORE", identity.keystore.display().to_string());
+            values.insert("KEYSTORE_PASSWORD", identity.password.to_string());
+        }
         let mut text = template;
         for (name, value) in &values {
             text = text.replace(&format!("${{{name}}}"), value);
@@ -212,6 +244,11 @@ impl Kafka {
             ])
             .arg("--config")
             .arg(self.properties())
+            .args(
+                self.secure
+                    .iter()
+                    .flat_map(|_| ["--add-scram".to_string(), crate::sasl_ssl::scram_user()]),
+            )
             .output()
             .expect("running java (Java 17 is needed: scripts/setup.sh)");
         assert!(

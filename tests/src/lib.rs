@@ -12,6 +12,7 @@ pub mod process;
 pub mod protobuf;
 pub mod proxy;
 pub mod registry;
+pub mod sasl_ssl;
 pub mod swap;
 pub mod topics;
 pub mod uploads;

@@ -81,6 +81,25 @@ pub struct Eddy {
 impl Eddy {
     /// Starts `eddy run --config config` on `brokers`, with extra environment `env`.
     pub fn run(config: &Path, brokers: &str, env: &[(&str, String)]) -> Self {
+        let (mut command, port) = Self::command(config, brokers, env);
+        let child = command.spawn().expect("eddy starts");
+        Self { child, port }
+    }
+
+    /// [`Eddy::run`] with its standard error (the log) written to `log`.
+    pub fn run_logging_to(
+        config: &Path,
+        brokers: &str,
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Self {
+        let (mut command, port) = Self::command(config, brokers, env);
+        let file = std::fs::File::create(log).expect("log file");
+        let child = command.stderr(file).spawn().expect("eddy starts");
+        Self { child, port }
+    }
+
+    fn command(config: &Path, brokers: &str, env: &[(&str, String)]) -> (Command, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("port")
@@ -104,8 +123,7 @@ impl Eddy {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().expect("eddy starts");
-        Self { child, port }
+        (command, port)
     }
 
     /// The HTTP port.
