@@ -9,6 +9,8 @@ scripts/setup.sh
 scripts/install-kafka.sh >/dev/null
 # The schema registry of the Avro tests (Apicurio Registry, built from Maven Central once).
 scripts/install-registry.sh >/dev/null
+# schemathesis, which checks the admin API against docs/openapi.yaml (tests/tests/openapi.rs).
+scripts/install-schemathesis.sh >/dev/null
 scripts/build-plugins.sh >/dev/null
 # Python and JavaScript plugins (componentize-py, componentize-js) and their native tests.
 scripts/build-polyglot.sh --test
