@@ -27,4 +27,7 @@ pub struct Stats {
     /// Windows dropped because an aggregator failed to finish them twice (each one dead
     /// letter, also counted in `dead_letters`).
     pub windows_dropped: u64,
+    /// Events refused because their partition held `state.max_open_groups` open groups
+    /// (each one dead letter, also counted in `dead_letters`).
+    pub group_limit_refused: u64,
 }

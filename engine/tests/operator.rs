@@ -168,3 +168,67 @@ fn a_restored_snapshot_continues_as_if_nothing_happened() {
         ]
     );
 }
+
+#[test]
+fn events_that_would_open_a_group_beyond_the_limit_are_refused() {
+    let mut driver = Driver::new(&format!(
+        "{AGGREGATES}window: {{ type: tumbling, size: 10s }}\nwatermark: {{ out_of_orderness: 1s }}\nstate: {{ max_open_groups: 2 }}\n"
+    ));
+    driver.feed(
+        &[
+            ("a", 1_000, 1.0),
+            ("b", 2_000, 2.0),
+            ("c", 3_000, 4.0),
+            ("a", 4_000, 8.0),
+        ],
+        0,
+    );
+    assert_eq!(
+        driver.refused,
+        [2],
+        "c would open a third group; a joins its own"
+    );
+    assert_eq!(driver.operator.open_groups(), 2);
+    // Groups are freed when they fire, after their batch: c's next event is refused too,
+    // the one after finds room.
+    let (rows, _) = driver.feed(&[("c", 11_500, 16.0)], 0);
+    assert_eq!(driver.refused, [0]);
+    assert_eq!(
+        rows,
+        [
+            row(OnTime, "a", 0, 10_000, 2.0, 9.0),
+            row(OnTime, "b", 0, 10_000, 1.0, 2.0)
+        ]
+    );
+    driver.feed(&[("c", 12_000, 32.0)], 0);
+    assert!(driver.refused.is_empty());
+    assert_eq!(
+        driver.close(),
+        [row(OnTime, "c", 10_000, 20_000, 1.0, 32.0)]
+    );
+}
+
+#[test]
+fn an_event_is_refused_whole_when_one_of_its_windows_would_pass_the_limit() {
+    let mut driver = Driver::new(&format!(
+        "{AGGREGATES}window: {{ type: sliding, size: 10s, slide: 5s }}\nwatermark: {{ out_of_orderness: 30s }}\nstate: {{ max_open_groups: 3 }}\n"
+    ));
+    // a at 6 s opens [0, 10) and [5, 15); b at 7 s would open two more: refused whole, and
+    // a at 8 s, in a's open windows, is taken.
+    driver.feed(
+        &[("a", 6_000, 1.0), ("b", 7_000, 2.0), ("a", 8_000, 4.0)],
+        0,
+    );
+    assert_eq!(driver.refused, [1]);
+    assert_eq!(driver.operator.open_groups(), 2);
+    let mut sessions = Driver::new(&format!(
+        "{AGGREGATES}window: {{ type: session, gap: 5s }}\nwatermark: {{ out_of_orderness: 30s }}\nstate: {{ max_open_groups: 1 }}\n"
+    ));
+    sessions.feed(&[("a", 0, 1.0), ("b", 100, 2.0), ("a", 3_000, 4.0)], 0);
+    assert_eq!(
+        sessions.refused,
+        [1],
+        "a new key's session; a's session grows"
+    );
+    assert_eq!(sessions.close(), [row(OnTime, "a", 0, 8_000, 2.0, 5.0)]);
+}

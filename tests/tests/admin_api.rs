@@ -82,6 +82,7 @@ fn api_allowing(failed_auth_per_minute: u32) -> Api {
         auth_failures: auth_failures.clone(),
         auth_limit: AuthLimiter::new(failed_auth_per_minute),
         rate_limited: rate_limited.clone(),
+        upload_slots: Arc::new(tokio::sync::Semaphore::new(2)),
     }));
     Api {
         router,
@@ -565,5 +566,54 @@ fn an_address_that_fails_too_often_is_refused_even_with_the_right_token() {
         assert_eq!(api.rate_limited.get(), 2);
         let (status, _) = api.call("GET", "/v1/pipelines", None, Vec::new()).await;
         assert_eq!(status, StatusCode::OK, "reads are not limited");
+    });
+}
+
+#[test]
+fn a_hundred_uploads_at_once_are_taken_two_at_a_time_and_the_rest_told_to_retry() {
+    runtime().block_on(async {
+        let api = api();
+        let spread = std::fs::read(example("spread")).expect("read");
+        let mut uploads = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let router = api.router.clone();
+            let request = Request::builder()
+                .method("POST")
+                .uri("/v1/plugins")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::from(spread.clone()))
+                .expect("request");
+            uploads.spawn(async move {
+                let response = router.oneshot(request).await.expect("response");
+                let retry = response.headers().get("retry-after").cloned();
+                (response.status(), retry)
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(done) = uploads.join_next().await {
+            let (status, retry) = done.expect("upload task");
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(retry.is_some(), "503 says when to retry");
+            }
+            statuses.push(status);
+        }
+        let stored = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let busy = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+            .count();
+        assert_eq!(stored + busy, 100, "{statuses:?}");
+        assert!(stored >= 1 && busy >= 1, "{stored} stored, {busy} busy");
+        let counted = |outcome| api.uploads.get_or_create(&UploadLabels { outcome }).get();
+        assert_eq!(counted("busy"), busy as u64);
+        let (_, list) = api.call("GET", "/v1/plugins", None, Vec::new()).await;
+        assert_eq!(
+            list.as_array().map(Vec::len),
+            Some(1),
+            "one version, stored once"
+        );
     });
 }

@@ -24,6 +24,9 @@ pub struct AdminConfig {
     /// Requests with a missing or wrong token a client address may make in a minute; beyond
     /// that every change it asks for is answered 429 until its minute is over.
     pub failed_auth_per_minute: u32,
+    /// Uploads read and validated at the same time; more are answered 503 (a Python
+    /// component takes about 20 MB to hold and far more to compile).
+    pub max_concurrent_uploads: usize,
 }
 
 impl Default for AdminConfig {
@@ -34,6 +37,7 @@ impl Default for AdminConfig {
             registry_dir: PathBuf::from("eddy-registry"),
             max_upload_bytes: 32 << 20,
             failed_auth_per_minute: 10,
+            max_concurrent_uploads: 2,
         }
     }
 }

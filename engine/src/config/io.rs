@@ -47,6 +47,11 @@ pub struct DecodeConfig {
     pub time: String,
     /// How the event time is written.
     pub time_format: TimeFormat,
+    /// Largest record taken, bytes; a larger one is dead-lettered (its first
+    /// `max_record_bytes` bytes, with the reason and its size) before any plugin sees it.
+    pub max_record_bytes: usize,
+    /// Longest key taken, bytes; a record with a longer one is dead-lettered with the reason.
+    pub max_key_bytes: usize,
 }
 
 impl Default for DecodeConfig {
@@ -58,6 +63,8 @@ impl Default for DecodeConfig {
             key: "/key".into(),
             time: "/ts".into(),
             time_format: TimeFormat::EpochMs,
+            max_record_bytes: 8 << 20,
+            max_key_bytes: 64 << 10,
         }
     }
 }

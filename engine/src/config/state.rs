@@ -68,6 +68,11 @@ pub struct StateConfig {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "super::reference::DurationText")]
     pub shutdown_timeout: Duration,
+    /// Most open groups (key and window) a partition holds: an event that would open one
+    /// more is dead-lettered with the reason and counted (`eddy_group_limit_refused_total`),
+    /// so a burst of distinct keys cannot exhaust memory. Each open group costs about 100
+    /// bytes in the host plus its aggregators' state.
+    pub max_open_groups: usize,
 }
 
 impl StateConfig {
@@ -100,6 +105,7 @@ impl Default for StateConfig {
             transactional_id: None,
             ttl: None,
             shutdown_timeout: Duration::from_secs(30),
+            max_open_groups: 2_000_000,
         }
     }
 }

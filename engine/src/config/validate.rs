@@ -254,6 +254,33 @@ impl Config {
         {
             return Err(invalid("admin.token", "must be at least 8 characters"));
         }
+        if state.max_open_groups == 0 {
+            return Err(invalid("state.max_open_groups", "must be at least 1"));
+        }
+        if self.decode.max_record_bytes < 1024 {
+            return Err(invalid("decode.max_record_bytes", "must be at least 1024"));
+        }
+        if self.decode.max_key_bytes == 0 {
+            return Err(invalid("decode.max_key_bytes", "must be at least 1"));
+        }
+        if self.admin.max_concurrent_uploads == 0 {
+            return Err(invalid(
+                "admin.max_concurrent_uploads",
+                "must be at least 1",
+            ));
+        }
+        if self.admin.failed_auth_per_minute == 0 {
+            return Err(invalid(
+                "admin.failed_auth_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.http.max_header_bytes < 8192 {
+            return Err(invalid("http.max_header_bytes", "must be at least 8192"));
+        }
+        if self.http.request_timeout.as_millis() == 0 {
+            return Err(invalid("http.request_timeout", "must be at least 1ms"));
+        }
         if self.admin.max_upload_bytes < 1024 {
             return Err(invalid("admin.max_upload_bytes", "must be at least 1024"));
         }

@@ -56,6 +56,12 @@ pub enum DecodeError {
     /// The payload does not read as a message of its Protobuf schema.
     #[error("not a Protobuf message of its schema: {0}")]
     Protobuf(String),
+    /// The record is larger than `decode.max_record_bytes`.
+    #[error("the record is {0} bytes, over decode.max_record_bytes ({1})")]
+    RecordTooLarge(usize, usize),
+    /// The key is longer than `decode.max_key_bytes`.
+    #[error("key field {0} is {1} bytes, over decode.max_key_bytes ({2})")]
+    KeyTooLarge(String, usize, usize),
 }
 
 /// The timestamp of a record that has none (`time_format: record_timestamp` refuses it).
@@ -254,6 +260,10 @@ pub struct Decoder {
     columns: Vec<Option<usize>>,
     /// How binary records are read; none: they are JSON.
     binary: Option<Binary>,
+    /// `decode.max_record_bytes`.
+    max_record_bytes: usize,
+    /// `decode.max_key_bytes`.
+    max_key_bytes: usize,
 }
 
 /// A reader of binary records' wanted fields.
@@ -302,7 +312,47 @@ impl Decoder {
             inputs,
             columns,
             binary: None,
+            max_record_bytes: decode.max_record_bytes,
+            max_key_bytes: decode.max_key_bytes,
         }
+    }
+
+    /// `decode.max_record_bytes`: larger records are refused.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record_bytes
+    }
+
+    /// The records of `batch` no larger than `decode.max_record_bytes`, in a batch of their
+    /// own (same partition, timestamps, offsets and lines), and the larger ones with the
+    /// reason (their row in `batch`); `None` when every record is small enough.
+    pub fn without_oversized(
+        &self,
+        batch: &RawBatch,
+    ) -> Option<(RawBatch, Vec<(u32, DecodeError)>)> {
+        let limit = self.max_record_bytes;
+        if (0..batch.len()).all(|row| batch.payload(row).len() <= limit) {
+            return None;
+        }
+        let mut kept = RawBatch::with_capacity(batch.len(), batch.data.len().min(limit));
+        kept.partition = batch.partition;
+        kept.blank_lines = batch.blank_lines;
+        let mut refused = Vec::new();
+        for row in 0..batch.len() {
+            let payload = batch.payload(row);
+            if payload.len() > limit {
+                refused.push((
+                    row as u32,
+                    DecodeError::RecordTooLarge(payload.len(), limit),
+                ));
+                continue;
+            }
+            match (batch.source_offsets.get(row), batch.lines.get(row)) {
+                (Some(&offset), _) => kept.push_at(payload, batch.timestamps[row], offset),
+                (None, Some(&line)) => kept.push_line(payload, batch.timestamps[row], line),
+                (None, None) => kept.push(payload, batch.timestamps[row]),
+            }
+        }
+        Some((kept, refused))
     }
 
     /// A decoder of Avro records whose writer schemas come from `schemas`.
@@ -358,6 +408,11 @@ impl Decoder {
             let record_time = batch.timestamps[row];
             let known = |input: usize| written.and_then(|w| w[input]).and_then(|v| v[row]);
             let payload = batch.payload(row);
+            if payload.len() > self.max_record_bytes {
+                let error = DecodeError::RecordTooLarge(payload.len(), self.max_record_bytes);
+                out.errors.push((row as u32, error));
+                continue;
+            }
             let result = match &self.binary {
                 None => self.decode_json(payload, record_time, row as u32, known, &mut out),
                 Some(reader) => self.decode_binary(
@@ -526,6 +581,13 @@ impl Decoder {
             .find(&top, &self.key)
             .and_then(|f| f.key())
             .ok_or_else(|| DecodeError::Key(self.key.pointer.as_str().to_string()))?;
+        if key.len() > self.max_key_bytes {
+            return Err(DecodeError::KeyTooLarge(
+                self.key.pointer.as_str().to_string(),
+                key.len(),
+                self.max_key_bytes,
+            ));
+        }
         let time = match self.time_format {
             TimeFormat::RecordTimestamp if record_time == NO_TIMESTAMP => {
                 return Err(DecodeError::NoRecordTimestamp);

@@ -352,6 +352,19 @@ impl GroupTable {
             .unwrap_or(i64::MAX)
     }
 
+    /// How many groups an event of `key` in `windows` would open (`merging`: session
+    /// windows, where a key with an open session may grow it instead: counted as none).
+    pub fn would_open(&self, key: &str, windows: &[Window], merging: bool) -> usize {
+        match self.keys.get(key.as_bytes()) {
+            Some(open) if merging => usize::from(open.is_empty()),
+            Some(open) => windows
+                .iter()
+                .filter(|w| !open.iter().any(|(o, _)| o == *w))
+                .count(),
+            None => windows.len().min(if merging { 1 } else { usize::MAX }),
+        }
+    }
+
     /// Number of open groups.
     pub fn len(&self) -> usize {
         self.open

@@ -61,6 +61,9 @@ pub struct Output {
     pub expired: u64,
     /// Groups dropped instead of finished, when they were due.
     pub dropped: Vec<Dropped>,
+    /// Events (index in their decoded batch) refused because they would have opened a group
+    /// beyond `state.max_open_groups`.
+    pub refused: Vec<usize>,
 }
 
 /// Windows, groups, watermarks and triggers over the aggregate plugins.
@@ -90,6 +93,8 @@ pub struct Operator {
     /// The state formats of the last checkpoint taken with [`Operator::checkpoint`]; `None`
     /// when the next must save every group (none taken yet, restored, or a save failed).
     checkpointed: Option<Vec<String>>,
+    /// `state.max_open_groups`.
+    max_open_groups: usize,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -129,6 +134,7 @@ impl Operator {
             replay: None,
             replayed: 0,
             ttl_ms: config.state.ttl.map(millis),
+            max_open_groups: config.state.max_open_groups,
             last_input_ms: None,
             careful: false,
             failed: None,
@@ -308,6 +314,17 @@ impl Operator {
                 }
             }
             self.watermarks.observe(partition, time);
+            // Refused, the event still moves the watermark: windows then close and make room.
+            if self.groups.len() + self.windows.len() > self.max_open_groups
+                && self.groups.len()
+                    + self
+                        .groups
+                        .would_open(key, &self.windows, self.assigner.is_merging())
+                    > self.max_open_groups
+            {
+                output.refused.push(i);
+                continue;
+            }
             let before = self.slots.len();
             for &window in &self.windows {
                 let slot = if self.assigner.is_merging() {
@@ -380,6 +397,7 @@ impl Operator {
             late: Vec::new(),
             expired,
             dropped: std::mem::take(&mut self.dropped),
+            refused: Vec::new(),
         })
     }
 
@@ -410,6 +428,7 @@ impl Operator {
             late: Vec::new(),
             expired: 0,
             dropped: std::mem::take(&mut self.dropped),
+            refused: Vec::new(),
         })
     }
 

@@ -82,7 +82,14 @@ fn read_chunks(mut input: impl Read, sender: &SyncSender<io::Result<Vec<u8>>>) {
             }
             Ok(n) => {
                 carry.extend_from_slice(&buffer[..n]);
-                if let Some(end) = carry.iter().rposition(|&b| b == b'\n') {
+                // Only the new bytes can hold a newline (the carry had none): a long line is
+                // not searched again on every read.
+                let new = carry.len() - n;
+                if let Some(end) = carry[new..]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map(|e| e + new)
+                {
                     let rest = carry.split_off(end + 1);
                     if sender
                         .send(Ok(std::mem::replace(&mut carry, rest)))

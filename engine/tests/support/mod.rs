@@ -181,6 +181,8 @@ pub struct Driver {
     pub operator: Operator,
     decoder: Decoder,
     next_offset: i64,
+    /// The events of the last batch refused by `state.max_open_groups` (batch indexes).
+    pub refused: Vec<usize>,
 }
 
 impl Driver {
@@ -193,6 +195,7 @@ impl Driver {
             decoder: Decoder::new(&config.decode, &config.aggregates),
             config,
             next_offset: 0,
+            refused: Vec::new(),
         }
     }
 
@@ -211,6 +214,7 @@ impl Driver {
             .process(0, &decoded, &batch.source_offsets, now_ms)
             .expect("the batch is processed");
         let late = out.late.iter().map(|l| l.time).collect();
+        self.refused.clone_from(&out.refused);
         (rows(&out), late)
     }
 

@@ -121,6 +121,9 @@ fn start_services(config: &Config) -> Result<(Services, Option<Server>), Pipelin
         auth_failures: services.metrics.admin_auth_failures.clone(),
         auth_limit: AuthLimiter::new(config.admin.failed_auth_per_minute),
         rate_limited: services.metrics.admin_rate_limited.clone(),
+        upload_slots: Arc::new(tokio::sync::Semaphore::new(
+            config.admin.max_concurrent_uploads,
+        )),
     });
     let router = http::router(
         Arc::clone(&services.health),

@@ -42,6 +42,9 @@ pub struct AdminState {
     /// Changes refused because their address failed too often
     /// (`eddy_admin_auth_rate_limited_total`).
     pub rate_limited: Counter,
+    /// Uploads read and validated at once (`admin.max_concurrent_uploads`): more are
+    /// answered 503, so that many at once cannot hold many bodies and compilations in memory.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// An error answer.
@@ -147,6 +150,19 @@ async fn upload(
         count("refused");
         return Err(too_large(size));
     }
+    let Ok(_slot) = Arc::clone(&state.upload_slots).try_acquire_owned() else {
+        count("busy");
+        tracing::warn!("plugin upload refused: admin.max_concurrent_uploads are in progress");
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "other uploads are being validated (admin.max_concurrent_uploads): retry shortly",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1));
+        return Ok(response);
+    };
     // At most one byte over the limit is read: enough to know the upload is too large.
     let Ok(body) = axum::body::to_bytes(body, limit.saturating_add(1)).await else {
         count("refused");

@@ -71,7 +71,8 @@ pub struct TrapOutcomeLabels {
 /// What became of an upload.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 pub struct UploadLabels {
-    /// `stored`, or `refused` (not a usable plugin; the registry is unchanged).
+    /// `stored`, `refused` (not a usable plugin; the registry is unchanged), or `busy` (other
+    /// uploads were being validated: `admin.max_concurrent_uploads`).
     pub outcome: &'static str,
 }
 

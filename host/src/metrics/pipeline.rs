@@ -50,6 +50,7 @@ pub struct PipelineMetrics {
     filtered: Counter,
     replayed: Counter,
     windows_dropped: Counter,
+    group_limit_refused: Counter,
     stages: Family<StageLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     /// Processing time minus the lowest watermark, seconds.
@@ -81,6 +82,7 @@ impl Default for PipelineMetrics {
             filtered: Counter::default(),
             replayed: Counter::default(),
             windows_dropped: Counter::default(),
+            group_limit_refused: Counter::default(),
             stages: Family::default(),
             errors: Family::default(),
             watermark_lag: Gauge::default(),
@@ -138,6 +140,11 @@ impl PipelineMetrics {
             "windows_dropped",
             "Windows dropped because an aggregator failed to finish them twice (one dead letter each)",
             self.windows_dropped.clone(),
+        );
+        r.register(
+            "group_limit_refused",
+            "Events dead-lettered because their partition held state.max_open_groups open groups",
+            self.group_limit_refused.clone(),
         );
         r.register(
             "stage_records",
@@ -205,6 +212,8 @@ impl PipelineMetrics {
         self.replayed.inc_by(delta(stats.replayed, before.replayed));
         self.windows_dropped
             .inc_by(delta(stats.windows_dropped, before.windows_dropped));
+        self.group_limit_refused
+            .inc_by(delta(stats.group_limit_refused, before.group_limit_refused));
         let stage = |stage, direction, n| {
             self.stages
                 .get_or_create(&StageLabels { stage, direction })

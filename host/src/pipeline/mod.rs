@@ -276,6 +276,20 @@ impl Pipeline {
             self.account_for(batch.partition, last);
         }
         let mut batch = batch;
+        // Plugins see records before the decoder: refuse oversized ones here. (Without
+        // plugins the decoder refuses them, and the batch must keep its rows.)
+        let plugins_first = self.converter.is_some() || !self.transforms.is_empty();
+        if let Some((kept, refused)) = self
+            .decoder
+            .without_oversized(&batch)
+            .filter(|_| plugins_first)
+        {
+            self.dead_letter_rows(&batch, &refused)?;
+            if kept.is_empty() {
+                return Ok(None);
+            }
+            batch = kept;
+        }
         if let Some(converter) = &self.converter {
             let (json, errors) = converter.to_json(&batch);
             self.dead_letter_rows(&batch, &errors)?;
@@ -318,13 +332,18 @@ impl Pipeline {
             return Ok(());
         }
         let reasons: Vec<String> = errors.iter().map(|(_, e)| e.to_string()).collect();
+        // An oversized record goes out cut to the limit (its size is in the reason).
+        let limit = self.decoder.max_record_bytes();
         let records: Vec<SideRecord<'_>> = errors
             .iter()
             .zip(&reasons)
             .map(|((row, _), reason)| SideRecord {
                 reason,
                 late: None,
-                payload: batch.payload(*row as usize),
+                payload: {
+                    let payload = batch.payload(*row as usize);
+                    &payload[..payload.len().min(limit)]
+                },
                 origin: batch.origin(*row as usize),
                 line: batch.line(*row as usize),
             })
@@ -349,6 +368,29 @@ impl Pipeline {
         let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
         self.stats.replayed += operator.replayed() - replayed;
         let out = count_trap(&mut self.stats, out)?;
+        if !out.refused.is_empty() {
+            let reason = format!(
+                "partition {} holds state.max_open_groups ({}) open groups: the event would open another",
+                batch.partition, self.config.state.max_open_groups
+            );
+            let records: Vec<SideRecord<'_>> = out
+                .refused
+                .iter()
+                .map(|&event| {
+                    let row = decoded.rows[event] as usize;
+                    SideRecord {
+                        reason: &reason,
+                        late: None,
+                        payload: batch.payload(row),
+                        origin: batch.origin(row),
+                        line: batch.line(row),
+                    }
+                })
+                .collect();
+            self.stats.dead_letters += records.len() as u64;
+            self.stats.group_limit_refused += records.len() as u64;
+            self.outputs.dead_letter.side(&records)?;
+        }
         if !out.late.is_empty() {
             let records: Vec<SideRecord<'_>> = out
                 .late
