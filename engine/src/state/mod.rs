@@ -10,7 +10,7 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryState;
-pub use shared::{SharedDir, SharedEntry};
+pub use shared::{SharedDir, SharedEntry, decode_published, digest};
 pub use store::CheckpointStore;
 
 use crate::delta::SavedState;

@@ -189,31 +189,55 @@ impl SharedDir {
             reason: format!("{}: {reason}", entry.path.display()),
         };
         let bytes = fs::read(&entry.path).map_err(|e| corrupt(e.to_string()))?;
-        let Some(split) = bytes.len().checked_sub(32) else {
-            return Err(corrupt("truncated".into()));
-        };
-        let (body, digest) = bytes.split_at(split);
-        if Sha256::digest(body).as_slice() != digest {
-            return Err(corrupt("digest does not match".into()));
-        }
         let compressed = entry.path.extension().is_some_and(|e| e == COMPRESSED);
-        let decompressed;
-        let body = if compressed {
-            decompressed = lz4_flex::block::decompress_size_prepended(body)
-                .map_err(|e| corrupt(e.to_string()))?;
-            &decompressed[..]
-        } else {
-            body
-        };
-        let published: Published<PartitionState> =
-            postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
-        if published.state.partition != entry.partition || published.state.offset != entry.offset {
+        let state = decode_published(&bytes, compressed).map_err(corrupt)?;
+        if state.partition != entry.partition || state.offset != entry.offset {
             return Err(corrupt(
                 "holds another partition or offset than its name".into(),
             ));
         }
-        Ok(published.state)
+        Ok(state)
     }
+}
+
+/// The SHA-256 digest a published-state file ends with.
+pub fn digest(body: &[u8]) -> [u8; 32] {
+    Sha256::digest(body).into()
+}
+
+/// Largest decompressed hand-over file taken (a damaged size prefix must not allocate more).
+const MAX_DECOMPRESSED: usize = 1 << 32;
+
+/// Decodes the bytes of a published-state file (`compressed`: an `.ckpz` one): its body,
+/// checked against the SHA-256 digest that ends it, then decompressed and decoded. Any
+/// damage is an error with the reason, never a panic (fuzzed: `fuzz/fuzz_targets/handover.rs`).
+pub fn decode_published(bytes: &[u8], compressed: bool) -> Result<PartitionState, String> {
+    let Some(split) = bytes.len().checked_sub(32) else {
+        return Err("truncated".into());
+    };
+    let (body, digest) = bytes.split_at(split);
+    if Sha256::digest(body).as_slice() != digest {
+        return Err("digest does not match".into());
+    }
+    let decompressed;
+    let body = if compressed {
+        let size = body
+            .get(..4)
+            .and_then(|prefix| prefix.try_into().ok())
+            .map(|prefix: [u8; 4]| u32::from_le_bytes(prefix) as usize)
+            .ok_or("truncated")?;
+        if size > MAX_DECOMPRESSED.min(body.len().saturating_mul(255)) {
+            return Err(format!("a decompressed size of {size} bytes cannot be"));
+        }
+        decompressed =
+            lz4_flex::block::decompress_size_prepended(body).map_err(|e| e.to_string())?;
+        &decompressed[..]
+    } else {
+        body
+    };
+    let published: Published<PartitionState> =
+        postcard::from_bytes(body).map_err(|e| e.to_string())?;
+    Ok(published.state)
 }
 
 #[cfg(test)]
