@@ -91,6 +91,8 @@ fn python_still_runs(config: &Config, metrics: &Metrics) {
 
 #[test]
 fn hostile_python_aggregators_stop_at_the_limits_and_are_counted() {
+    // Compiling and trapping Python components takes both cores: not beside a Kafka run.
+    let _heavy = one_at_a_time();
     let metrics = Metrics::new();
     let hostile = fixture("python-hostile").display().to_string();
     for (mode, limit) in [("loop", "time limit"), ("grow", "memory limit")] {
@@ -143,6 +145,7 @@ fn hostile_python_aggregators_stop_at_the_limits_and_are_counted() {
 /// the same runtime is usable again (it refuses a bad configuration with an error, not a trap).
 #[test]
 fn a_python_loop_and_memory_bomb_trap_with_the_limit_named() {
+    let _heavy = one_at_a_time();
     let runtime = Runtime::new(&limits()).expect("runtime");
     let path = fixture("python-hostile");
     let loaded = runtime
