@@ -337,15 +337,12 @@ impl Pipeline {
         let records: Vec<SideRecord<'_>> = errors
             .iter()
             .zip(&reasons)
-            .map(|((row, _), reason)| SideRecord {
-                reason,
-                late: None,
-                payload: {
-                    let payload = batch.payload(*row as usize);
-                    &payload[..payload.len().min(limit)]
-                },
-                origin: batch.origin(*row as usize),
-                line: batch.line(*row as usize),
+            .map(|((row, _), reason)| {
+                let record = SideRecord::of(batch, *row as usize, reason);
+                SideRecord {
+                    payload: &record.payload[..record.payload.len().min(limit)],
+                    ..record
+                }
             })
             .collect();
         self.stats.dead_letters += records.len() as u64;
@@ -376,16 +373,7 @@ impl Pipeline {
             let records: Vec<SideRecord<'_>> = out
                 .refused
                 .iter()
-                .map(|&event| {
-                    let row = decoded.rows[event] as usize;
-                    SideRecord {
-                        reason: &reason,
-                        late: None,
-                        payload: batch.payload(row),
-                        origin: batch.origin(row),
-                        line: batch.line(row),
-                    }
-                })
+                .map(|&event| SideRecord::of(&batch, decoded.rows[event] as usize, &reason))
                 .collect();
             self.stats.dead_letters += records.len() as u64;
             self.stats.group_limit_refused += records.len() as u64;
@@ -395,15 +383,9 @@ impl Pipeline {
             let records: Vec<SideRecord<'_>> = out
                 .late
                 .iter()
-                .map(|late| {
-                    let row = decoded.rows[late.event] as usize;
-                    SideRecord {
-                        reason: "late",
-                        late: Some((late.watermark, late.time)),
-                        payload: batch.payload(row),
-                        origin: batch.origin(row),
-                        line: batch.line(row),
-                    }
+                .map(|late| SideRecord {
+                    late: Some((late.watermark, late.time)),
+                    ..SideRecord::of(&batch, decoded.rows[late.event] as usize, "late")
                 })
                 .collect();
             self.stats.late += records.len() as u64;
@@ -420,13 +402,7 @@ impl Pipeline {
             self.account_for(batch.partition, last);
         }
         let records: Vec<SideRecord<'_>> = (0..batch.len())
-            .map(|row| SideRecord {
-                reason,
-                late: None,
-                payload: batch.payload(row),
-                origin: batch.origin(row),
-                line: batch.line(row),
-            })
+            .map(|row| SideRecord::of(batch, row, reason))
             .collect();
         self.stats.dead_letters += records.len() as u64;
         self.outputs.dead_letter.side(&records)?;

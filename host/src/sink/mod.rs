@@ -53,6 +53,19 @@ pub struct SideRecord<'a> {
     pub line: Option<u64>,
 }
 
+impl<'a> SideRecord<'a> {
+    /// Row `row` of `batch` as it was read, sent aside for `reason`.
+    pub fn of(batch: &'a eddy_engine::event::RawBatch, row: usize, reason: &'a str) -> Self {
+        Self {
+            reason,
+            late: None,
+            payload: batch.payload(row),
+            origin: batch.origin(row),
+            line: batch.line(row),
+        }
+    }
+}
+
 /// A Kafka topic written through the shared producer.
 pub struct KafkaTopic {
     /// The producer.
