@@ -90,8 +90,7 @@ impl OperatorSnapshot {
             ));
         }
         let columns_fit = |states: &[SavedColumn], groups: usize| {
-            states.len() == self.formats.len()
-                && states.iter().all(|c| c.offsets.len() == groups + 1)
+            states.len() == self.formats.len() && states.iter().all(|c| c.fits(groups))
         };
         if !columns_fit(&self.states, self.groups.len()) {
             return Err(inconsistent("state columns do not match their groups"));

@@ -169,6 +169,32 @@ fn a_restored_snapshot_continues_as_if_nothing_happened() {
     );
 }
 
+/// Saved state columns that do not fit their groups (offsets past the data, decreasing, or
+/// not starting at 0) are refused with a reason before any plugin sees them.
+#[test]
+fn a_snapshot_whose_state_columns_do_not_fit_is_refused() {
+    let config = format!("{AGGREGATES}window: {{ type: tumbling, size: 10s }}\n");
+    let mut before = Driver::new(&config);
+    before.feed(&[("a", 0, 1.0), ("b", 1_000, 2.0)], 0);
+    let snapshot = before.operator.snapshot().expect("snapshot");
+    let damaged: [fn(&mut Vec<u32>); 3] = [
+        |offsets| *offsets.last_mut().expect("offsets") += 1,
+        |offsets| offsets.swap(1, 2),
+        |offsets| offsets[0] = 1,
+    ];
+    for damage in damaged {
+        let mut bad = snapshot.clone();
+        damage(&mut bad.states[1].offsets);
+        let mut after = Driver::new(&config);
+        let error = after
+            .operator
+            .restore(&bad, 0, &NativeLoader, &after.config.aggregates)
+            .expect_err("refused");
+        assert!(error.to_string().contains("do not fit"), "{error}");
+        assert_eq!(after.operator.open_groups(), 0);
+    }
+}
+
 #[test]
 fn events_that_would_open_a_group_beyond_the_limit_are_refused() {
     let mut driver = Driver::new(&format!(

@@ -39,7 +39,9 @@ fuzz_target!(|data: &[u8]| {
     let json = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(json).ok();
     if let (Some(key), Some(&time)) = (decoded.keys.get(0), decoded.times.first()) {
-        let object = parsed.as_ref().expect("accepted, so serde_json reads an object");
+        let object = parsed
+            .as_ref()
+            .expect("accepted, so serde_json reads an object");
         let theirs = object.get("key").and_then(key_of);
         assert_eq!(theirs.as_deref(), Some(key), "the key");
         assert_eq!(object.get("ts").and_then(time_of), Some(time), "the time");
@@ -58,6 +60,9 @@ fuzz_target!(|data: &[u8]| {
     let time = object.get("ts").and_then(Value::as_i64);
     let value_ok = object.get("v").is_none_or(|v| v.is_null() || v.is_number());
     if plain && key.is_some_and(|k| k.len() <= 64 << 10) && time.is_some() && value_ok {
-        panic!("serde_json reads {object:?}, the decoder refuses: {:?}", decoded.errors);
+        panic!(
+            "serde_json reads {object:?}, the decoder refuses: {:?}",
+            decoded.errors
+        );
     }
 });

@@ -114,6 +114,17 @@ pub struct SavedColumn {
     pub offsets: Vec<u32>,
 }
 
+impl SavedColumn {
+    /// Whether this column holds the states of `groups` groups: `groups + 1` offsets, from 0,
+    /// never decreasing, the last one the end of `data`.
+    pub fn fits(&self, groups: usize) -> bool {
+        self.offsets.len() == groups + 1
+            && self.offsets.first() == Some(&0)
+            && self.offsets.windows(2).all(|pair| pair[0] <= pair[1])
+            && self.offsets.last().map(|&end| end as usize) == Some(self.data.len())
+    }
+}
+
 /// A merge: target and source slot.
 type Pair = (u32, u32);
 
@@ -502,12 +513,19 @@ impl Aggregates {
                     message: format!("no aggregate {index}"),
                 });
             };
-            let mut plugin = loader.load_aggregator(&part.source, &config.config.to_string())?;
             let owned: Vec<u32> = part
                 .groups
                 .iter()
                 .filter_map(|&g| slots.get(g as usize).copied())
                 .collect();
+            if owned.len() != part.groups.len() || !part.column.fits(owned.len()) {
+                return Err(PluginError::Failed {
+                    plugin: part.source.clone(),
+                    call: "restore",
+                    message: "saved state that does not fit its groups".into(),
+                });
+            }
+            let mut plugin = loader.load_aggregator(&part.source, &config.config.to_string())?;
             plugin.restore(&owned, &part.column)?;
             named.retiring = Some(Retiring::new(plugin, part.source.clone(), &owned));
         }

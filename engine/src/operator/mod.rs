@@ -201,11 +201,9 @@ impl Operator {
             });
         }
         let n = snapshot.groups.len();
-        if snapshot.states.len() != current.len()
-            || snapshot.states.iter().any(|c| c.offsets.len() != n + 1)
-        {
+        if snapshot.states.len() != current.len() || snapshot.states.iter().any(|c| !c.fits(n)) {
             return Err(RestoreError::Inconsistent(format!(
-                "{n} groups but state columns of other lengths"
+                "{n} groups but state columns that do not fit them"
             )));
         }
         if !self.groups.is_empty() {

@@ -4,12 +4,17 @@
 //! or in RocksDB.
 
 mod memory;
+mod record;
 mod shared;
 mod store;
 
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryState;
+pub use record::{
+    decode_compressed, decode_legacy_record, decode_record, decompress, encode_compressed,
+    encode_record,
+};
 pub use shared::{SharedDir, SharedEntry, decode_published, digest};
 pub use store::CheckpointStore;
 

@@ -205,9 +205,6 @@ pub fn digest(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
 }
 
-/// Largest decompressed hand-over file taken (a damaged size prefix must not allocate more).
-const MAX_DECOMPRESSED: usize = 1 << 32;
-
 /// Decodes the bytes of a published-state file (`compressed`: an `.ckpz` one): its body,
 /// checked against the SHA-256 digest that ends it, then decompressed and decoded. Any
 /// damage is an error with the reason, never a panic (fuzzed: `fuzz/fuzz_targets/handover.rs`).
@@ -221,16 +218,7 @@ pub fn decode_published(bytes: &[u8], compressed: bool) -> Result<PartitionState
     }
     let decompressed;
     let body = if compressed {
-        let size = body
-            .get(..4)
-            .and_then(|prefix| prefix.try_into().ok())
-            .map(|prefix: [u8; 4]| u32::from_le_bytes(prefix) as usize)
-            .ok_or("truncated")?;
-        if size > MAX_DECOMPRESSED.min(body.len().saturating_mul(255)) {
-            return Err(format!("a decompressed size of {size} bytes cannot be"));
-        }
-        decompressed =
-            lz4_flex::block::decompress_size_prepended(body).map_err(|e| e.to_string())?;
+        decompressed = super::decompress(body)?;
         &decompressed[..]
     } else {
         body

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use eddy_engine::delta::{OperatorDelta, SavedState};
 use eddy_engine::snapshot::OperatorSnapshot;
-use eddy_engine::state::{CheckpointInfo, StateError};
+use eddy_engine::state::{CheckpointInfo, StateError, decode_record, encode_record};
 
 use super::RocksState;
 
@@ -56,15 +56,9 @@ pub(super) fn record_key(id: u64, partition: u32) -> Vec<u8> {
 
 /// A record's stored bytes and their SHA-256.
 pub(super) fn encode(saved: &SavedState) -> Result<(Vec<u8>, [u8; 32]), StateError> {
-    let encoded = postcard::to_allocvec(saved).map_err(|e| StateError::Encode(e.to_string()))?;
-    let stored = lz4_flex::block::compress_prepend_size(&encoded);
+    let stored = encode_record(saved)?;
     let digest: [u8; 32] = Sha256::digest(&stored).into();
     Ok((stored, digest))
-}
-
-fn decode(bytes: &[u8]) -> Result<SavedState, String> {
-    let encoded = lz4_flex::block::decompress_size_prepended(bytes).map_err(|e| e.to_string())?;
-    postcard::from_bytes(&encoded).map_err(|e| e.to_string())
 }
 
 impl RocksState {
@@ -106,7 +100,7 @@ fn record(db: &DB, id: u64, part: &Part) -> Result<SavedState, String> {
             "checkpoint {id}: partition {partition}: digest mismatch"
         ));
     }
-    decode(&bytes).map_err(|e| format!("checkpoint {id}: partition {partition}: {e}"))
+    decode_record(&bytes).map_err(|e| format!("checkpoint {id}: partition {partition}: {e}"))
 }
 
 /// `partition`'s whole state in checkpoint `id` of `db` (whose manifest is `manifest`).

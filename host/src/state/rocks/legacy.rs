@@ -7,7 +7,9 @@ use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use eddy_engine::state::{Checkpoint, CheckpointInfo, PartitionState, StateError, parallel_map};
+use eddy_engine::state::{
+    Checkpoint, CheckpointInfo, StateError, decode_legacy_record, parallel_map,
+};
 
 use super::{RocksState, store};
 
@@ -30,15 +32,6 @@ pub(super) fn partition_key(id: u64, partition: u32) -> Vec<u8> {
 /// Where a partition's state was stored before compression.
 pub(super) fn plain_partition_key(id: u64, partition: u32) -> Vec<u8> {
     format!("p/{id:020}/{partition:010}").into_bytes()
-}
-
-/// A partition's state from its stored bytes, `compressed` or not.
-fn decode(bytes: &[u8], compressed: bool) -> Result<PartitionState, String> {
-    if !compressed {
-        return postcard::from_bytes(bytes).map_err(|e| e.to_string());
-    }
-    let encoded = lz4_flex::block::decompress_size_prepended(bytes).map_err(|e| e.to_string())?;
-    postcard::from_bytes(&encoded).map_err(|e| e.to_string())
 }
 
 /// Removes old checkpoint `id`'s records in `batch`.
@@ -96,7 +89,7 @@ impl RocksState {
             return Err("digest mismatch".into());
         }
         let states = parallel_map(&read, |(partition, bytes, compressed, _)| {
-            decode(bytes, *compressed)
+            decode_legacy_record(bytes, *compressed)
                 .map_err(|e| StateError::Store(format!("partition {partition}: {e}")))
         })
         .into_iter()
