@@ -433,6 +433,11 @@ impl GroupConsumer {
     /// how each continues. Records fetched past that point are fetched again.
     pub fn rewind(&self, partitions: &[u32]) -> Result<Vec<(u32, Resume)>, KafkaError> {
         let context = self.consumer.context();
+        // Progress published before going back is no longer true: exactly-once, the aborted
+        // transaction took the results it stood for, and committing it in the next one lost
+        // them. Each partition publishes progress again once it has processed records.
+        lock(&context.progress).retain(|p, _| !partitions.contains(p));
+        lock(&context.checkpointed).retain(|p, _| !partitions.contains(p));
         let positions = committed_positions(&self.consumer, &self.topic, partitions)?;
         let committed: BTreeMap<u32, Committed> = positions
             .iter()
