@@ -20,6 +20,7 @@
 //! delta       an operator's changes since its previous checkpoint, applied to a snapshot
 //! state       checkpoints: the StateBackend trait, the memory backend, shared hand-over files
 //! stats       counters of what a pipeline did
+//! shadow      a candidate version's results compared with the live ones (shadow runs)
 //! ```
 
 #![deny(unsafe_code)]
@@ -42,3 +43,4 @@ pub mod progress;
 pub mod recovery;
 pub mod state;
 pub mod stats;
+pub mod shadow;
