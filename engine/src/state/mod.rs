@@ -11,10 +11,7 @@ mod store;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryState;
-pub use record::{
-    decode_compressed, decode_legacy_record, decode_record, decompress, encode_compressed,
-    encode_record,
-};
+pub use record::{decode_legacy_record, decode_record, encode_record};
 pub use shared::{SharedDir, SharedEntry, decode_published, digest};
 pub use store::CheckpointStore;
 

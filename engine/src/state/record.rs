@@ -17,13 +17,13 @@ const MAX_DECOMPRESSED: usize = 1 << 32;
 const MAX_RATIO: usize = 255;
 
 /// `value` as postcard, compressed.
-pub fn encode_compressed<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
+pub(super) fn encode_compressed<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
     let encoded = postcard::to_allocvec(value).map_err(|e| StateError::Encode(e.to_string()))?;
     Ok(lz4_flex::block::compress_prepend_size(&encoded))
 }
 
 /// The bytes `encode_compressed` compressed, checked for a size prefix that cannot be.
-pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(super) fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let size = bytes
         .get(..4)
         .and_then(|prefix| prefix.try_into().ok())
@@ -36,7 +36,7 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// A value from the bytes `encode_compressed` made.
-pub fn decode_compressed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+fn decode_compressed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     postcard::from_bytes(&decompress(bytes)?).map_err(|e| e.to_string())
 }
 

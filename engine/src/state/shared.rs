@@ -114,10 +114,7 @@ impl SharedDir {
             plugins: plugins.to_vec(),
             state,
         };
-        let encoded =
-            postcard::to_allocvec(&published).map_err(|e| StateError::Encode(e.to_string()))?;
-        let mut bytes = lz4_flex::block::compress_prepend_size(&encoded);
-        drop(encoded);
+        let mut bytes = super::record::encode_compressed(&published)?;
         let digest = Sha256::digest(&bytes);
         bytes.extend_from_slice(&digest);
         let dir = self.partition_dir(state.partition);
@@ -218,7 +215,7 @@ pub fn decode_published(bytes: &[u8], compressed: bool) -> Result<PartitionState
     }
     let decompressed;
     let body = if compressed {
-        decompressed = super::decompress(body)?;
+        decompressed = super::record::decompress(body)?;
         &decompressed[..]
     } else {
         body
