@@ -75,6 +75,16 @@ impl GroupTable {
         expiry(window, self.lateness)
     }
 
+    /// An empty table with the same allowed lateness.
+    pub fn empty_like(&self) -> Self {
+        Self::new(self.lateness)
+    }
+
+    /// The latest end of an open group's window (`None` when no group is open).
+    pub fn latest_end(&self) -> Option<i64> {
+        self.groups.iter().flatten().map(|g| g.window.end).max()
+    }
+
     /// Whether a window is past its allowed lateness at `watermark`.
     pub fn is_expired(&self, window: Window, watermark: i64) -> bool {
         self.expiry(window) <= watermark

@@ -2,6 +2,7 @@
 //! decides what is emitted after every batch (early, on-time and late-update results), what
 //! goes to the late output, and when group state is freed.
 
+mod beside;
 mod checkpoint;
 
 use std::collections::HashMap;
@@ -95,6 +96,9 @@ pub struct Operator {
     checkpointed: Option<Vec<String>>,
     /// `state.max_open_groups`.
     max_open_groups: usize,
+    /// The decoded batch's value column of the first aggregate (an operator beside another
+    /// runs one of its aggregates: see [`Operator::beside`]).
+    first_column: usize,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -141,6 +145,7 @@ impl Operator {
             drop: HashMap::new(),
             dropped: Vec::new(),
             checkpointed: None,
+            first_column: 0,
         }
     }
 
@@ -369,8 +374,9 @@ impl Operator {
         order.sort_unstable();
         let sorted_slots: Vec<u32> = order.iter().map(|&p| (p >> 32) as u32).collect();
         let sorted_rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
+        let values = batch.values.get(self.first_column..).unwrap_or_default();
         self.aggregates
-            .accumulate(&sorted_slots, &sorted_rows, &batch.values)?;
+            .accumulate(&sorted_slots, &sorted_rows, values)?;
         // Already in slot order: the touched groups are the distinct slots.
         self.touched.extend_from_slice(&sorted_slots);
         self.touched.dedup();

@@ -1,8 +1,5 @@
-//! Shadow runs: a candidate plugin version computes beside the live one on the same events, and
-//! its results are compared with the live ones window by window instead of being written. The
-//! host runs the candidate in an operator of its own per partition, fed the same decoded
-//! batches at the same processing time, so both fire the same windows in the same step; this
-//! module compares one step's results.
+//! A shadow run's comparison: one step's results of the live aggregate and of the candidate,
+//! matched window by window.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
