@@ -126,7 +126,7 @@ impl Run {
             .process(0, &decoded, &batch.source_offsets, now_ms)
             .expect("the live operator processes the batch");
         if let Some(shadow) = &mut self.shadow {
-            shadow.process(0, &decoded, &batch.source_offsets, now_ms, &out.results);
+            shadow.process(0, 0, &decoded, &batch.source_offsets, now_ms, &out.results);
         }
         self.written.extend(rows(&out));
     }

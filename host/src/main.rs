@@ -155,6 +155,35 @@ enum PluginCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Runs a registry version beside an aggregate stage's live one on the same events (a
+    /// shadow run): its results are compared with the live ones window by window and never
+    /// written; `eddy plugin list` shows the comparison. Starts at the next checkpoint barrier.
+    Shadow {
+        /// The stage (`aggregates.<name>`).
+        stage: String,
+        /// The candidate's digest (from `push` or `list`).
+        digest: String,
+        /// The candidate's configuration, a JSON object (default: the stage's).
+        #[arg(long)]
+        config: Option<String>,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Activates the version a stage's shadow run runs (at the next checkpoint barrier, as
+    /// `activate` does) and ends the shadow run.
+    Promote {
+        /// The stage.
+        stage: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Ends a stage's shadow run.
+    StopShadow {
+        /// The stage.
+        stage: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
     /// Runs a plugin offline over JSON lines and prints what it produces: output events for a
     /// map or filter; per-key results of tumbling windows for an aggregator.
     Test {
@@ -364,6 +393,27 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
         }
         PluginCommand::Rollback { stage, admin } => {
             println!("{}", Client::new(&admin.url, admin.token).rollback(&stage)?);
+        }
+        PluginCommand::Shadow {
+            stage,
+            digest,
+            config,
+            admin,
+        } => {
+            let config = config
+                .map(|text| serde_json::from_str::<serde_json::Value>(&text))
+                .transpose()
+                .context("--config must be JSON")?;
+            let client = Client::new(&admin.url, admin.token);
+            println!("{}", client.shadow(&stage, &digest, config)?);
+        }
+        PluginCommand::Promote { stage, admin } => {
+            let client = Client::new(&admin.url, admin.token);
+            println!("{}", client.promote(&stage)?);
+        }
+        PluginCommand::StopShadow { stage, admin } => {
+            let client = Client::new(&admin.url, admin.token);
+            println!("{}", client.stop_shadow(&stage)?);
         }
         PluginCommand::Test {
             plugin,

@@ -26,11 +26,13 @@ struct Beside {
     since: i64,
 }
 
-/// A candidate version of one aggregate run beside the live pipeline.
+/// A candidate version of one aggregate run beside the live pipeline. Its operators are kept
+/// by the key of the live operator they run beside (the partition for Kafka sources, 0 for
+/// sources with one operator).
 pub struct ShadowRun {
     candidate: AggregateConfig,
     column: usize,
-    partitions: BTreeMap<u32, Beside>,
+    operators: BTreeMap<u32, Beside>,
     report: ShadowReport,
     stopped: Option<String>,
 }
@@ -42,7 +44,7 @@ impl ShadowRun {
         Self {
             candidate,
             column,
-            partitions: BTreeMap::new(),
+            operators: BTreeMap::new(),
             report: ShadowReport::default(),
             stopped: None,
         }
@@ -70,14 +72,14 @@ impl ShadowRun {
 
     /// Stops the candidate for `reason`: its operators are dropped, the report stays.
     pub fn stop(&mut self, reason: String) {
-        self.partitions.clear();
+        self.operators.clear();
         self.stopped.get_or_insert(reason);
     }
 
-    /// Before `live` (the operator of `partition`) processes a batch: makes the candidate's
-    /// operator of that partition beside it, if there is none.
-    pub fn prepare(&mut self, partition: u32, live: &Operator, loader: &dyn AggregatorLoader) {
-        if self.stopped.is_some() || self.partitions.contains_key(&partition) {
+    /// Before `live` (the live operator under `key`) processes a batch: makes the candidate's
+    /// operator beside it, if there is none.
+    pub fn prepare(&mut self, key: u32, live: &Operator, loader: &dyn AggregatorLoader) {
+        if self.stopped.is_some() || self.operators.contains_key(&key) {
             return;
         }
         match Aggregates::new(loader, std::slice::from_ref(&self.candidate)) {
@@ -86,54 +88,56 @@ impl ShadowRun {
                     operator: live.beside(aggregates, self.column),
                     since: live.open_until(),
                 };
-                self.partitions.insert(partition, beside);
+                self.operators.insert(key, beside);
             }
             Err(error) => self.stop(error.to_string()),
         }
     }
 
-    /// The candidate processes what the live operator of `partition` processed (see
-    /// [`Operator::process`]) and its results are compared with `live`, the live results.
+    /// The candidate processes what the live operator under `key` processed from `partition`
+    /// (see [`Operator::process`]) and its results are compared with `live`, the live
+    /// results.
     pub fn process(
         &mut self,
+        key: u32,
         partition: u32,
         batch: &DecodedBatch,
         source_offsets: &[i64],
         now_ms: i64,
         live: &[Emitted],
     ) {
-        self.step(partition, live, |operator| {
+        self.step(key, live, |operator| {
             operator.process(partition, batch, source_offsets, now_ms)
         });
     }
 
-    /// After the live operator of `partition` ticked at `now_ms` with results `live`.
-    pub fn tick(&mut self, partition: u32, now_ms: i64, live: &[Emitted]) {
-        self.step(partition, live, |operator| operator.tick(now_ms));
+    /// After the live operator under `key` ticked at `now_ms` with results `live`.
+    pub fn tick(&mut self, key: u32, now_ms: i64, live: &[Emitted]) {
+        self.step(key, live, |operator| operator.tick(now_ms));
     }
 
-    /// After the live operator of `partition` closed (the input ended) with results `live`.
-    pub fn close(&mut self, partition: u32, live: &[Emitted]) {
-        self.step(partition, live, Operator::close);
+    /// After the live operator under `key` closed (the input ended) with results `live`.
+    pub fn close(&mut self, key: u32, live: &[Emitted]) {
+        self.step(key, live, Operator::close);
     }
 
-    /// The live operator of `partition` was replaced or dropped (a rebalance, a restore, a
+    /// The live operator under `key` was replaced or dropped (a rebalance, a restore, a
     /// rewind): the candidate's goes too, and is made again beside the next one.
-    pub fn forget(&mut self, partition: u32) {
-        self.partitions.remove(&partition);
+    pub fn forget(&mut self, key: u32) {
+        self.operators.remove(&key);
     }
 
     fn step(
         &mut self,
-        partition: u32,
+        key: u32,
         live: &[Emitted],
         run: impl FnOnce(&mut Operator) -> Result<crate::operator::Output, PluginError>,
     ) {
         if self.stopped.is_some() {
             return;
         }
-        let Some(beside) = self.partitions.get_mut(&partition) else {
-            // Nothing of this partition since the run began: every live result is partial.
+        let Some(beside) = self.operators.get_mut(&key) else {
+            // Nothing under this key since the run began: every live result is partial.
             self.report.compare(live, self.column, &[], 0, i64::MAX);
             return;
         };

@@ -3,15 +3,20 @@
 //! window fires and the outputs (Kafka topics too) are flushed.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use eddy_engine::config::Config;
 use eddy_engine::source;
 use eddy_engine::stats::Stats;
 
 use super::read_ahead::ReadAhead;
+use super::shadows::Published;
 use super::{Services, StopFlag, kafka_loop};
 use crate::pipeline::{Outputs, Pipeline, PipelineError};
 use crate::plugin::Runtime;
+
+/// How often shadow runs are published (to the admin API and the metrics).
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
 /// Runs `config` over its bounded source; `brokers` serve its Kafka outputs, if any.
 /// Readiness is true while it runs and false, with the error, when it fails.
@@ -58,6 +63,8 @@ fn run_until_done(
     let mut batches =
         ReadAhead::start(source, pipeline.decoder_ahead(), config.batch_size, threads)?;
     services.health.set_ready();
+    let mut shadows = Published::default();
+    let mut published = Instant::now();
     while !stop.is_set() {
         let Some((batch, decoded)) = batches.next()? else {
             break;
@@ -69,8 +76,13 @@ fn run_until_done(
             pipeline.apply_changes(control)?;
         }
         services.metrics.pipeline.observe(&pipeline.stats(), 0);
+        if published.elapsed() >= PUBLISH_EVERY {
+            shadows.publish(&pipeline, services.control.as_deref(), &services.metrics);
+            published = Instant::now();
+        }
     }
     let stats = pipeline.finish()?;
+    shadows.publish(&pipeline, services.control.as_deref(), &services.metrics);
     if let Some(producer) = &producer {
         producer.flush()?;
     }

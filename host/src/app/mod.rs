@@ -5,6 +5,7 @@
 mod bounded;
 mod kafka_loop;
 mod read_ahead;
+mod shadows;
 mod stop;
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! A thin client of the admin API, for the `eddy plugin list | push | activate | rollback`
-//! commands.
+//! A thin client of the admin API, for the `eddy plugin list | push | activate | rollback |
+//! shadow | promote | stop-shadow` commands.
 
 use std::path::Path;
 
@@ -162,7 +162,54 @@ impl Client {
         digest: &str,
         config: Option<serde_json::Value>,
     ) -> Result<String, ClientError> {
-        let url = format!("{}/v1/pipelines/main/stages/{stage}/activate", self.base);
+        self.post_version(stage, "activate", digest, config)
+    }
+
+    /// Asks stage `stage` of pipeline `main` to run version `digest` beside its live one (a
+    /// shadow run), configured by `config` when given.
+    pub fn shadow(
+        &self,
+        stage: &str,
+        digest: &str,
+        config: Option<serde_json::Value>,
+    ) -> Result<String, ClientError> {
+        self.post_version(stage, "shadow", digest, config)
+    }
+
+    /// Asks stage `stage` of pipeline `main` to activate the version its shadow run runs.
+    pub fn promote(&self, stage: &str) -> Result<String, ClientError> {
+        let url = format!(
+            "{}/v1/pipelines/main/stages/{stage}/shadow/promote",
+            self.base
+        );
+        let result = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.bearer())
+            .send_empty();
+        self.finish(&url, result)
+    }
+
+    /// Asks stage `stage` of pipeline `main` to end its shadow run.
+    pub fn stop_shadow(&self, stage: &str) -> Result<String, ClientError> {
+        let url = format!("{}/v1/pipelines/main/stages/{stage}/shadow", self.base);
+        let result = self
+            .agent
+            .delete(&url)
+            .header("Authorization", &self.bearer())
+            .call();
+        self.finish(&url, result)
+    }
+
+    /// Posts `{"digest", "config"}` to stage `stage`'s `action`.
+    fn post_version(
+        &self,
+        stage: &str,
+        action: &str,
+        digest: &str,
+        config: Option<serde_json::Value>,
+    ) -> Result<String, ClientError> {
+        let url = format!("{}/v1/pipelines/main/stages/{stage}/{action}", self.base);
         let mut body = serde_json::json!({ "digest": digest });
         if let Some(config) = config {
             body["config"] = config;

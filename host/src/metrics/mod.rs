@@ -2,9 +2,11 @@
 
 mod pipeline;
 mod rebalance;
+mod shadow;
 
 pub use pipeline::{ErrorLabels, PartitionLabels, PipelineMetrics, StageLabels};
 pub use rebalance::{PartitionMoveLabels, RebalanceLabels, RebalanceMetrics};
+pub use shadow::{ShadowLabels, ShadowMetrics, ShadowOutputLabels, ShadowResultLabels};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -116,6 +118,8 @@ pub struct Metrics {
     pub pipeline: PipelineMetrics,
     /// Consumer group rebalances.
     pub rebalance: RebalanceMetrics,
+    /// Shadow runs.
+    pub shadow: ShadowMetrics,
 }
 
 impl Default for Metrics {
@@ -281,6 +285,8 @@ impl Metrics {
         pipeline.register(&mut registry);
         let rebalance = RebalanceMetrics::default();
         rebalance.register(&mut registry);
+        let shadow = ShadowMetrics::default();
+        shadow.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());
         plugins.register(&mut registry);
         Self {
@@ -299,6 +305,7 @@ impl Metrics {
             schema_requests,
             pipeline,
             rebalance,
+            shadow,
         }
     }
 

@@ -1,5 +1,5 @@
-//! Changes asked for through the admin API (activations and rollbacks of plugin versions),
-//! applied to a running pipeline between two batches.
+//! Changes asked for through the admin API (activations and rollbacks of plugin versions,
+//! shadow runs), applied to a running pipeline between two batches.
 
 use eddy_engine::config::StageId;
 
@@ -12,7 +12,7 @@ impl Pipeline {
     /// checkpoint barrier first when its outputs are transactional.
     pub fn apply_changes(&mut self, control: &Control) -> Result<(), PipelineError> {
         for change in control.take() {
-            let (stage, target, digest, rollback) = match change {
+            let (stage, target, digest, rollback, promote) = match change {
                 Change::Activate {
                     stage,
                     digest,
@@ -22,7 +22,7 @@ impl Pipeline {
                         source: p.display().to_string(),
                         config,
                     });
-                    (stage, target, Some(digest), false)
+                    (stage, target, Some(digest), false, false)
                 }
                 Change::Rollback { stage } => {
                     let target = control.rollback_source(&stage).unwrap_or_else(|| {
@@ -30,31 +30,98 @@ impl Pipeline {
                             "an earlier version of {stage}"
                         )))
                     });
-                    (stage, target, None, true)
+                    (stage, target, None, true, false)
                 }
-            };
-            let outcome = match target {
-                Err(error) => Err(error.to_string()),
-                Ok(target) => {
-                    match self.swap_with(&stage, &target.source, target.config.as_ref()) {
-                        Ok(swapped) => {
-                            tracing::info!(%stage, source = %target.source, ?swapped, rollback, "plugin swapped");
-                            Ok(digest.map(|digest| Kept {
-                                digest,
-                                config: self.stage_config(&stage),
-                            }))
-                        }
-                        Err(error) => {
-                            tracing::warn!(%stage, source = %target.source, %error, "plugin swap refused");
-                            Err(error.to_string())
-                        }
+                Change::Shadow {
+                    stage,
+                    digest,
+                    config,
+                } => {
+                    let source = control.registry().path(&digest);
+                    let source = source
+                        .map(|p| p.display().to_string())
+                        .map_err(|e| e.to_string());
+                    if let Err(error) = self.start_shadow(&stage, &digest, source, config.as_ref())
+                    {
+                        control.record(&stage, Err(error.to_string()), false)?;
                     }
+                    continue;
                 }
+                Change::StopShadow { stage } => {
+                    self.stop_shadow(&stage);
+                    continue;
+                }
+                Change::Promote { stage } => match self.shadow_candidate(&stage) {
+                    Some(Ok((digest, config))) => {
+                        let target = control.registry().path(&digest).map(|p| Target {
+                            source: p.display().to_string(),
+                            config,
+                        });
+                        (stage, target, Some(digest), false, true)
+                    }
+                    stopped => {
+                        let error = match stopped {
+                            Some(Err(reason)) => {
+                                format!("the shadow run stopped ({reason}): nothing to promote")
+                            }
+                            _ => format!("stage {stage} has no shadow run to promote"),
+                        };
+                        control.record(&stage, Err(error), false)?;
+                        continue;
+                    }
+                },
             };
+            let outcome = self.switch(&stage, target, digest);
+            if promote && outcome.is_ok() {
+                self.stop_shadow(&stage);
+            }
             control.record(&stage, outcome, rollback)?;
         }
         control.set_stages(&self.stages());
+        self.publish_shadows(control);
         Ok(())
+    }
+
+    /// Switches `stage` to `target`; the activation to keep (for a registry `digest`), or
+    /// why it failed.
+    fn switch(
+        &mut self,
+        stage: &StageId,
+        target: Result<Target, RegistryError>,
+        digest: Option<String>,
+    ) -> Result<Option<Kept>, String> {
+        let target = target.map_err(|error| error.to_string())?;
+        match self.swap_with(stage, &target.source, target.config.as_ref()) {
+            Ok(swapped) => {
+                tracing::info!(%stage, source = %target.source, ?swapped, "plugin swapped");
+                Ok(digest.map(|digest| Kept {
+                    digest,
+                    config: self.stage_config(stage),
+                }))
+            }
+            Err(error) => {
+                tracing::warn!(%stage, source = %target.source, %error, "plugin swap refused");
+                Err(error.to_string())
+            }
+        }
+    }
+
+    /// Shows the shadow runs and their comparisons so far through `control`.
+    pub fn publish_shadows(&self, control: &Control) {
+        let views = self
+            .shadow_states()
+            .into_iter()
+            .map(|s| {
+                let view = crate::plugin::ShadowView::of(
+                    &s.digest,
+                    s.config,
+                    &s.report,
+                    s.stopped.as_deref(),
+                );
+                (s.stage, view)
+            })
+            .collect();
+        control.shadows().set(views);
     }
 
     /// The configuration `stage`'s plugin runs with.

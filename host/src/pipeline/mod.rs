@@ -11,6 +11,7 @@ mod decoder;
 mod dropped;
 mod outputs;
 mod partitions;
+mod shadow;
 mod stages;
 pub mod swap;
 mod versions;
@@ -29,6 +30,7 @@ use eddy_engine::snapshot::RestoreError;
 use eddy_engine::state::StateError;
 use eddy_engine::stats::Stats;
 pub use outputs::Outputs;
+pub use shadow::ShadowState;
 pub use stages::{StageOutcome, TransformStage};
 pub use swap::Swapped;
 pub use versions::MIGRATE_PER_ROUND;
@@ -99,6 +101,7 @@ pub struct Pipeline {
     rollbacks: Vec<usize>,
     emit_lag: Option<prometheus_client::metrics::histogram::Histogram>,
     dropping: dropped::Dropping,
+    shadows: shadow::Shadows,
 }
 
 impl Pipeline {
@@ -147,6 +150,7 @@ impl Pipeline {
         }
         Ok(Self {
             config: config.clone(),
+            shadows: shadow::Shadows::new(Arc::clone(&runtime)),
             runtime,
             transforms,
             decoder,
@@ -201,9 +205,17 @@ impl Pipeline {
     }
 
     fn operator(&mut self, partition: u32) -> Result<&mut Operator, PipelineError> {
+        Ok(self.operator_and_shadows(partition)?.0)
+    }
+
+    /// The operator of `partition` (made when there is none) and the shadow runs beside it.
+    fn operator_and_shadows(
+        &mut self,
+        partition: u32,
+    ) -> Result<(&mut Operator, &mut shadow::Shadows), PipelineError> {
         let key = self.operator_key(partition);
-        match self.operators.entry(key) {
-            Entry::Occupied(entry) => Ok(entry.into_mut()),
+        let operator = match self.operators.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
                 let mut operator = match self.spare.take() {
                     Some(operator) => operator,
@@ -213,9 +225,10 @@ impl Pipeline {
                     ),
                 };
                 self.dropping.prepare(key, &mut operator);
-                Ok(entry.insert(operator))
+                entry.insert(operator)
             }
-        }
+        };
+        Ok((operator, &mut self.shadows))
     }
 
     /// Processes one batch of records at the current processing time.
@@ -360,10 +373,24 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         self.dead_letter_rows(&batch, &decoded.errors)?;
         self.stats.events += decoded.times.len() as u64;
-        let operator = self.operator(batch.partition)?;
+        let key = self.operator_key(batch.partition);
+        let (operator, shadows) = self.operator_and_shadows(batch.partition)?;
+        shadows.prepare(key, operator);
         let replayed = operator.replayed();
         let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
-        self.stats.replayed += operator.replayed() - replayed;
+        if let Ok(out) = &out {
+            let offsets = &batch.source_offsets;
+            shadows.process(
+                key,
+                batch.partition,
+                &decoded,
+                offsets,
+                now_ms,
+                &out.results,
+            );
+        }
+        let replayed = operator.replayed() - replayed;
+        self.stats.replayed += replayed;
         let out = count_trap(&mut self.stats, out)?;
         if !out.refused.is_empty() {
             let reason = format!(
@@ -421,6 +448,7 @@ impl Pipeline {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
             let out = count_trap(&mut self.stats, operator.tick(now_ms))?;
+            self.shadows.tick(partition, now_ms, &out.results);
             if out.expired > 0 {
                 tracing::warn!(
                     partition,
@@ -508,6 +536,7 @@ impl Pipeline {
     pub fn revoke(&mut self, partition: u32) {
         if self.per_partition {
             self.operators.remove(&partition);
+            self.shadows.forget(partition);
         }
         self.next_offsets.remove(&partition);
     }
@@ -516,7 +545,9 @@ impl Pipeline {
     pub fn finish(&mut self) -> Result<Stats, PipelineError> {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
-            outs.push((partition, count_trap(&mut self.stats, operator.close())?));
+            let out = count_trap(&mut self.stats, operator.close())?;
+            self.shadows.close(partition, &out.results);
+            outs.push((partition, out));
         }
         for (partition, out) in outs {
             self.write(partition, out)?;

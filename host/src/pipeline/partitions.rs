@@ -40,6 +40,7 @@ impl Pipeline {
     pub fn resume(&mut self, partition: u32, replay: Replay) -> Result<(), PipelineError> {
         if self.per_partition {
             self.operators.remove(&partition);
+            self.shadows.forget(partition);
         }
         self.operator(partition)?.resume(replay);
         Ok(())
@@ -64,6 +65,7 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         let key = self.operator_key(partition);
         self.operators.remove(&key);
+        self.shadows.forget(key);
         let runtime = Arc::clone(&self.runtime);
         let configs = self.config.aggregates.clone();
         self.operator(partition)?

@@ -14,6 +14,7 @@ use eddy_engine::config::{Config, StageId};
 
 use super::activations::{Activations, Kept, StagePlugin, Target};
 use super::registry::{Registry, RegistryError};
+use super::shadows::{ShadowView, Shadows};
 
 /// A change asked for through the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +33,44 @@ pub enum Change {
         /// The stage.
         stage: StageId,
     },
+    /// Run version `digest` beside `stage`'s live version and compare their results (a
+    /// shadow run), replacing the stage's shadow run if it has one.
+    Shadow {
+        /// The stage (an aggregate).
+        stage: StageId,
+        /// The registry version.
+        digest: String,
+        /// Its configuration (`None`: the stage's).
+        config: Option<Value>,
+    },
+    /// Activate the version `stage`'s shadow run runs (as [`Change::Activate`] does) and end
+    /// the shadow run.
+    Promote {
+        /// The stage.
+        stage: StageId,
+    },
+    /// End `stage`'s shadow run.
+    StopShadow {
+        /// The stage.
+        stage: StageId,
+    },
+}
+
+impl Change {
+    /// The stage the change is for.
+    pub fn stage(&self) -> &StageId {
+        match self {
+            Change::Activate { stage, .. }
+            | Change::Rollback { stage }
+            | Change::Shadow { stage, .. }
+            | Change::Promote { stage }
+            | Change::StopShadow { stage } => stage,
+        }
+    }
 }
 
 /// One stage as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageView {
     /// `aggregates.<name>` or `transforms.<index>`.
     pub stage: String,
@@ -63,6 +98,9 @@ pub struct StageView {
     /// did.
     #[serde(default)]
     pub last_rollback: Option<String>,
+    /// The stage's shadow run, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowView>,
 }
 
 /// Shared by the admin API and the pipeline loop.
@@ -74,6 +112,7 @@ pub struct Control {
     activations: Mutex<Activations>,
     /// Per stage, the configured plugin and its configuration.
     configured: Mutex<BTreeMap<String, (String, Value)>>,
+    shadows: Shadows,
     file: PathBuf,
 }
 
@@ -106,6 +145,7 @@ impl Control {
             stages: Mutex::new(Vec::new()),
             activations: Mutex::new(activations),
             configured: Mutex::new(BTreeMap::new()),
+            shadows: Shadows::default(),
             file,
         })
     }
@@ -162,11 +202,17 @@ impl Control {
 
     /// Queues `change` for the pipeline loop (applied at its next checkpoint barrier).
     pub fn ask(&self, change: Change) {
-        let stage = match &change {
-            Change::Activate { stage, .. } | Change::Rollback { stage } => stage.to_string(),
-        };
-        if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == stage) {
-            view.pending = true;
+        let stage = change.stage().to_string();
+        match &change {
+            Change::Shadow { digest, config, .. } => self
+                .shadows
+                .asked(&stage, Some(ShadowView::pending(digest, config.clone()))),
+            Change::StopShadow { .. } => self.shadows.asked(&stage, None),
+            Change::Activate { .. } | Change::Rollback { .. } | Change::Promote { .. } => {
+                if let Some(view) = lock(&self.stages).iter_mut().find(|v| v.stage == stage) {
+                    view.pending = true;
+                }
+            }
         }
         lock(&self.changes).push(change);
         self.pending.store(true, Ordering::SeqCst);
@@ -185,7 +231,17 @@ impl Control {
 
     /// The stages as the API shows them.
     pub fn stages(&self) -> Vec<StageView> {
-        lock(&self.stages).clone()
+        let shadows = self.shadows.all();
+        let mut views = lock(&self.stages).clone();
+        for view in &mut views {
+            view.shadow = shadows.get(&view.stage).cloned();
+        }
+        views
+    }
+
+    /// The shadow runs.
+    pub fn shadows(&self) -> &Shadows {
+        &self.shadows
     }
 
     /// Whether some stage runs `digest` (an active version cannot be deleted).
@@ -282,6 +338,7 @@ impl Control {
                 error: previous.and_then(|p| p.error.clone()),
                 last_trap: previous.and_then(|p| p.last_trap.clone()),
                 last_rollback: previous.and_then(|p| p.last_rollback.clone()),
+                shadow: None,
             });
         }
     }

@@ -15,6 +15,7 @@ mod metrics;
 mod registry;
 mod runtime;
 mod sandbox;
+mod shadows;
 mod transform;
 
 pub use activations::{Kept, StagePlugin, Target};
@@ -27,4 +28,5 @@ pub use metrics::{CallLabels, PluginCalls, PluginMetrics};
 pub use registry::{Entry, Registry, RegistryError};
 pub use runtime::{Loaded, Runtime};
 pub use sandbox::Sandbox;
+pub use shadows::{ShadowStatus, ShadowView, Shadows};
 pub use transform::TransformPlugin;

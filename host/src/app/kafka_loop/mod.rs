@@ -86,6 +86,8 @@ pub struct KafkaRun {
     traps: Traps,
     /// What rebalances moved.
     rebalances: rebalance::Rebalances,
+    /// The shadow runs published last.
+    shadows: crate::app::shadows::Published,
     /// An activated version trapping this often is rolled back.
     rollback_traps: usize,
     /// See `rollback_traps`.
@@ -235,6 +237,7 @@ impl KafkaRun {
             reset_reported: None,
             traps: Traps::default(),
             rebalances: rebalance::Rebalances::default(),
+            shadows: crate::app::shadows::Published::default(),
             rollback_traps: config.plugins.rollback_traps as usize,
             rollback_window: config.plugins.rollback_window,
         })
@@ -364,6 +367,8 @@ impl KafkaRun {
         self.consumer.set_progress(&self.pipeline.progress());
         self.last_tick = Instant::now();
         self.export_metrics(now);
+        self.shadows
+            .publish(&self.pipeline, self.control.as_deref(), &self.metrics);
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! The admin HTTP API (`/v1`): list, show, upload and delete plugin versions; list the
-//! pipeline's stages; activate a version for a stage or roll it back. Mutations need the
+//! pipeline's stages; activate a version for a stage or roll it back; run a version beside a
+//! stage's live one (a shadow run), promote or stop it. Mutations need the
 //! bearer token of `admin.token`. Errors are JSON `{"error": "..."}` with a 4xx status that
 //! says what the client got wrong.
 
@@ -18,6 +19,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use eddy_engine::config::StageId;
+
+mod shadow;
 
 use super::auth_limit::AuthLimiter;
 use crate::metrics::UploadLabels;
@@ -259,6 +262,26 @@ async fn activate(
     authorize(&state, &headers)?;
     let Json(activation) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     let stage = stage_of(&state, &pipeline, &stage)?;
+    check_version(&state, &stage, &activation)?;
+    state.control.ask(Change::Activate {
+        stage: stage.clone(),
+        digest: activation.digest.clone(),
+        config: activation.config.clone(),
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "stage": stage.to_string(), "digest": activation.digest, "status": "takes effect at the next checkpoint barrier" })),
+    )
+        .into_response())
+}
+
+/// Checks that `activation` names a registry version of the kind `stage` runs, with a
+/// configuration that is a JSON object when it has one.
+fn check_version(
+    state: &AdminState,
+    stage: &StageId,
+    activation: &Activation,
+) -> Result<(), ApiError> {
     let kind = state
         .control
         .registry()
@@ -289,16 +312,7 @@ async fn activate(
             "`config` must be a JSON object (the plugin's configuration)".to_string(),
         ));
     }
-    state.control.ask(Change::Activate {
-        stage: stage.clone(),
-        digest: activation.digest.clone(),
-        config: activation.config.clone(),
-    });
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "stage": stage.to_string(), "digest": activation.digest, "status": "takes effect at the next checkpoint barrier" })),
-    )
-        .into_response())
+    Ok(())
 }
 
 /// `a` or `an`, as English writes it before `word`.
@@ -380,6 +394,14 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route(
             "/v1/pipelines/{pipeline}/stages/{stage}/rollback",
             post(rollback),
+        )
+        .route(
+            "/v1/pipelines/{pipeline}/stages/{stage}/shadow",
+            post(shadow::start).delete(shadow::stop),
+        )
+        .route(
+            "/v1/pipelines/{pipeline}/stages/{stage}/shadow/promote",
+            post(shadow::promote),
         )
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn_with_state(
