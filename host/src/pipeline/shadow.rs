@@ -22,6 +22,18 @@ struct Shadowing {
     digest: String,
     config: Option<Value>,
     run: ShadowRun,
+    /// Whether its stop was logged.
+    logged: bool,
+}
+
+impl Shadowing {
+    /// Logs, once, why the candidate stopped.
+    fn log_stop(&mut self, name: &str) {
+        if let (false, Some(reason)) = (self.logged, self.run.stopped()) {
+            tracing::warn!(stage = %StageId::Aggregate(name.to_string()), digest = %self.digest, %reason, "shadow run stopped: the live version goes on");
+            self.logged = true;
+        }
+    }
 }
 
 /// A shadow run as the pipeline reports it.
@@ -55,8 +67,9 @@ impl Shadows {
 
     /// Before the live operator under `key` processes a batch.
     pub(super) fn prepare(&mut self, key: u32, live: &Operator) {
-        for shadowing in self.runs.values_mut() {
+        for (name, shadowing) in &mut self.runs {
             shadowing.run.prepare(key, live, self.runtime.as_ref());
+            shadowing.log_stop(name);
         }
     }
 
@@ -70,23 +83,26 @@ impl Shadows {
         now_ms: i64,
         live: &[Emitted],
     ) {
-        for shadowing in self.runs.values_mut() {
+        for (name, shadowing) in &mut self.runs {
             let run = &mut shadowing.run;
             run.process(key, partition, batch, source_offsets, now_ms, live);
+            shadowing.log_stop(name);
         }
     }
 
     /// After the live operator under `key` ticked.
     pub(super) fn tick(&mut self, key: u32, now_ms: i64, live: &[Emitted]) {
-        for shadowing in self.runs.values_mut() {
+        for (name, shadowing) in &mut self.runs {
             shadowing.run.tick(key, now_ms, live);
+            shadowing.log_stop(name);
         }
     }
 
     /// After the live operator under `key` closed.
     pub(super) fn close(&mut self, key: u32, live: &[Emitted]) {
-        for shadowing in self.runs.values_mut() {
+        for (name, shadowing) in &mut self.runs {
             shadowing.run.close(key, live);
+            shadowing.log_stop(name);
         }
     }
 
@@ -153,6 +169,7 @@ impl Pipeline {
         let shadowing = Shadowing {
             digest: digest.to_string(),
             config: config.cloned(),
+            logged: run.stopped().is_some(),
             run,
         };
         self.shadows.runs.insert(name.to_string(), shadowing);

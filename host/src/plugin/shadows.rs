@@ -32,7 +32,7 @@ pub struct ShadowView {
     pub config: Option<Value>,
     /// Where the run is.
     pub status: ShadowStatus,
-    /// Why it stopped, when it did.
+    /// Why it stopped, when it did (a trap without its backtrace).
     #[serde(default)]
     pub reason: Option<String>,
     /// Results both versions made with the same values.
@@ -80,7 +80,7 @@ impl ShadowView {
                 Some(_) => ShadowStatus::Stopped,
                 None => ShadowStatus::Running,
             },
-            reason: reason.map(String::from),
+            reason: reason.map(short_reason),
             equal: report.equal,
             different: report.different,
             only_live: report.only_live,
@@ -93,6 +93,18 @@ impl ShadowView {
                 .collect(),
             ..Self::pending(digest, config)
         }
+    }
+}
+
+/// A candidate's trap without wasmtime's backtrace (the log has it whole): what trapped,
+/// where, and wasmtime's last word.
+fn short_reason(reason: &str) -> String {
+    match reason.split_once(" error while executing at wasm backtrace:") {
+        Some((head, backtrace)) => {
+            let root = backtrace.rsplit("wasm trap: ").next().unwrap_or_default();
+            format!("{head} wasm trap: {}", root.trim())
+        }
+        None => reason.to_string(),
     }
 }
 
@@ -133,5 +145,21 @@ impl Shadows {
             view.status == ShadowStatus::Pending && !running.contains_key(stage)
         });
         views.extend(running);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trap_reason_keeps_what_trapped_and_why_without_the_backtrace() {
+        let trap = "plugin `sum` trapped in `accumulate`: error while executing at wasm backtrace:\n    0:   0xdb5f - x.wasm!abort\n   12:   0x40a3 - x.wasm!eddy:plugin/aggregate@0.1.0#accumulate: wasm trap: wasm `unreachable` instruction executed";
+        assert_eq!(
+            short_reason(trap),
+            "plugin `sum` trapped in `accumulate`: wasm trap: wasm `unreachable` instruction executed"
+        );
+        let limit = "plugin `x` trapped in `finish`: exceeded its time limit";
+        assert_eq!(short_reason(limit), limit);
     }
 }
