@@ -5,6 +5,10 @@
 //! to a version with another state format (the old one finishes its windows). Each swap is
 //! preceded by a snapshot of every open window, as the checkpoint barrier of `eddy run` does.
 //!
+//! Shadow runs on the same stream: `sum-v2` computing beside `sum` from the first batch,
+//! compared window by window, against no shadow and against `sum-v2` as a sixth aggregate
+//! stage (what a shadow run is expected to cost).
+//!
 //! `cargo bench -p eddy --bench swap`. Build the plugins first (`scripts/build-plugins.sh`).
 
 use std::path::PathBuf;
@@ -31,16 +35,17 @@ fn dist(folder: &str) -> PathBuf {
         .join(folder)
 }
 
-fn config() -> Config {
-    let mut config = Config::from_yaml(
-        "window: { type: tumbling, size: 10s }\n\
+/// The five aggregates, and `extra` YAML lines of aggregates after them.
+fn config_with(extra: &str) -> Config {
+    let mut config = Config::from_yaml(&format!(
+        "window: {{ type: tumbling, size: 10s }}\n\
          aggregates:\n\
-         - { name: n, plugin: count }\n\
-         - { name: sum, plugin: sum, field: /amount }\n\
-         - { name: min, plugin: min, field: /amount }\n\
-         - { name: max, plugin: max, field: /amount }\n\
-         - { name: avg, plugin: avg, field: /amount }\n",
-    )
+         - {{ name: n, plugin: count }}\n\
+         - {{ name: sum, plugin: sum, field: /amount }}\n\
+         - {{ name: min, plugin: min, field: /amount }}\n\
+         - {{ name: max, plugin: max, field: /amount }}\n\
+         - {{ name: avg, plugin: avg, field: /amount }}\n{extra}"
+    ))
     .expect("config");
     config.watermark.out_of_orderness = Duration::from_millis(500);
     config.plugins = PluginsConfig {
@@ -48,6 +53,10 @@ fn config() -> Config {
         ..PluginsConfig::default()
     };
     config
+}
+
+fn config() -> Config {
+    config_with("")
 }
 
 fn batches() -> Vec<RawBatch> {
@@ -69,7 +78,16 @@ struct Run {
 
 /// Runs the stream; before batch `i` with `swap(i)` set, snapshots and swaps `sum` to it.
 fn run(runtime: &Arc<Runtime>, swap: impl Fn(usize) -> Option<String>) -> Run {
-    let config = config();
+    run_with(runtime, &config(), swap, None)
+}
+
+/// Like [`run`] over `config`, with a shadow run of `shadow` beside `sum` from the start.
+fn run_with(
+    runtime: &Arc<Runtime>,
+    config: &Config,
+    swap: impl Fn(usize) -> Option<String>,
+    shadow: Option<&str>,
+) -> Run {
     let (results, written) = JsonLines::memory();
     let outputs = Outputs {
         results: results.into(),
@@ -77,10 +95,16 @@ fn run(runtime: &Arc<Runtime>, swap: impl Fn(usize) -> Option<String>) -> Run {
         dead_letter: JsonLines::memory().0.into(),
     };
     let mut pipeline =
-        Pipeline::with_runtime(&config, Arc::clone(runtime), outputs).expect("pipeline");
+        Pipeline::with_runtime(config, Arc::clone(runtime), outputs).expect("pipeline");
     let mut batches_us = Histogram::<u64>::new(3).expect("histogram");
     let mut swaps_us = Histogram::<u64>::new(3).expect("histogram");
     let stage = StageId::Aggregate("sum".into());
+    if let Some(source) = shadow {
+        let source = Ok(source.to_string());
+        pipeline
+            .start_shadow(&stage, "candidate", source, None)
+            .expect("shadow run");
+    }
     let started = Instant::now();
     for (i, batch) in batches().into_iter().enumerate() {
         let t = Instant::now();
@@ -93,6 +117,13 @@ fn run(runtime: &Arc<Runtime>, swap: impl Fn(usize) -> Option<String>) -> Run {
         let _ = batches_us.record(t.elapsed().as_micros() as u64);
     }
     let stats = pipeline.finish().expect("finish");
+    if shadow.is_some() {
+        let report = &pipeline.shadow_states()[0].report;
+        assert!(
+            report.different == 0 && report.equal > 0,
+            "sum-v2 equals sum: {report:?}"
+        );
+    }
     // No event lost across the swaps: every event is counted in exactly one window's result
     // (10 s windows whose watermark trails by the generator's disorder: nothing is late).
     let counted: u64 = written
@@ -133,6 +164,11 @@ fn main() {
     });
     let total = EVENTS as usize / BATCH;
     let other = run(&runtime, |i| (i == total / 2).then(|| v3.clone()));
+    let shadowed = run_with(&runtime, &config(), |_| None, Some(&v2));
+    let sixth = config_with(&format!(
+        "- {{ name: sum2, plugin: '{v2}', field: /amount }}\n"
+    ));
+    let six = run_with(&runtime, &sixth, |_| None, None);
     let ms = |us: u64| us as f64 / 1000.0;
     println!(
         "Hot swap under load: {EVENTS} events, {BATCH} per batch, 10 000 keys, 10 s tumbling windows, 5 aggregates"
@@ -145,6 +181,8 @@ fn main() {
         ("no swap", &baseline),
         ("`sum` swapped every 100 batches, same state format", &same),
         ("`sum` swapped once to another state format", &other),
+        ("shadow run: `sum-v2` beside `sum`, compared", &shadowed),
+        ("a sixth aggregate stage (`sum-v2`), no shadow", &six),
     ] {
         println!(
             "| {name} | {:.0} | {:.2} / {:.2} / {:.2} ms | {} | {:.2} / {:.2} ms |",

@@ -184,12 +184,16 @@ fn the_image_alerts_and_dashboard_parse() {
             "runbook has no section for {name}"
         );
     }
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 12);
     let dashboard: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("grafana/eddy-dashboard.json")).expect("dashboard"),
     )
     .expect("dashboard JSON");
-    assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 9));
+    assert!(
+        dashboard["panels"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 11)
+    );
     let containerfile = std::fs::read_to_string(root.join("Containerfile")).expect("Containerfile");
     assert!(containerfile.contains("USER 10001") && containerfile.contains("HEALTHCHECK"));
     eddy_engine::config::Config::from_yaml(

@@ -129,11 +129,13 @@ fn metrics_count_what_was_sent() {
                 })
         })
         .collect();
+    // Shadow runs' series exist while a run does: `shadow_kafka` checks them on a running one.
+    let needs_a_run = |name: &str| name.starts_with("eddy_shadow_");
     for file in [
         "deploy/prometheus/alerts.yaml",
         "deploy/grafana/eddy-dashboard.json",
     ] {
-        for name in names_in(file) {
+        for name in names_in(file).into_iter().filter(|n| !needs_a_run(n)) {
             assert!(
                 present.contains(&name),
                 "{file} uses {name}, which /metrics does not have"

@@ -121,6 +121,9 @@ fn shadow_runs_compare_with_the_live_versions_and_write_nothing() {
     let running = eddy.metric(&format!(
         r#"eddy_shadow_running{{stage="aggregates.min",candidate="{panicky}"}}"#
     ));
+    let largest_metric = eddy.metric(&format!(
+        r#"eddy_shadow_largest_difference{{stage="aggregates.max",candidate="{spread}",output="max"}}"#
+    ));
     let status = eddy.stop();
     assert!(status.success(), "{status}");
 
@@ -154,6 +157,10 @@ fn shadow_runs_compare_with_the_live_versions_and_write_nothing() {
         running,
         Some(0.0),
         "the stopped candidate shows as not running"
+    );
+    assert!(
+        largest_metric.is_some_and(|d| d > 0.0),
+        "{largest_metric:?}"
     );
 
     let report = Report::of(&data, &outputs);
