@@ -45,7 +45,13 @@ pub struct RawBatch {
     /// instead of parsing them again. Empty unless a column map ran; an entry whose length is
     /// not the batch's is ignored.
     pub written: Vec<WrittenNumbers>,
+    /// The W3C `traceparent` headers its records carried, each once and at most
+    /// [`MAX_TRACE_PARENTS`]: the batch's span links to them. Empty when none carried one.
+    pub trace_parents: Vec<String>,
 }
+
+/// Most trace contexts a batch keeps from its records' headers.
+pub const MAX_TRACE_PARENTS: usize = 32;
 
 /// The numbers a column map wrote into one top-level field of a batch's records.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +98,17 @@ impl RawBatch {
             lines: Vec::new(),
             blank_lines: 0,
             written: Vec::new(),
+            trace_parents: Vec::new(),
+        }
+    }
+
+    /// Keeps a record's `traceparent` header for the batch's span (see
+    /// [`RawBatch::trace_parents`]).
+    pub fn add_trace_parent(&mut self, traceparent: &str) {
+        if self.trace_parents.len() < MAX_TRACE_PARENTS
+            && !self.trace_parents.iter().any(|t| t == traceparent)
+        {
+            self.trace_parents.push(traceparent.to_string());
         }
     }
 

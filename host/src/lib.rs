@@ -10,6 +10,7 @@
 //! plugin     wasmtime: the runtime, aggregator and transform instances in their sandboxes,
 //!            the registry of uploaded versions, which version each stage runs
 //! metrics    Prometheus registries of every counter, gauge and histogram
+//! telemetry  OpenTelemetry traces over OTLP, W3C trace context in and out of Kafka headers
 //! health     readiness: set by the loops and sinks, reported on /health/ready
 //! schema_registry  Avro schemas by id from a schema registry, retried while it is down
 //! kafka      Kafka clients: group consumer, producer, embedded cluster, output reader
@@ -27,6 +28,7 @@
 
 pub mod plugin;
 pub mod metrics;
+pub mod telemetry;
 pub mod health;
 pub mod schema_registry;
 pub mod kafka;

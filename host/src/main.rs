@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use eddy::app::StopFlag;
 use eddy::cli::admin_client::Client;
 use eddy::cli::{demo, generate, new_plugin, run_plugin, validate};
-use eddy_engine::config::{Config, LogConfig, LogFormat};
+use eddy_engine::config::{Config, LogConfig, LogFormat, OtelConfig};
 use eddy_engine::generator::{GeneratorConfig, KeyDistribution};
 use eddy_engine::stats::Stats;
 
@@ -206,12 +206,16 @@ enum PluginCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = command_config(&cli.command)
-        .and_then(|path| Config::load(path).ok())
-        .map(|c| c.log)
-        .unwrap_or_default();
-    init_logging(&log);
-    match run(cli) {
+    let config = command_config(&cli.command).and_then(|path| Config::load(path).ok());
+    let log = config.as_ref().map(|c| c.log.clone()).unwrap_or_default();
+    let otel = config.map(|c| c.otel).unwrap_or_default();
+    if let Err(error) = init_logging(&log, &otel) {
+        eprintln!("eddy: {error}");
+        return ExitCode::FAILURE;
+    }
+    let result = run(cli);
+    eddy::telemetry::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("eddy: {error:#}");
@@ -221,22 +225,29 @@ fn main() -> ExitCode {
 }
 
 /// Logs to standard error in `log.format`, filtered by `EDDY_LOG`, else `log.filter`, else
-/// `info`.
-fn init_logging(log: &LogConfig) {
+/// `info`; exports spans when `otel.endpoint` is set.
+fn init_logging(log: &LogConfig, otel: &OtelConfig) -> Result<(), eddy::telemetry::TelemetryError> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(log.filter.as_deref().unwrap_or("info"))
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match log.format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match log.format {
+        LogFormat::Human => lines.with_filter(filter).boxed(),
+        LogFormat::Json => lines
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
-    }
+            .with_filter(filter)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(lines)
+        .with(eddy::telemetry::layer(otel)?)
+        .init();
+    Ok(())
 }
 
 /// The config the command runs, if it takes one (logging follows its `log` section).

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod pg_proxy;
 pub mod pg_tables;
 pub mod postgres;
+pub mod otlp;
 pub mod process;
 pub mod protobuf;
 pub mod proxy;

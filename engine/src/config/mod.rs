@@ -14,6 +14,7 @@ mod http;
 mod io;
 mod kafka;
 mod log;
+mod otel;
 mod plugins;
 mod reference;
 mod registry;
@@ -37,6 +38,7 @@ pub use kafka::{
     property_name, property_value,
 };
 pub use log::{LogConfig, LogFormat};
+pub use otel::OtelConfig;
 pub use plugins::{AggregateConfig, PluginsConfig, StageConfig, TrapPolicy, default_cache_dir};
 pub use reference::reference;
 pub use registry::{SchemaRegistryConfig, Secret};
@@ -135,6 +137,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Traces (OpenTelemetry over OTLP); off by default.
+    pub otel: OtelConfig,
 }
 
 impl Default for Config {
@@ -165,6 +169,7 @@ impl Default for Config {
             state: StateConfig::default(),
             admin: AdminConfig::default(),
             log: LogConfig::default(),
+            otel: OtelConfig::default(),
         }
     }
 }
@@ -288,6 +293,7 @@ impl Config {
         self.validate_format()?;
         self.validate_postgres()?;
         self.validate_state()?;
+        self.otel.validate()?;
         if let SourceConfig::Generator(generator) = &self.source {
             generator
                 .validate()

@@ -69,6 +69,8 @@ fn run_until_done(
         let Some((batch, decoded)) = batches.next()? else {
             break;
         };
+        let span = tracing::debug_span!("batch", records = batch.len());
+        let _entered = span.enter();
         pipeline.process_decoded(batch, decoded)?;
         pipeline.migrate()?;
         if let Some(control) = services.control.as_ref().filter(|c| c.has_pending()) {

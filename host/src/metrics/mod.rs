@@ -85,6 +85,13 @@ pub struct SchemaRequestLabels {
     pub outcome: &'static str,
 }
 
+/// Spans dropped because the trace export queue was full (`otel.queue_size`): one counter for
+/// the process, shared by the export (which may start before [`Metrics`]) and every registry.
+pub fn trace_spans_dropped() -> Counter {
+    static DROPPED: std::sync::OnceLock<Counter> = std::sync::OnceLock::new();
+    DROPPED.get_or_init(Counter::default).clone()
+}
+
 /// Every metric of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -285,6 +292,11 @@ impl Metrics {
         pipeline.register(&mut registry);
         let rebalance = RebalanceMetrics::default();
         rebalance.register(&mut registry);
+        registry.register(
+            "trace_spans_dropped",
+            "Spans dropped because the trace export queue (otel.queue_size) was full: a slow or unreachable collector",
+            trace_spans_dropped(),
+        );
         let shadow = ShadowMetrics::default();
         shadow.register(&mut registry);
         let plugins = std::sync::Arc::new(crate::plugin::PluginMetrics::default());

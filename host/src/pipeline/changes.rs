@@ -91,6 +91,7 @@ impl Pipeline {
         digest: Option<String>,
     ) -> Result<Option<Kept>, String> {
         let target = target.map_err(|error| error.to_string())?;
+        let _span = tracing::debug_span!("swap", %stage, source = %target.source).entered();
         match self.swap_with(stage, &target.source, target.config.as_ref()) {
             Ok(swapped) => {
                 tracing::info!(%stage, source = %target.source, ?swapped, "plugin swapped");

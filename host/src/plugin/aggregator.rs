@@ -76,6 +76,13 @@ impl WasmAggregator {
         call: &'static str,
         f: impl FnOnce(&Guest, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
+        let _span = tracing::debug_span!(
+            "plugin",
+            plugin = %self.info.name,
+            version = %self.info.version,
+            call
+        )
+        .entered();
         self.store.set_epoch_deadline(self.deadline);
         let started = std::time::Instant::now();
         let result = f(self.bindings.eddy_plugin_aggregate(), &mut self.store);

@@ -84,6 +84,13 @@ impl TransformPlugin {
 
     /// Runs the transform over `batch` and returns the batch that comes out.
     pub fn process(&mut self, input: &RawBatch) -> Result<RawBatch, PluginError> {
+        let _span = tracing::debug_span!(
+            "plugin",
+            plugin = %self.info.name,
+            version = %self.info.version,
+            call = "process"
+        )
+        .entered();
         let started = std::time::Instant::now();
         let result = self.run(input);
         self.metrics.record("process", started, &result);
@@ -148,6 +155,7 @@ impl TransformPlugin {
                     blank_lines: input.blank_lines,
                     // New records: whatever a column map wrote before is in their payloads.
                     written: Vec::new(),
+                    trace_parents: input.trace_parents.clone(),
                 };
                 out.check()
                     .map_err(|m| failed(format!("output batch: {m}")))?;

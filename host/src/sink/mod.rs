@@ -96,6 +96,13 @@ impl From<JsonLines> for Writer {
     }
 }
 
+/// The `traceparent` header of the span writing now, when traces are exported.
+fn trace_headers() -> Vec<(&'static str, String)> {
+    crate::telemetry::current_traceparent()
+        .map(|traceparent| vec![("traceparent", traceparent)])
+        .unwrap_or_default()
+}
+
 impl Writer {
     /// Writes results (handed over: a writer thread takes them as they are); returns how many.
     pub fn results(&mut self, emitted: Emitted, scratch: &mut Vec<u8>) -> Result<usize, SinkError> {
@@ -108,13 +115,14 @@ impl Writer {
                 avro: Some(avro),
             }) => {
                 let records = avro.encode(&emitted)?;
+                let headers = trace_headers();
                 for (group, payload) in emitted.groups.iter().zip(&records) {
                     producer.send(&Record {
                         topic,
                         partition: None,
                         key: Some(group.key.as_bytes()),
                         payload,
-                        headers: &[],
+                        headers: &headers,
                         measure: true,
                     })?;
                 }
@@ -130,13 +138,14 @@ impl Writer {
             Writer::LinesAhead(_) => {}
             Writer::Kafka(kafka) => {
                 let lines = scratch.split(|&b| b == b'\n');
+                let headers = trace_headers();
                 for (group, line) in emitted.groups.iter().zip(lines) {
                     kafka.producer.send(&Record {
                         topic: &kafka.topic,
                         partition: None,
                         key: Some(group.key.as_bytes()),
                         payload: line,
-                        headers: &[],
+                        headers: &headers,
                         measure: true,
                     })?;
                 }
@@ -176,8 +185,10 @@ impl Writer {
                 }
             }
             Writer::Kafka(kafka) => {
+                let trace = trace_headers();
                 for record in records {
                     let mut headers = vec![("eddy.error", record.reason.to_string())];
+                    headers.extend(trace.iter().cloned());
                     if let Some((watermark, time)) = record.late {
                         headers.push(("eddy.watermark", watermark.to_string()));
                         headers.push(("eddy.event_time", time.to_string()));

@@ -84,6 +84,7 @@ impl KafkaRun {
 
     /// Collects the partitions' changes and progress and hands them to the writer.
     fn start_checkpoint(&mut self) -> Result<(), PipelineError> {
+        let _span = tracing::debug_span!("checkpoint").entered();
         let started = Instant::now();
         self.last_checkpoint = started;
         let result = self.collect_checkpoint(started);

@@ -294,13 +294,14 @@ impl KafkaRun {
         let (batches, read) = self.read_batches()?;
         let now = now_ms();
         for (partition, batch) in batches {
-            let _span = tracing::debug_span!(
+            let span = tracing::debug_span!(
                 "batch",
                 partition,
                 first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
                 records = batch.len()
-            )
-            .entered();
+            );
+            crate::telemetry::link_to(&span, &batch.trace_parents);
+            let _entered = span.enter();
             if self.process_batch(batch, now)? {
                 // Every partition went back after a trap: what else was read comes again.
                 break;
@@ -355,6 +356,7 @@ impl KafkaRun {
     /// Lets processing time pass (time triggers, idle partitions, `state.ttl`) and publishes
     /// progress and metrics.
     fn tick(&mut self, now: i64) -> Result<(), PipelineError> {
+        let _span = tracing::debug_span!("tick").entered();
         let expired = self.pipeline.stats().expired;
         self.pipeline.tick_at(now)?;
         self.metrics

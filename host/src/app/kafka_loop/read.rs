@@ -48,18 +48,19 @@ impl KafkaRun {
                 Some(Ok(message)) => {
                     if let Ok(partition) = u32::try_from(message.partition()) {
                         let timestamp = message.timestamp().to_millis().unwrap_or(NO_TIMESTAMP);
-                        batches
-                            .entry(partition)
-                            .or_insert_with(|| {
-                                let mut batch = RawBatch::with_capacity(self.batch_size, 0);
-                                batch.partition = partition;
-                                batch
-                            })
-                            .push_at(
-                                message.payload().unwrap_or_default(),
-                                timestamp,
-                                message.offset(),
-                            );
+                        let batch = batches.entry(partition).or_insert_with(|| {
+                            let mut batch = RawBatch::with_capacity(self.batch_size, 0);
+                            batch.partition = partition;
+                            batch
+                        });
+                        batch.push_at(
+                            message.payload().unwrap_or_default(),
+                            timestamp,
+                            message.offset(),
+                        );
+                        if let Some(traceparent) = crate::telemetry::traceparent_of(&message) {
+                            batch.add_trace_parent(traceparent);
+                        }
                         read += 1;
                     }
                     wait = Duration::ZERO;
