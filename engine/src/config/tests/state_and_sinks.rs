@@ -1,4 +1,4 @@
-//! State keys, the PostgreSQL sink, and passwords redacted wherever they appear.
+//! State keys, the PostgreSQL sink, passwords redacted wherever they appear, and trace keys.
 
 #![allow(clippy::result_large_err)] // figment's Jail closures return its large error type
 
@@ -164,5 +164,26 @@ fn passwords_are_redacted_in_every_form() {
         ("password=x", "password=***"),
     ] {
         assert_eq!(redact_password(url), shown, "{url}");
+    }
+}
+
+#[test]
+fn traces_are_off_by_default_and_bad_trace_settings_name_their_key() {
+    let config = Config::from_yaml("").expect("defaults");
+    assert_eq!(config.otel.endpoint, None);
+    let on = Config::from_yaml(
+        "otel: { endpoint: 'http://collector:4318/v1/traces', sampling_ratio: 0.25 }\n",
+    )
+    .expect("traces on");
+    assert_eq!(on.otel.sampling_ratio, 0.25);
+    assert_eq!(on.otel.service_name, "eddy");
+    for (yaml, key) in [
+        ("otel: { endpoint: 'collector:4318' }", "otel.endpoint"),
+        ("otel: { sampling_ratio: 1.5 }", "otel.sampling_ratio"),
+        ("otel: { queue_size: 0 }", "otel.queue_size"),
+        ("otel: { service_name: ' ' }", "otel.service_name"),
+    ] {
+        let error = Config::from_yaml(yaml).expect_err(yaml).to_string();
+        assert!(error.contains(key), "{yaml}: {error}");
     }
 }
