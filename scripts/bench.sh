@@ -91,7 +91,7 @@ for bench in process columns kafka-apache kafka-apache-eos postgres kafka kafka-
   echo
   echo "## $bench"
   echo
-  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Results into|^Whole process|^Column filter|^Recovery|^\(first' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
+  grep -E '^\||^Kafka|^Checkpoint|^Hot swap|^Shadow run|^Results into|^Whole process|^Column filter|^Recovery|^\(first' "$out/$bench.txt" || echo "(no table: see $out/$bench.txt)"
 done
 
 echo
