@@ -10,16 +10,19 @@ pub mod avro;
 mod columns;
 mod keys;
 mod limits;
+mod found;
 mod patch;
+mod pointer;
 pub mod protobuf;
 mod scan;
 mod schema_source;
 
-use std::borrow::Cow;
-
 pub use columns::{Column, ColumnField, ColumnReader, ColumnType, ColumnValues};
+use found::Found;
 pub use keys::Keys;
 pub use patch::{PatchError, set_fields};
+pub use pointer::Pointer;
+use pointer::follow;
 pub use schema_source::{SchemaError, SchemaSource};
 
 use serde_json::Value;
@@ -83,46 +86,6 @@ pub struct DecodedBatch {
     pub errors: Vec<(u32, DecodeError)>,
 }
 
-/// A JSON pointer split into its unescaped tokens once (RFC 6901: `~1` is `/`, `~0` is `~`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pointer {
-    text: String,
-    tokens: Vec<String>,
-}
-
-impl Pointer {
-    /// Parses a pointer such as `/user/id`.
-    pub fn new(pointer: &str) -> Self {
-        let tokens = pointer
-            .split('/')
-            .skip(1)
-            .map(|t| t.replace("~1", "/").replace("~0", "~"))
-            .collect();
-        Self {
-            text: pointer.to_string(),
-            tokens,
-        }
-    }
-
-    /// The value the pointer names in `value`, if any.
-    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
-        follow(&self.tokens, value)
-    }
-
-    /// The pointer as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
-fn follow<'v>(tokens: &[String], value: &'v Value) -> Option<&'v Value> {
-    tokens.iter().try_fold(value, |v, token| match v {
-        Value::Object(map) => map.get(token),
-        Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
-}
-
 /// A wanted top-level field of a binary record as its reader found it: JSON text in the
 /// reader's scratch buffer (start, end), or a number taken as it is (not written out as text
 /// and parsed again).
@@ -142,110 +105,6 @@ struct Field {
     pointer: Pointer,
     /// Index of its first token among the decoder's top-level names.
     top: usize,
-}
-
-/// A field's value in one event: the raw JSON of a top-level field, or a nested value.
-enum Found<'a> {
-    Raw(&'a str),
-    Nested(Value),
-}
-
-impl<'a> Found<'a> {
-    fn key(self) -> Option<Cow<'a, str>> {
-        match self {
-            Found::Raw(text) => match text.as_bytes().first()? {
-                b'"' => Found::string(text),
-                b't' | b'f' | b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
-                _ => None,
-            },
-            Found::Nested(Value::String(s)) => Some(Cow::Owned(s)),
-            Found::Nested(v @ (Value::Number(_) | Value::Bool(_))) => {
-                Some(Cow::Owned(v.to_string()))
-            }
-            Found::Nested(_) => None,
-        }
-    }
-
-    /// A string value's content, unescaped.
-    fn string(text: &'a str) -> Option<Cow<'a, str>> {
-        match scan::plain_string(text) {
-            Some(plain) => Some(Cow::Borrowed(plain)),
-            None => serde_json::from_str(text).ok().map(Cow::Owned),
-        }
-    }
-
-    fn integer(&self) -> Option<i64> {
-        match self {
-            // The scanner checked the grammar: an integer's text is what `i64` parses.
-            Found::Raw(text) => text.parse().ok(),
-            Found::Nested(v) => v.as_i64(),
-        }
-    }
-
-    fn text(&self) -> Option<Cow<'_, str>> {
-        match self {
-            Found::Raw(text) if text.starts_with('"') => Found::string(text),
-            Found::Raw(_) => None,
-            Found::Nested(Value::String(s)) => Some(Cow::Borrowed(s)),
-            Found::Nested(_) => None,
-        }
-    }
-
-    /// The event time in epoch ms, read in `format`.
-    fn time(&self, format: TimeFormat) -> Option<i64> {
-        match format {
-            TimeFormat::EpochMs => self.integer(),
-            TimeFormat::EpochS => {
-                let ms = (self.number()? * 1000.0).round();
-                (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64)
-            }
-            TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(self.text()?.as_ref())
-                .ok()
-                .map(|t| t.timestamp_millis()),
-            TimeFormat::RecordTimestamp => None,
-        }
-    }
-
-    fn is_null(&self) -> bool {
-        matches!(self, Found::Raw("null") | Found::Nested(Value::Null))
-    }
-
-    fn boolean(&self) -> Option<bool> {
-        match self {
-            Found::Raw("true") | Found::Nested(Value::Bool(true)) => Some(true),
-            Found::Raw("false") | Found::Nested(Value::Bool(false)) => Some(false),
-            _ => None,
-        }
-    }
-
-    /// The value's JSON text.
-    fn json(self) -> String {
-        match self {
-            Found::Raw(text) => text.to_string(),
-            Found::Nested(value) => value.to_string(),
-        }
-    }
-
-    /// The value as JSON text, shortened for an error message.
-    fn shown(&self) -> String {
-        let text = match self {
-            Found::Raw(text) => (*text).to_string(),
-            Found::Nested(value) => value.to_string(),
-        };
-        match text.char_indices().nth(40) {
-            Some((end, _)) => format!("{}…", &text[..end]),
-            None => text,
-        }
-    }
-
-    fn number(&self) -> Option<f64> {
-        match self {
-            // A JSON number's text is what `f64` parses (correctly rounded); a string or a
-            // literal is not, and a number too large for an `f64` is refused as serde_json does.
-            Found::Raw(text) => text.parse::<f64>().ok().filter(|v| v.is_finite()),
-            Found::Nested(v) => v.as_f64(),
-        }
-    }
 }
 
 /// Turns JSON records into events.
@@ -649,168 +508,4 @@ fn expected(format: TimeFormat) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decoder(key: &str, time: &str, field: &str) -> Decoder {
-        let aggregates: Vec<AggregateConfig> = serde_json::from_str(&format!(
-            r#"[{{"name":"n","plugin":"count"}},{{"name":"s","plugin":"sum","field":"{field}"}}]"#
-        ))
-        .expect("valid");
-        let decode = DecodeConfig {
-            key: key.into(),
-            time: time.into(),
-            time_format: TimeFormat::EpochMs,
-            ..DecodeConfig::default()
-        };
-        Decoder::new(&decode, &aggregates)
-    }
-
-    fn batch(rows: &[&[u8]]) -> RawBatch {
-        let mut batch = RawBatch::default();
-        for row in rows {
-            batch.push(row, 0);
-        }
-        batch
-    }
-
-    #[test]
-    fn decodes_good_rows_and_reports_bad_ones() {
-        let out = decoder("/key", "/ts", "/v").decode(&batch(&[
-            br#"{"key":"a","ts":5,"v":2.5,"other":{"deep":[1,2]}}"#,
-            b"nope",
-            br#"{"key":7,"ts":6}"#,
-            br#"{"key":"b","ts":"x"}"#,
-            br#"{"ts":1}"#,
-            br#"{"key":"c","ts":1} trailing"#,
-            br#"[1,2]"#,
-            br#"{"key":null,"ts":1}"#,
-            br#"{"k\u0065y":"esc\"aped","ts":-3,"v":null}"#,
-        ]));
-        assert_eq!(out.keys, ["a", "7", "esc\"aped"]);
-        assert_eq!(out.times, [5, 6, -3]);
-        assert_eq!(out.rows, [0, 2, 8]);
-        assert_eq!(out.values[0], [1.0, 1.0, 1.0]);
-        assert_eq!(out.values[1][0], 2.5);
-        assert!(out.values[1][1].is_nan() && out.values[1][2].is_nan());
-        let reasons: Vec<_> = out
-            .errors
-            .iter()
-            .map(|(row, e)| (*row, e.clone()))
-            .collect();
-        assert!(matches!(reasons[0], (1, DecodeError::NotJson(_))));
-        assert_eq!(
-            reasons[1],
-            (3, DecodeError::Time("/ts".into(), "an integer (epoch ms)"))
-        );
-        assert_eq!(reasons[2], (4, DecodeError::Key("/key".into())));
-        assert!(matches!(reasons[3], (5, DecodeError::NotJson(_))));
-        assert!(matches!(reasons[4], (6, DecodeError::NotJson(_))));
-        assert_eq!(reasons[5], (7, DecodeError::Key("/key".into())));
-    }
-
-    #[test]
-    fn a_value_of_the_wrong_type_is_refused_and_a_byte_order_mark_skipped() {
-        let out = decoder("/key", "/ts", "/amount").decode(&batch(&[
-            b"\xEF\xBB\xBF{\"key\":\"a\",\"ts\":1,\"amount\":2}",
-            br#"{"key":"a","ts":2,"amount":"12"}"#,
-            br#"{"key":"a","ts":3,"amount":[1]}"#,
-            br#"{"key":"a","ts":4,"amount":null}"#,
-            br#"{"key":"a","ts":5}"#,
-        ]));
-        assert_eq!(out.rows, [0, 3, 4]);
-        assert_eq!(out.values[1][0], 2.0);
-        assert!(out.values[1][1].is_nan() && out.values[1][2].is_nan());
-        assert_eq!(
-            out.errors,
-            [
-                (
-                    1,
-                    DecodeError::NotANumber("/amount".into(), "\"12\"".into())
-                ),
-                (2, DecodeError::NotANumber("/amount".into(), "[1]".into())),
-            ]
-        );
-        assert_eq!(
-            out.errors[0].1.to_string(),
-            "field /amount is \"12\", not a number"
-        );
-    }
-
-    #[test]
-    fn numbers_a_column_map_wrote_are_taken_without_parsing() {
-        let mut input = batch(&[
-            br#"{"key":"a","ts":1,"v":"not parsed"}"#,
-            br#"{"key":"b","ts":2,"v":7}"#,
-            br#"{"key":"c","ts":3,"v":null}"#,
-        ]);
-        input.written.push(crate::event::WrittenNumbers {
-            pointer: "/v".into(),
-            values: vec![Some(1.5), None, Some(f64::NAN)],
-        });
-        // An entry of another length (rows changed since it was written) is ignored.
-        input.written.push(crate::event::WrittenNumbers {
-            pointer: "/ts".into(),
-            values: vec![Some(9.0)],
-        });
-        let out = decoder("/key", "/ts", "/v").decode(&input);
-        assert!(out.errors.is_empty(), "{:?}", out.errors);
-        assert_eq!(out.times, [1, 2, 3]);
-        assert_eq!(out.values[1][..2], [1.5, 7.0]);
-        assert!(out.values[1][2].is_nan());
-    }
-
-    #[test]
-    fn nested_pointers_and_shared_top_level_fields() {
-        let out = decoder("/user/id", "/meta/at", "/meta/amounts/1").decode(&batch(&[
-            br#"{"user":{"id":"u1"},"meta":{"at":10,"amounts":[1,2.5]}}"#,
-            br#"{"user":{"id":true},"meta":{"at":11}}"#,
-        ]));
-        assert_eq!(out.keys, ["u1", "true"]);
-        assert_eq!(out.times, [10, 11]);
-        assert_eq!(out.values[1][0], 2.5);
-        assert!(out.values[1][1].is_nan());
-    }
-
-    #[test]
-    fn time_formats() {
-        let rows: [&[u8]; 4] = [
-            br#"{"key":"a","t":1700000000.25}"#,
-            br#"{"key":"a","t":"2026-11-26T10:00:00.250+01:00"}"#,
-            br#"{"key":"a","t":1700000000250}"#,
-            br#"{"key":"a"}"#,
-        ];
-        let mut input = batch(&rows);
-        input.timestamps = vec![7, 8, 9, 10];
-        let times = |format| {
-            let mut d = decoder("/key", "/t", "/v");
-            d.time_format = format;
-            let out = d.decode(&input);
-            (out.times, out.rows)
-        };
-        assert_eq!(
-            times(TimeFormat::EpochS),
-            (vec![1_700_000_000_250, 1_700_000_000_250_000], vec![0, 2])
-        );
-        assert_eq!(
-            times(TimeFormat::Rfc3339),
-            (vec![1_795_683_600_250], vec![1])
-        );
-        assert_eq!(
-            times(TimeFormat::EpochMs),
-            (vec![1_700_000_000_250], vec![2])
-        );
-        assert_eq!(
-            times(TimeFormat::RecordTimestamp),
-            (vec![7, 8, 9, 10], vec![0, 1, 2, 3])
-        );
-    }
-
-    #[test]
-    fn pointers_unescape_and_index_arrays() {
-        let v: Value = serde_json::from_str(r#"{"a/b":{"c~d":[10,20]}}"#).expect("json");
-        assert_eq!(Pointer::new("/a~1b/c~0d/1").get(&v), Some(&Value::from(20)));
-        assert_eq!(Pointer::new("/a~1b/x").get(&v), None);
-        assert_eq!(Pointer::new("").get(&v), Some(&v));
-    }
-}
+mod tests;

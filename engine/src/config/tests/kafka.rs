@@ -148,12 +148,25 @@ fn static_membership_is_on_for_a_stable_name_only() {
         ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
     ]);
     let laptop = env(&[("HOSTNAME", "build-1")]);
-    let auto = kafka("{ group_id: g }");
+    // Loading reads `EDDY_*` variables, which other tests set in their jails: load in one.
+    let mut auto = None;
+    let mut named = None;
+    let mut off = None;
+    Jail::expect_with(|_| {
+        auto = Some(kafka("{ group_id: g }"));
+        named = Some(kafka("{ instance_id: replica-a }"));
+        off = Some(kafka("{ static_membership: off, instance_id: replica-a }"));
+        Ok(())
+    });
+    let (auto, named, off) = (
+        auto.expect("loaded"),
+        named.expect("loaded"),
+        off.expect("loaded"),
+    );
     assert_eq!(auto.static_membership, StaticMembership::Auto);
     assert_eq!(auto.group_instance_id(pod).as_deref(), Some("eddy-2"));
     assert_eq!(auto.group_instance_id(deployment), None, "random pod names");
     assert_eq!(auto.group_instance_id(laptop), None, "not in Kubernetes");
-    let named = kafka("{ instance_id: replica-a }");
     assert_eq!(
         named.group_instance_id(laptop).as_deref(),
         Some("replica-a")
@@ -165,7 +178,6 @@ fn static_membership_is_on_for_a_stable_name_only() {
         assert_eq!(on.group_instance_id(laptop).as_deref(), Some("build-1"));
         Ok(())
     });
-    let off = kafka("{ static_membership: off, instance_id: replica-a }");
     assert_eq!(off.group_instance_id(pod), None);
 }
 

@@ -169,21 +169,25 @@ fn passwords_are_redacted_in_every_form() {
 
 #[test]
 fn traces_are_off_by_default_and_bad_trace_settings_name_their_key() {
-    let config = Config::from_yaml("").expect("defaults");
-    assert_eq!(config.otel.endpoint, None);
-    let on = Config::from_yaml(
-        "otel: { endpoint: 'http://collector:4318/v1/traces', sampling_ratio: 0.25 }\n",
-    )
-    .expect("traces on");
-    assert_eq!(on.otel.sampling_ratio, 0.25);
-    assert_eq!(on.otel.service_name, "eddy");
-    for (yaml, key) in [
-        ("otel: { endpoint: 'collector:4318' }", "otel.endpoint"),
-        ("otel: { sampling_ratio: 1.5 }", "otel.sampling_ratio"),
-        ("otel: { queue_size: 0 }", "otel.queue_size"),
-        ("otel: { service_name: ' ' }", "otel.service_name"),
-    ] {
-        let error = Config::from_yaml(yaml).expect_err(yaml).to_string();
-        assert!(error.contains(key), "{yaml}: {error}");
-    }
+    // In a jail: other tests set `EDDY_*` variables in theirs, which loading reads.
+    Jail::expect_with(|_| {
+        let config = Config::from_yaml("").expect("defaults");
+        assert_eq!(config.otel.endpoint, None);
+        let on = Config::from_yaml(
+            "otel: { endpoint: 'http://collector:4318/v1/traces', sampling_ratio: 0.25 }\n",
+        )
+        .expect("traces on");
+        assert_eq!(on.otel.sampling_ratio, 0.25);
+        assert_eq!(on.otel.service_name, "eddy");
+        for (yaml, key) in [
+            ("otel: { endpoint: 'collector:4318' }", "otel.endpoint"),
+            ("otel: { sampling_ratio: 1.5 }", "otel.sampling_ratio"),
+            ("otel: { queue_size: 0 }", "otel.queue_size"),
+            ("otel: { service_name: ' ' }", "otel.service_name"),
+        ] {
+            let error = Config::from_yaml(yaml).expect_err(yaml).to_string();
+            assert!(error.contains(key), "{yaml}: {error}");
+        }
+        Ok(())
+    });
 }
