@@ -29,10 +29,18 @@ pub(super) struct UreqClient {
 impl UreqClient {
     /// A client whose requests take at most `timeout`, connection included.
     pub(super) fn new(timeout: Duration) -> Self {
+        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             // The exporter reads the status itself.
             .http_status_as_error(false)
+            // `https://` endpoints: the system's TLS and its trusted roots.
+            .tls_config(
+                TlsConfig::builder()
+                    .provider(TlsProvider::NativeTls)
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build();
         Self {
             agent: ureq::Agent::new_with_config(config),
