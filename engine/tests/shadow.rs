@@ -1,5 +1,5 @@
-//! Shadow runs over native aggregates: a candidate started while windows are open computes
-//! beside the live operator; equal versions report no difference, a different one reports its
+//! Shadow runs over native aggregates: a candidate attached while windows are open computes
+//! beside the live aggregates; equal versions report no difference, a different one reports its
 //! differences, a failing one stops without touching the live results.
 
 #[allow(dead_code)] // the snapshot comparison is for the checkpoint tests
@@ -119,14 +119,14 @@ impl Run {
         }
         let decoded = self.decoder.decode(&batch);
         if let Some(shadow) = &mut self.shadow {
-            shadow.prepare(0, &self.live, &Loader);
+            shadow.prepare(0, &mut self.live, &Loader);
         }
         let out = self
             .live
             .process(0, &decoded, &batch.source_offsets, now_ms)
             .expect("the live operator processes the batch");
         if let Some(shadow) = &mut self.shadow {
-            shadow.process(0, 0, &decoded, &batch.source_offsets, now_ms, &out.results);
+            shadow.observe(0, &out);
         }
         self.written.extend(rows(&out));
     }
@@ -134,7 +134,7 @@ impl Run {
     fn close(&mut self) {
         let out = self.live.close().expect("close");
         if let Some(shadow) = &mut self.shadow {
-            shadow.close(0, &out.results);
+            shadow.observe(0, &out);
         }
         self.written.extend(rows(&out));
     }

@@ -4,6 +4,10 @@
 
 mod beside;
 mod checkpoint;
+mod output;
+
+pub use beside::CandidateOutput;
+pub use output::{Dropped, Emitted, Late, Output};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,54 +22,6 @@ use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
 use crate::trigger::Trigger;
 use crate::watermark::{WatermarkSettings, Watermarks};
 use crate::window::{Assigner, Window};
-
-/// A result of one group, ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Emitted {
-    /// Why it was emitted.
-    pub emit: Emit,
-    /// The groups, in order.
-    pub groups: Vec<Group>,
-    /// Their aggregate values.
-    pub finished: Finished,
-}
-
-/// An event that arrived after its windows' allowed lateness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Late {
-    /// Index of the event in its decoded batch.
-    pub event: usize,
-    /// Watermark it missed.
-    pub watermark: i64,
-    /// Its event time.
-    pub time: i64,
-}
-
-/// A group dropped instead of finished (see [`Operator::drop_window`]): its events are
-/// accounted for by one dead letter for the window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dropped {
-    /// The group, with the number of events it held since its last result.
-    pub group: Group,
-    /// Why it was dropped.
-    pub reason: Arc<str>,
-}
-
-/// What one batch (or one tick of processing time) produced.
-#[derive(Debug, Default)]
-pub struct Output {
-    /// Results by emit kind: late updates, on-time, early.
-    pub results: Vec<Emitted>,
-    /// Late events.
-    pub late: Vec<Late>,
-    /// Open groups dropped because their partition had no events for `state.ttl`.
-    pub expired: u64,
-    /// Groups dropped instead of finished, when they were due.
-    pub dropped: Vec<Dropped>,
-    /// Events (index in their decoded batch) refused because they would have opened a group
-    /// beyond `state.max_open_groups`.
-    pub refused: Vec<usize>,
-}
 
 /// Windows, groups, watermarks and triggers over the aggregate plugins.
 pub struct Operator {
@@ -96,9 +52,8 @@ pub struct Operator {
     checkpointed: Option<Vec<String>>,
     /// `state.max_open_groups`.
     max_open_groups: usize,
-    /// The decoded batch's value column of the first aggregate (an operator beside another
-    /// runs one of its aggregates: see [`Operator::beside`]).
-    first_column: usize,
+    /// Candidate aggregates computing beside `aggregates` (shadow runs).
+    candidates: Vec<beside::Candidate>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -145,7 +100,7 @@ impl Operator {
             drop: HashMap::new(),
             dropped: Vec::new(),
             checkpointed: None,
-            first_column: 0,
+            candidates: Vec::new(),
         }
     }
 
@@ -374,9 +329,11 @@ impl Operator {
         order.sort_unstable();
         let sorted_slots: Vec<u32> = order.iter().map(|&p| (p >> 32) as u32).collect();
         let sorted_rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
-        let values = batch.values.get(self.first_column..).unwrap_or_default();
         self.aggregates
-            .accumulate(&sorted_slots, &sorted_rows, values)?;
+            .accumulate(&sorted_slots, &sorted_rows, &batch.values)?;
+        if !self.candidates.is_empty() {
+            self.candidates_accumulate(&sorted_slots, &sorted_rows, &batch.values);
+        }
         // Already in slot order: the touched groups are the distinct slots.
         self.touched.extend_from_slice(&sorted_slots);
         self.touched.dedup();
@@ -388,6 +345,7 @@ impl Operator {
             .collect();
         output.results = self.emit(now_ms, late_updates)?;
         output.dropped = std::mem::take(&mut self.dropped);
+        output.candidates = self.take_candidates();
         Ok(output)
     }
 
@@ -402,6 +360,7 @@ impl Operator {
             expired,
             dropped: std::mem::take(&mut self.dropped),
             refused: Vec::new(),
+            candidates: self.take_candidates(),
         })
     }
 
@@ -433,6 +392,7 @@ impl Operator {
             expired: 0,
             dropped: std::mem::take(&mut self.dropped),
             refused: Vec::new(),
+            candidates: self.take_candidates(),
         })
     }
 
@@ -457,6 +417,7 @@ impl Operator {
         }
         let (targets, sources): (Vec<u32>, Vec<u32>) = self.merges.iter().copied().unzip();
         self.aggregates.merge(&targets, &sources)?;
+        self.candidates_merge(&targets, &sources);
         self.groups.free(sources);
         Ok(())
     }
@@ -523,6 +484,9 @@ impl Operator {
                 groups.push(group.clone());
             }
         }
+        if !self.candidates.is_empty() {
+            self.candidates_finish(emit, &slots, &groups);
+        }
         results.push(Emitted {
             emit,
             groups,
@@ -552,6 +516,7 @@ impl Operator {
         });
         if !released.is_empty() {
             self.aggregates.release(&released)?;
+            self.candidates_release(&released);
             for &slot in &released {
                 self.groups.remove(slot);
             }
@@ -582,6 +547,7 @@ impl Operator {
         }
         let slots: Vec<u32> = expired.into_iter().map(|(slot, _)| slot).collect();
         self.aggregates.release(&slots)?;
+        self.candidates_release(&slots);
         self.groups.free(slots);
         Ok(())
     }

@@ -1,12 +1,13 @@
 //! Shadow runs: a candidate plugin version computes beside the live one on the same events, and
 //! its results are compared with the live ones window by window instead of being written.
 //!
-//! Per partition the candidate runs in an operator of its own, made beside the live one when
-//! the partition's next batch comes ([`Operator::beside`]): same watermark, trigger and resume
-//! position, fed the same decoded batches at the same processing times, so both fire the same
-//! windows in the same step. Windows the live operator had open when the candidate's began are
-//! partial in the candidate and are not compared ([`Operator::open_until`]). A candidate that
-//! fails (a trap, a limit, an error) stops the shadow run, never the pipeline.
+//! The candidate is attached to each live operator ([`Operator::attach`]) when the operator's
+//! next batch comes: it then gets the same events on the same groups as the live aggregate it
+//! shadows, and is finished, merged and released with them, so both make results for the same
+//! windows in the same step, and the candidate costs what one more aggregate costs. Windows the
+//! operator had open when the candidate was attached are partial in the candidate and are not
+//! compared ([`Operator::open_until`]). A candidate that fails (a trap, a limit, an error)
+//! stops the shadow run, never the pipeline.
 
 mod report;
 
@@ -14,37 +15,30 @@ use std::collections::BTreeMap;
 
 pub use report::{ShadowReport, relative_difference};
 
-use crate::aggregate::{Aggregates, AggregatorLoader, PluginError};
+use crate::aggregate::{Aggregates, AggregatorLoader};
 use crate::config::AggregateConfig;
-use crate::decode::DecodedBatch;
-use crate::operator::{Emitted, Operator};
+use crate::operator::{Operator, Output};
 
-/// The candidate's operator of one partition.
-struct Beside {
-    operator: Operator,
-    /// Windows that start before this are not compared.
-    since: i64,
-}
-
-/// A candidate version of one aggregate run beside the live pipeline. Its operators are kept
-/// by the key of the live operator they run beside (the partition for Kafka sources, 0 for
-/// sources with one operator).
+/// A candidate version of one aggregate run beside the live pipeline. It keeps, by the key of
+/// the live operator it is attached to (the partition for Kafka sources, 0 for sources with
+/// one operator), where the windows it sees whole begin.
 pub struct ShadowRun {
     candidate: AggregateConfig,
     column: usize,
-    operators: BTreeMap<u32, Beside>,
+    since: BTreeMap<u32, i64>,
     report: ShadowReport,
     stopped: Option<String>,
 }
 
 impl ShadowRun {
     /// A shadow run of `candidate` beside the live aggregate `column` (its index among the
-    /// pipeline's aggregates; `candidate` carries that aggregate's name and field).
+    /// pipeline's aggregates; `candidate` carries that aggregate's name and field, and is
+    /// attached to operators under that name).
     pub fn new(candidate: AggregateConfig, column: usize) -> Self {
         Self {
             candidate,
             column,
-            operators: BTreeMap::new(),
+            since: BTreeMap::new(),
             report: ShadowReport::default(),
             stopped: None,
         }
@@ -53,6 +47,11 @@ impl ShadowRun {
     /// What the candidate runs: its plugin and configuration.
     pub fn candidate(&self) -> &AggregateConfig {
         &self.candidate
+    }
+
+    /// The name the candidate is attached under: the shadowed aggregate's.
+    pub fn name(&self) -> &str {
+        &self.candidate.name
     }
 
     /// The live aggregate it shadows (index among the pipeline's aggregates).
@@ -70,84 +69,58 @@ impl ShadowRun {
         self.stopped.as_deref()
     }
 
-    /// Stops the candidate for `reason`: its operators are dropped, the report stays.
+    /// Stops the candidate for `reason`; the report stays. The caller detaches it from the
+    /// operators ([`Operator::detach`]).
     pub fn stop(&mut self, reason: String) {
-        self.operators.clear();
+        self.since.clear();
         self.stopped.get_or_insert(reason);
     }
 
-    /// Before `live` (the live operator under `key`) processes a batch: makes the candidate's
-    /// operator beside it, if there is none.
-    pub fn prepare(&mut self, key: u32, live: &Operator, loader: &dyn AggregatorLoader) {
-        if self.stopped.is_some() || self.operators.contains_key(&key) {
+    /// Before `live` (the live operator under `key`) processes a batch: attaches the candidate
+    /// to it, if it is not attached.
+    pub fn prepare(&mut self, key: u32, live: &mut Operator, loader: &dyn AggregatorLoader) {
+        if self.stopped.is_some()
+            || (self.since.contains_key(&key) && live.has_candidate(self.name()))
+        {
             return;
         }
         match Aggregates::new(loader, std::slice::from_ref(&self.candidate)) {
             Ok(aggregates) => {
-                let beside = Beside {
-                    operator: live.beside(aggregates, self.column),
-                    since: live.open_until(),
-                };
-                self.operators.insert(key, beside);
+                let since = live.attach(&self.candidate.name, aggregates, self.column);
+                self.since.insert(key, since);
             }
             Err(error) => self.stop(error.to_string()),
         }
     }
 
-    /// The candidate processes what the live operator under `key` processed from `partition`
-    /// (see [`Operator::process`]) and its results are compared with `live`, the live
-    /// results.
-    pub fn process(
-        &mut self,
-        key: u32,
-        partition: u32,
-        batch: &DecodedBatch,
-        source_offsets: &[i64],
-        now_ms: i64,
-        live: &[Emitted],
-    ) {
-        self.step(key, live, |operator| {
-            operator.process(partition, batch, source_offsets, now_ms)
-        });
-    }
-
-    /// After the live operator under `key` ticked at `now_ms` with results `live`.
-    pub fn tick(&mut self, key: u32, now_ms: i64, live: &[Emitted]) {
-        self.step(key, live, |operator| operator.tick(now_ms));
-    }
-
-    /// After the live operator under `key` closed (the input ended) with results `live`.
-    pub fn close(&mut self, key: u32, live: &[Emitted]) {
-        self.step(key, live, Operator::close);
-    }
-
-    /// The live operator under `key` was replaced or dropped (a rebalance, a restore, a
-    /// rewind): the candidate's goes too, and is made again beside the next one.
-    pub fn forget(&mut self, key: u32) {
-        self.operators.remove(&key);
-    }
-
-    fn step(
-        &mut self,
-        key: u32,
-        live: &[Emitted],
-        run: impl FnOnce(&mut Operator) -> Result<crate::operator::Output, PluginError>,
-    ) {
+    /// Compares what the live operator under `key` made in one step (processing a batch, a
+    /// tick, closing) with what the candidate made beside it.
+    pub fn observe(&mut self, key: u32, out: &Output) {
         if self.stopped.is_some() {
             return;
         }
-        let Some(beside) = self.operators.get_mut(&key) else {
-            // Nothing under this key since the run began: every live result is partial.
-            self.report.compare(live, self.column, &[], 0, i64::MAX);
-            return;
-        };
-        match run(&mut beside.operator) {
-            Ok(out) => {
-                let since = beside.since;
-                self.report
-                    .compare(live, self.column, &out.results, 0, since);
+        let mine = out
+            .candidates
+            .iter()
+            .find(|c| c.name == self.candidate.name);
+        match (self.since.get(&key), mine) {
+            (_, Some(candidate)) if candidate.failed.is_some() => {
+                self.stop(candidate.failed.clone().unwrap_or_default());
             }
-            Err(error) => self.stop(error.to_string()),
+            (Some(&since), Some(candidate)) => {
+                self.report
+                    .compare(&out.results, self.column, &candidate.results, 0, since);
+            }
+            // Not attached to this operator since the run began: every live result is partial.
+            _ => self
+                .report
+                .compare(&out.results, self.column, &[], 0, i64::MAX),
         }
+    }
+
+    /// The live operator under `key` was replaced or dropped (a rebalance, a restore, a
+    /// rewind): the candidate is attached again to the next one.
+    pub fn forget(&mut self, key: u32) {
+        self.since.remove(&key);
     }
 }

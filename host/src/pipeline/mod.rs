@@ -379,15 +379,7 @@ impl Pipeline {
         let replayed = operator.replayed();
         let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
         if let Ok(out) = &out {
-            let offsets = &batch.source_offsets;
-            shadows.process(
-                key,
-                batch.partition,
-                &decoded,
-                offsets,
-                now_ms,
-                &out.results,
-            );
+            shadows.observe(key, out);
         }
         let replayed = operator.replayed() - replayed;
         self.stats.replayed += replayed;
@@ -448,7 +440,7 @@ impl Pipeline {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
             let out = count_trap(&mut self.stats, operator.tick(now_ms))?;
-            self.shadows.tick(partition, now_ms, &out.results);
+            self.shadows.observe(partition, &out);
             if out.expired > 0 {
                 tracing::warn!(
                     partition,
@@ -461,6 +453,12 @@ impl Pipeline {
         }
         for (partition, out) in outs {
             self.write(partition, out)?;
+        }
+        // Candidates that stopped are dropped from every operator.
+        for name in self.shadows.stopped() {
+            for operator in self.operators.values_mut() {
+                operator.detach(&name);
+            }
         }
         Ok(())
     }
@@ -546,7 +544,7 @@ impl Pipeline {
         let mut outs = Vec::with_capacity(self.operators.len());
         for (&partition, operator) in &mut self.operators {
             let out = count_trap(&mut self.stats, operator.close())?;
-            self.shadows.close(partition, &out.results);
+            self.shadows.observe(partition, &out);
             outs.push((partition, out));
         }
         for (partition, out) in outs {

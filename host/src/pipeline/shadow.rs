@@ -1,6 +1,7 @@
 //! Shadow runs in a running pipeline: a candidate version of an aggregate stage computes beside
-//! the live one on the same events, in instances of its own with the same limits; its results
-//! are compared with the live ones and never written (see [`eddy_engine::shadow`]). Shadow
+//! the live one on the same events and groups, in instances of its own with the same limits;
+//! its results are compared with the live ones and never written (see
+//! [`eddy_engine::shadow`]). Shadow
 //! state is not checkpointed: a restart, like a rebalance, begins the comparison again beside
 //! the partitions' restored windows.
 
@@ -9,8 +10,7 @@ use std::sync::Arc;
 
 use eddy_engine::aggregate::Aggregates;
 use eddy_engine::config::{AggregateConfig, StageId};
-use eddy_engine::decode::DecodedBatch;
-use eddy_engine::operator::{Emitted, Operator};
+use eddy_engine::operator::{Operator, Output};
 use eddy_engine::shadow::{ShadowReport, ShadowRun};
 use serde_json::Value;
 
@@ -65,43 +65,18 @@ impl Shadows {
         }
     }
 
-    /// Before the live operator under `key` processes a batch.
-    pub(super) fn prepare(&mut self, key: u32, live: &Operator) {
+    /// Before the live operator under `key` processes a batch: the candidates are attached.
+    pub(super) fn prepare(&mut self, key: u32, live: &mut Operator) {
         for (name, shadowing) in &mut self.runs {
             shadowing.run.prepare(key, live, self.runtime.as_ref());
             shadowing.log_stop(name);
         }
     }
 
-    /// After the live operator under `key` processed `batch` from `partition`.
-    pub(super) fn process(
-        &mut self,
-        key: u32,
-        partition: u32,
-        batch: &DecodedBatch,
-        source_offsets: &[i64],
-        now_ms: i64,
-        live: &[Emitted],
-    ) {
+    /// After the live operator under `key` made `out` (a batch, a tick, the end): compares.
+    pub(super) fn observe(&mut self, key: u32, out: &Output) {
         for (name, shadowing) in &mut self.runs {
-            let run = &mut shadowing.run;
-            run.process(key, partition, batch, source_offsets, now_ms, live);
-            shadowing.log_stop(name);
-        }
-    }
-
-    /// After the live operator under `key` ticked.
-    pub(super) fn tick(&mut self, key: u32, now_ms: i64, live: &[Emitted]) {
-        for (name, shadowing) in &mut self.runs {
-            shadowing.run.tick(key, now_ms, live);
-            shadowing.log_stop(name);
-        }
-    }
-
-    /// After the live operator under `key` closed.
-    pub(super) fn close(&mut self, key: u32, live: &[Emitted]) {
-        for (name, shadowing) in &mut self.runs {
-            shadowing.run.close(key, live);
+            shadowing.run.observe(key, out);
             shadowing.log_stop(name);
         }
     }
@@ -111,6 +86,15 @@ impl Shadows {
         for shadowing in self.runs.values_mut() {
             shadowing.run.forget(key);
         }
+    }
+
+    /// Names of the runs whose candidate stopped (to detach from the operators).
+    pub(super) fn stopped(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|(_, s)| s.run.stopped().is_some())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 
@@ -182,6 +166,9 @@ impl Pipeline {
             return false;
         };
         let ended = self.shadows.runs.remove(name);
+        for operator in self.operators.values_mut() {
+            operator.detach(name);
+        }
         if let Some(shadowing) = &ended {
             tracing::info!(%stage, digest = %shadowing.digest, report = ?shadowing.run.report(), "shadow run ended");
         }
