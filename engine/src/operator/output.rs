@@ -30,7 +30,7 @@ pub struct Late {
     pub time: i64,
 }
 
-/// A group dropped instead of finished (see [`Operator::drop_window`]): its events are
+/// A group dropped instead of finished (see [`Operator::drop_window`](super::Operator::drop_window)): its events are
 /// accounted for by one dead letter for the window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropped {
@@ -55,6 +55,6 @@ pub struct Output {
     /// beyond `state.max_open_groups`.
     pub refused: Vec<usize>,
     /// What the candidates beside the aggregates made (shadow runs; see
-    /// [`Operator::attach`]), one entry per candidate.
+    /// [`Operator::attach`](super::Operator::attach)), one entry per candidate.
     pub candidates: Vec<CandidateOutput>,
 }
