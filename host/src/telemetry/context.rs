@@ -25,6 +25,12 @@ pub fn traceparent_of(message: &impl rdkafka::Message) -> Option<&str> {
 
 /// The trace context a `traceparent` value names, if it is a valid one.
 fn parse(traceparent: &str) -> Option<SpanContext> {
+    // The propagator takes ids shorter than the W3C format's: check the lengths first.
+    let mut parts = traceparent.split('-');
+    let lengths = [2, 32, 16, 2].map(|n| parts.next().is_some_and(|p| p.len() == n));
+    if lengths.contains(&false) {
+        return None;
+    }
     let carrier = HashMap::from([(TRACEPARENT.to_string(), traceparent.to_string())]);
     let context = TraceContextPropagator::new().extract(&carrier);
     let span = context.span().span_context().clone();
