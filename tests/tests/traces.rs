@@ -69,25 +69,52 @@ fn ids(traceparent: &str) -> (String, String) {
     (parts[1].to_string(), parts[2].to_string())
 }
 
+/// The known dataset, every record traced, through `eddy run` exporting to `receiver` with
+/// `otel` (more keys of the `otel` section), all results read back.
+struct Traced {
+    eddy: Eddy,
+    data: eddy_tests::dataset::Dataset,
+    outputs: BTreeMap<String, Vec<eddy::kafka::TailRecord>>,
+    _broker: Kafka,
+    _dir: tempfile::TempDir,
+}
+
+impl Traced {
+    fn run(receiver: &Receiver, otel: &str) -> Self {
+        let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
+        let brokers = broker.bootstrap_servers();
+        let data = dataset();
+        let dir = tempfile::tempdir().expect("dir");
+        let otel = format!("otel:\n  endpoint: {}\n{otel}", receiver.endpoint());
+        let eddy = run(dir.path(), &otel, &brokers);
+        produce_traced(&brokers, &data.records);
+        let outputs = read_outputs(
+            &brokers,
+            data.windows.len(),
+            Duration::from_secs(2),
+            Duration::from_secs(90),
+        );
+        Self {
+            eddy,
+            data,
+            outputs,
+            _broker: broker,
+            _dir: dir,
+        }
+    }
+}
+
 #[test]
 fn spans_link_batches_to_their_records_and_outputs_carry_their_context() {
     let receiver = Receiver::start(false);
-    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
-    let brokers = broker.bootstrap_servers();
-    let data = dataset();
-    let dir = tempfile::tempdir().expect("dir");
-    let otel = format!(
-        "otel:\n  endpoint: {}\n  service_name: eddy-trace-test\n",
-        receiver.endpoint()
-    );
-    let eddy = run(dir.path(), &otel, &brokers);
-    produce_traced(&brokers, &data.records);
-    let outputs = read_outputs(
-        &brokers,
-        data.windows.len(),
-        Duration::from_secs(2),
-        Duration::from_secs(90),
-    );
+    // The broker and the folder live to the end of the test.
+    let Traced {
+        eddy,
+        data,
+        outputs,
+        _broker,
+        _dir,
+    } = Traced::run(&receiver, "  service_name: eddy-trace-test\n");
     let sum_v2 = eddy.upload(TOKEN, &fixture("sum-v2"));
     let swapped = activate(
         eddy.port(),
@@ -178,22 +205,13 @@ fn spans_link_batches_to_their_records_and_outputs_carry_their_context() {
 #[test]
 fn a_collector_that_never_answers_costs_only_dropped_spans() {
     let receiver = Receiver::start(true);
-    let broker = Kafka::with_topics(&TOPICS, PARTITIONS);
-    let brokers = broker.bootstrap_servers();
-    let data = dataset();
-    let dir = tempfile::tempdir().expect("dir");
-    let otel = format!(
-        "otel:\n  endpoint: {}\n  queue_size: 16\n  timeout: 2s\n",
-        receiver.endpoint()
-    );
-    let eddy = run(dir.path(), &otel, &brokers);
-    produce_traced(&brokers, &data.records);
-    let outputs = read_outputs(
-        &brokers,
-        data.windows.len(),
-        Duration::from_secs(2),
-        Duration::from_secs(90),
-    );
+    let Traced {
+        eddy,
+        data,
+        outputs,
+        _broker,
+        _dir,
+    } = Traced::run(&receiver, "  queue_size: 16\n  timeout: 2s\n");
     let dropped = eddy.metric("eddy_trace_spans_dropped_total").unwrap_or(0.0);
     let status = eddy.stop();
     assert!(status.success(), "{status}");

@@ -17,10 +17,10 @@ impl Published {
     /// Publishes `pipeline`'s shadow runs to `control` (when the admin API runs) and
     /// `metrics`; runs that ended since the last call leave the metrics.
     pub fn publish(&mut self, pipeline: &Pipeline, control: Option<&Control>, metrics: &Metrics) {
-        if let Some(control) = control {
-            pipeline.publish_shadows(control);
-        }
         let states = pipeline.shadow_states();
+        if let Some(control) = control {
+            crate::pipeline::publish_shadows(&states, control);
+        }
         if states.is_empty() && self.runs.is_empty() {
             return;
         }

@@ -178,27 +178,12 @@ impl Client {
 
     /// Asks stage `stage` of pipeline `main` to activate the version its shadow run runs.
     pub fn promote(&self, stage: &str) -> Result<String, ClientError> {
-        let url = format!(
-            "{}/v1/pipelines/main/stages/{stage}/shadow/promote",
-            self.base
-        );
-        let result = self
-            .agent
-            .post(&url)
-            .header("Authorization", &self.bearer())
-            .send_empty();
-        self.finish(&url, result)
+        self.post_empty(&format!("/v1/pipelines/main/stages/{stage}/shadow/promote"))
     }
 
     /// Asks stage `stage` of pipeline `main` to end its shadow run.
     pub fn stop_shadow(&self, stage: &str) -> Result<String, ClientError> {
-        let url = format!("{}/v1/pipelines/main/stages/{stage}/shadow", self.base);
-        let result = self
-            .agent
-            .delete(&url)
-            .header("Authorization", &self.bearer())
-            .call();
-        self.finish(&url, result)
+        self.delete_path(&format!("/v1/pipelines/main/stages/{stage}/shadow"))
     }
 
     /// Posts `{"digest", "config"}` to stage `stage`'s `action`.
@@ -226,7 +211,17 @@ impl Client {
 
     /// Asks stage `stage` of pipeline `main` to go back to its previous version.
     pub fn rollback(&self, stage: &str) -> Result<String, ClientError> {
-        let url = format!("{}/v1/pipelines/main/stages/{stage}/rollback", self.base);
+        self.post_empty(&format!("/v1/pipelines/main/stages/{stage}/rollback"))
+    }
+
+    /// Deletes version `digest` (refused while a stage runs it).
+    pub fn delete(&self, digest: &str) -> Result<String, ClientError> {
+        self.delete_path(&format!("/v1/plugins/{digest}"))
+    }
+
+    /// `POST path` without a body, with the token.
+    fn post_empty(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.base);
         let result = self
             .agent
             .post(&url)
@@ -235,9 +230,9 @@ impl Client {
         self.finish(&url, result)
     }
 
-    /// Deletes version `digest` (refused while a stage runs it).
-    pub fn delete(&self, digest: &str) -> Result<String, ClientError> {
-        let url = format!("{}/v1/plugins/{digest}", self.base);
+    /// `DELETE path`, with the token.
+    fn delete_path(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.base);
         let result = self
             .agent
             .delete(&url)

@@ -4,7 +4,7 @@
 use eddy_engine::config::StageId;
 
 use super::{Pipeline, PipelineError};
-use crate::plugin::{Change, Control, Kept, RegistryError, Target};
+use crate::plugin::{Change, Control, Kept, RegistryError, ShadowView, Target};
 
 impl Pipeline {
     /// Applies the changes asked for through `control`, each between two batches. A change
@@ -78,7 +78,7 @@ impl Pipeline {
             control.record(&stage, outcome, rollback)?;
         }
         control.set_stages(&self.stages());
-        self.publish_shadows(control);
+        publish_shadows(&self.shadow_states(), control);
         Ok(())
     }
 
@@ -107,24 +107,6 @@ impl Pipeline {
         }
     }
 
-    /// Shows the shadow runs and their comparisons so far through `control`.
-    pub fn publish_shadows(&self, control: &Control) {
-        let views = self
-            .shadow_states()
-            .into_iter()
-            .map(|s| {
-                let view = crate::plugin::ShadowView::of(
-                    &s.digest,
-                    s.config,
-                    &s.report,
-                    s.stopped.as_deref(),
-                );
-                (s.stage, view)
-            })
-            .collect();
-        control.shadows().set(views);
-    }
-
     /// The configuration `stage`'s plugin runs with.
     fn stage_config(&self, stage: &StageId) -> Option<serde_json::Value> {
         self.stages()
@@ -132,4 +114,17 @@ impl Pipeline {
             .find(|run| &run.stage == stage)
             .map(|run| run.config)
     }
+}
+
+/// Shows shadow runs and their comparisons so far through `control`.
+pub fn publish_shadows(states: &[super::ShadowState], control: &Control) {
+    let views = states
+        .iter()
+        .map(|s| {
+            let reason = s.stopped.as_deref();
+            let view = ShadowView::of(&s.digest, s.config.clone(), &s.report, reason);
+            (s.stage.clone(), view)
+        })
+        .collect();
+    control.shadows().set(views);
 }

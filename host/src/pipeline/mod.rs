@@ -9,6 +9,7 @@
 mod changes;
 mod decoder;
 mod dropped;
+mod error;
 mod outputs;
 mod partitions;
 mod shadow;
@@ -18,68 +19,25 @@ mod versions;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::io;
 use std::sync::Arc;
 
-use eddy_engine::aggregate::{Aggregates, PluginError, SwapRefused};
+pub use changes::publish_shadows;
+use eddy_engine::aggregate::{Aggregates, PluginError};
 use eddy_engine::config::{Config, SourceConfig};
 use eddy_engine::decode::{DecodedBatch, Decoder};
 use eddy_engine::event::{RawBatch, now_ms};
 use eddy_engine::operator::{Operator, Output};
-use eddy_engine::snapshot::RestoreError;
-use eddy_engine::state::StateError;
 use eddy_engine::stats::Stats;
+pub use error::PipelineError;
 pub use outputs::Outputs;
 pub use shadow::ShadowState;
 pub use stages::{StageOutcome, TransformStage};
 pub use swap::Swapped;
 pub use versions::MIGRATE_PER_ROUND;
 
-use crate::kafka::KafkaError;
-use crate::plugin::{RegistryError, Runtime};
+use crate::plugin::Runtime;
 use crate::schema_registry::SchemaRegistry;
 use crate::sink::{SideRecord, SinkError};
-
-/// Why a pipeline stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// A plugin could not be loaded or failed in a way that stops the pipeline (a trap).
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
-    /// Reading the source failed.
-    #[error("I/O: {0}")]
-    Io(#[from] io::Error),
-    /// Writing an output failed.
-    #[error(transparent)]
-    Sink(#[from] SinkError),
-    /// Kafka failed.
-    #[error(transparent)]
-    Kafka(#[from] KafkaError),
-    /// Saved state could not be restored.
-    #[error("restoring state: {0}")]
-    Restore(#[from] RestoreError),
-    /// Checkpoints could not be written or read.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// The plugin registry could not be read or written.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// A stage cannot switch to the version asked for (the plugin itself did not fail).
-    #[error(transparent)]
-    SwapRefused(#[from] SwapRefused),
-    /// The records' schema (a file, or the registry's client) cannot be used.
-    #[error("{0}")]
-    Schema(String),
-}
-
-impl From<eddy_engine::aggregate::SwapError> for PipelineError {
-    fn from(error: eddy_engine::aggregate::SwapError) -> Self {
-        match error {
-            eddy_engine::aggregate::SwapError::Refused(refused) => Self::SwapRefused(refused),
-            eddy_engine::aggregate::SwapError::Plugin(plugin) => Self::Plugin(plugin),
-        }
-    }
-}
 
 /// A running pipeline.
 pub struct Pipeline {

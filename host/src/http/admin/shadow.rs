@@ -78,20 +78,9 @@ pub(super) async fn promote(
     headers: HeaderMap,
     Path((pipeline, stage)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let stage = aggregate_stage(stage_of(&state, &pipeline, &stage)?)?;
-    shadowed(&state, &stage, true)?;
-    state.control.ask(Change::Promote {
-        stage: stage.clone(),
-    });
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "stage": stage.to_string(),
-            "status": "the candidate is activated at the next checkpoint barrier"
-        })),
-    )
-        .into_response())
+    let promoted = |stage| Change::Promote { stage };
+    let status = "the candidate is activated at the next checkpoint barrier";
+    change_run(&state, &headers, &pipeline, &stage, promoted, status)
 }
 
 /// `DELETE .../stages/{stage}/shadow`: ends the stage's shadow run.
@@ -100,18 +89,29 @@ pub(super) async fn stop(
     headers: HeaderMap,
     Path((pipeline, stage)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let stage = aggregate_stage(stage_of(&state, &pipeline, &stage)?)?;
-    shadowed(&state, &stage, false)?;
-    state.control.ask(Change::StopShadow {
-        stage: stage.clone(),
-    });
+    let stopped = |stage| Change::StopShadow { stage };
+    let status = "the shadow run ends at the next checkpoint barrier";
+    change_run(&state, &headers, &pipeline, &stage, stopped, status)
+}
+
+/// Queues `change` for `stage`'s shadow run (which must exist; running, for a promotion) and
+/// answers 202 with `status`.
+fn change_run(
+    state: &super::AdminState,
+    headers: &HeaderMap,
+    pipeline: &str,
+    stage: &str,
+    change: impl FnOnce(StageId) -> Change,
+    status: &str,
+) -> Result<Response, ApiError> {
+    authorize(state, headers)?;
+    let stage = aggregate_stage(stage_of(state, pipeline, stage)?)?;
+    let change = change(stage.clone());
+    shadowed(state, &stage, matches!(change, Change::Promote { .. }))?;
+    state.control.ask(change);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "stage": stage.to_string(),
-            "status": "the shadow run ends at the next checkpoint barrier"
-        })),
+        Json(json!({ "stage": stage.to_string(), "status": status })),
     )
         .into_response())
 }
