@@ -75,11 +75,6 @@ impl GroupTable {
         expiry(window, self.lateness)
     }
 
-    /// An empty table with the same allowed lateness.
-    pub fn empty_like(&self) -> Self {
-        Self::new(self.lateness)
-    }
-
     /// The latest end of an open group's window (`None` when no group is open).
     pub fn latest_end(&self) -> Option<i64> {
         self.groups.iter().flatten().map(|g| g.window.end).max()

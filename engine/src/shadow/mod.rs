@@ -54,11 +54,6 @@ impl ShadowRun {
         &self.candidate.name
     }
 
-    /// The live aggregate it shadows (index among the pipeline's aggregates).
-    pub fn column(&self) -> usize {
-        self.column
-    }
-
     /// The comparison so far.
     pub fn report(&self) -> &ShadowReport {
         &self.report
