@@ -26,6 +26,7 @@
 
 #![deny(unsafe_code)]
 
+mod allocator;
 pub mod plugin;
 pub mod metrics;
 pub mod telemetry;

@@ -130,7 +130,15 @@ impl Source for Streaming {
                     .recv_timeout(deadline.saturating_duration_since(Instant::now())),
             };
             match received {
-                Ok(chunk) => self.pending.extend_from_slice(&chunk?),
+                Ok(chunk) => {
+                    let chunk = chunk?;
+                    if self.pending.is_empty() {
+                        // Taken as it is: a long line is not copied once more.
+                        self.pending = chunk;
+                    } else {
+                        self.pending.extend_from_slice(&chunk);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => self.ended = true,
             }
