@@ -204,8 +204,11 @@ impl Decoder {
 
     /// Decodes every record of `batch`.
     pub fn decode(&self, batch: &RawBatch) -> DecodedBatch {
+        // Each column with its own capacity (`vec![column; n]` clones, and a clone has none).
         let mut out = DecodedBatch {
-            values: vec![Vec::with_capacity(batch.len()); self.columns.len()],
+            values: (0..self.columns.len())
+                .map(|_| Vec::with_capacity(batch.len()))
+                .collect(),
             ..DecodedBatch::default()
         };
         out.keys = Keys::with_capacity(batch.len(), batch.len() * 16);

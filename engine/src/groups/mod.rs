@@ -35,6 +35,14 @@ pub struct Group {
 /// A key's open windows and their slots.
 type Windows = SmallVec<[(Window, u32); 2]>;
 
+/// A key's entry: its name, shared by its groups (a new group of a known key allocates
+/// nothing for it), and its open windows.
+#[derive(Debug)]
+struct KeyEntry {
+    name: Arc<str>,
+    windows: Windows,
+}
+
 /// A key's bytes, held in the table's entry up to 24 bytes (ids, names, UUIDs in their short
 /// forms): comparing a looked-up key then reads no other memory.
 type Key = SmallVec<[u8; 24]>;
@@ -44,7 +52,7 @@ type Key = SmallVec<[u8; 24]>;
 pub struct GroupTable {
     /// Each key's open windows and their slots, held in the table's entry (a key has one or
     /// two open windows in most jobs): looking up an event's group touches one entry.
-    keys: HashMap<Key, Windows, RandomState>,
+    keys: HashMap<Key, KeyEntry, RandomState>,
     /// Entries of `keys` with no open window, kept for the key's next window (most keys come
     /// back) until they outnumber `peak_keys` (and 1 024).
     idle_keys: usize,
@@ -86,9 +94,37 @@ impl GroupTable {
     }
 
     fn insert(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
+        let slot = self
+            .free
+            .last()
+            .copied()
+            .unwrap_or(self.groups.len() as u32);
+        let entries = self.keys.len();
+        let name = match self.keys.get_mut(key.as_bytes()) {
+            Some(entry) => {
+                if entry.windows.is_empty() {
+                    self.idle_keys -= 1;
+                    self.peak_keys = self.peak_keys.max(entries - self.idle_keys);
+                }
+                entry.windows.push((window, slot));
+                Arc::clone(&entry.name)
+            }
+            None => {
+                let name: Arc<str> = Arc::from(key);
+                let mut windows = Windows::new();
+                windows.push((window, slot));
+                let entry = KeyEntry {
+                    name: Arc::clone(&name),
+                    windows,
+                };
+                self.keys.insert(Key::from_slice(key.as_bytes()), entry);
+                self.peak_keys = self.peak_keys.max(self.keys.len() - self.idle_keys);
+                name
+            }
+        };
         let group = Group {
             window,
-            key: Arc::from(key),
+            key: name,
             fired: window.end <= watermark,
             pending: 0,
             first_offset: i64::MAX,
@@ -108,22 +144,6 @@ impl GroupTable {
             self.by_end.insert(window.end, slot);
         }
         self.by_expiry.insert(self.expiry(window), slot);
-        let entries = self.keys.len();
-        match self.keys.get_mut(key.as_bytes()) {
-            Some(windows) => {
-                if windows.is_empty() {
-                    self.idle_keys -= 1;
-                    self.peak_keys = self.peak_keys.max(entries - self.idle_keys);
-                }
-                windows.push((window, slot));
-            }
-            None => {
-                let mut windows = Windows::new();
-                windows.push((window, slot));
-                self.keys.insert(Key::from_slice(key.as_bytes()), windows);
-                self.peak_keys = self.peak_keys.max(self.keys.len() - self.idle_keys);
-            }
-        }
         self.open += 1;
         slot
     }
@@ -131,8 +151,8 @@ impl GroupTable {
     /// The slot of `(key, window)` for a non-merging assigner, opening the group if needed.
     /// The caller has checked that the window is not expired.
     pub fn slot(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
-        if let Some(windows) = self.keys.get(key.as_bytes())
-            && let Some(&(_, slot)) = windows.iter().find(|(w, _)| *w == window)
+        if let Some(entry) = self.keys.get(key.as_bytes())
+            && let Some(&(_, slot)) = entry.windows.iter().find(|(w, _)| *w == window)
         {
             return slot;
         }
@@ -149,11 +169,12 @@ impl GroupTable {
         window: Window,
         watermark: i64,
     ) -> Option<(u32, Vec<u32>)> {
-        let mut touching: Vec<(Window, u32)> = self
+        let mut touching: Windows = self
             .keys
             .get(key.as_bytes())
-            .map(|windows| {
-                windows
+            .map(|entry| {
+                entry
+                    .windows
                     .iter()
                     .copied()
                     .filter(|(w, _)| w.touches(&window))
@@ -189,10 +210,10 @@ impl GroupTable {
             self.by_end.insert(covered.end, target);
         }
         self.by_expiry.insert(self.expiry(covered), target);
-        if let Some(windows) = self.keys.get_mut(key.as_bytes())
-            && let Some(entry) = windows.iter_mut().find(|(_, s)| *s == target)
+        if let Some(entry) = self.keys.get_mut(key.as_bytes())
+            && let Some(open) = entry.windows.iter_mut().find(|(_, s)| *s == target)
         {
-            entry.0 = covered;
+            open.0 = covered;
         }
         self.changes.mark(target);
         if let Some(group) = self.groups[target as usize].as_mut() {
@@ -213,9 +234,9 @@ impl GroupTable {
         let group = self.groups.get_mut(slot as usize)?.take()?;
         self.changes.close(&group.key, group.window);
         self.open -= 1;
-        if let Some(windows) = self.keys.get_mut(group.key.as_bytes()) {
-            windows.retain(|(_, s)| *s != slot);
-            if windows.is_empty() {
+        if let Some(entry) = self.keys.get_mut(group.key.as_bytes()) {
+            entry.windows.retain(|(_, s)| *s != slot);
+            if entry.windows.is_empty() {
                 self.idle_keys += 1;
             }
         }
@@ -223,7 +244,7 @@ impl GroupTable {
         // a key space that keeps changing is swept (each sweep paid for by the closes before
         // it), one whose windows all close together and reopen is not.
         if self.idle_keys > self.peak_keys.max(1024) {
-            self.keys.retain(|_, windows| !windows.is_empty());
+            self.keys.retain(|_, entry| !entry.windows.is_empty());
             self.idle_keys = 0;
             self.peak_keys = self.keys.len();
         }
@@ -360,7 +381,7 @@ impl GroupTable {
     /// How many groups an event of `key` in `windows` would open (`merging`: session
     /// windows, where a key with an open session may grow it instead: counted as none).
     pub fn would_open(&self, key: &str, windows: &[Window], merging: bool) -> usize {
-        match self.keys.get(key.as_bytes()) {
+        match self.keys.get(key.as_bytes()).map(|entry| &entry.windows) {
             Some(open) if merging => usize::from(open.is_empty()),
             Some(open) => windows
                 .iter()

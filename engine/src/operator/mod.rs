@@ -35,6 +35,10 @@ pub struct Operator {
     rows: Vec<u32>,
     merges: Vec<(u32, u32)>,
     touched: Vec<u32>,
+    /// The batch's (slot, row) pairs in slot order, kept across batches.
+    order: Vec<u64>,
+    /// The same order as slots and rows, kept across batches.
+    sorted: (Vec<u32>, Vec<u32>),
     replay: Option<Replay>,
     replayed: u64,
     ttl_ms: Option<i64>,
@@ -90,6 +94,8 @@ impl Operator {
             rows: Vec::new(),
             merges: Vec::new(),
             touched: Vec::new(),
+            order: Vec::new(),
+            sorted: (Vec::new(), Vec::new()),
             replay: None,
             replayed: 0,
             ttl_ms: config.state.ttl.map(millis),
@@ -320,15 +326,21 @@ impl Operator {
         // The plugins get the batch ordered by slot (each group's events still in input order,
         // so results are the same): their slot tables are then read front to back instead of
         // missing the cache on nearly every event (+25 % events/s over 10 k keys).
-        let mut order: Vec<u64> = self
-            .slots
-            .iter()
-            .zip(&self.rows)
-            .map(|(&slot, &row)| (u64::from(slot) << 32) | u64::from(row))
-            .collect();
+        // Buffers kept across batches: taken here, given back below.
+        let mut order = std::mem::take(&mut self.order);
+        let (mut sorted_slots, mut sorted_rows) = std::mem::take(&mut self.sorted);
+        order.clear();
+        order.extend(
+            self.slots
+                .iter()
+                .zip(&self.rows)
+                .map(|(&slot, &row)| (u64::from(slot) << 32) | u64::from(row)),
+        );
         order.sort_unstable();
-        let sorted_slots: Vec<u32> = order.iter().map(|&p| (p >> 32) as u32).collect();
-        let sorted_rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
+        sorted_slots.clear();
+        sorted_slots.extend(order.iter().map(|&p| (p >> 32) as u32));
+        sorted_rows.clear();
+        sorted_rows.extend(order.iter().map(|&p| p as u32));
         self.aggregates
             .accumulate(&sorted_slots, &sorted_rows, &batch.values)?;
         if !self.candidates.is_empty() {
@@ -337,6 +349,8 @@ impl Operator {
         // Already in slot order: the touched groups are the distinct slots.
         self.touched.extend_from_slice(&sorted_slots);
         self.touched.dedup();
+        self.order = order;
+        self.sorted = (sorted_slots, sorted_rows);
         let late_updates: Vec<u32> = self
             .touched
             .iter()
