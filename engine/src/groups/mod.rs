@@ -205,11 +205,16 @@ impl GroupTable {
             }
             sources.push(slot);
         }
-        // The entries under the session's old end and expiry go stale (the window changes).
-        if covered.end > watermark {
+        // The session keeps its entries by time: an unfired one has one at or before its old
+        // end, and every open one at or before its old expiry; `due` and `expire` file them
+        // again under the new times when they come to them (an event that extends a session,
+        // the common case, then files nothing). A fired session that reopens needs a new one.
+        let was_fired = self.groups[target as usize]
+            .as_ref()
+            .is_none_or(|group| group.fired);
+        if was_fired && covered.end > watermark {
             self.by_end.insert(covered.end, target);
         }
-        self.by_expiry.insert(self.expiry(covered), target);
         if let Some(entry) = self.keys.get_mut(key.as_bytes())
             && let Some(open) = entry.windows.iter_mut().find(|(_, s)| *s == target)
         {
@@ -255,15 +260,24 @@ impl GroupTable {
     /// slots, earliest end first.
     pub fn due(&mut self, watermark: i64) -> Vec<u32> {
         let groups = &mut self.groups;
+        let mut later = Vec::new();
         let due = self.by_end.take_until(watermark, |end, slot| {
             match groups.get_mut(slot as usize).and_then(Option::as_mut) {
-                Some(group) if !group.fired && group.window.end == end => {
+                Some(group) if !group.fired && group.window.end <= watermark => {
                     group.fired = true;
                     true
+                }
+                // A session that grew since it was filed here.
+                Some(group) if !group.fired && group.window.end > end => {
+                    later.push((group.window.end, slot));
+                    false
                 }
                 _ => false,
             }
         });
+        for (end, slot) in later {
+            self.by_end.insert(end, slot);
+        }
         for &slot in &due {
             self.changes.mark(slot);
         }
@@ -275,12 +289,22 @@ impl GroupTable {
     pub fn expire(&mut self, watermark: i64) -> Vec<(u32, Group)> {
         let lateness = self.lateness;
         let groups = &self.groups;
-        let due = self.by_expiry.take_until(watermark, |expiry, slot| {
-            groups
-                .get(slot as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|g| self::expiry(g.window, lateness) == expiry)
+        let mut later = Vec::new();
+        let due = self.by_expiry.take_until(watermark, |filed, slot| {
+            let Some(group) = groups.get(slot as usize).and_then(Option::as_ref) else {
+                return false;
+            };
+            let expiry = self::expiry(group.window, lateness);
+            if expiry > watermark && expiry > filed {
+                // A session that grew since it was filed here.
+                later.push((expiry, slot));
+            }
+            expiry <= watermark
         });
+        for (expiry, slot) in later {
+            self.by_expiry.insert(expiry, slot);
+        }
+        // A group can be taken under two of its times at once: closed once.
         due.into_iter()
             .filter_map(|slot| self.close(slot).map(|group| (slot, group)))
             .collect()
