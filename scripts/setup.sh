@@ -4,10 +4,11 @@
 # and the wasm32-wasip2 target. Installs only what is missing. Usage: scripts/setup.sh
 set -euo pipefail
 
+# make: jemalloc's build (tikv-jemalloc-sys), beside cmake for librdkafka and RocksDB.
 # Java 17 and Maven: the Apache Kafka broker of the tests (scripts/install-kafka.sh).
 # postgresql: the server binaries (initdb, pg_ctl) the PostgreSQL sink tests start their own
 # server with.
-packages=(cmake clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config
+packages=(cmake make clang libclang-dev libcurl4-openssl-dev libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config
   openjdk-17-jre-headless maven postgresql)
 missing=()
 for p in "${packages[@]}"; do
