@@ -94,11 +94,10 @@ impl GroupTable {
     }
 
     fn insert(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
-        let slot = self
-            .free
-            .last()
-            .copied()
-            .unwrap_or(self.groups.len() as u32);
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.groups.push(None);
+            (self.groups.len() - 1) as u32
+        });
         let entries = self.keys.len();
         let name = match self.keys.get_mut(key.as_bytes()) {
             Some(entry) => {
@@ -122,23 +121,13 @@ impl GroupTable {
                 name
             }
         };
-        let group = Group {
+        self.groups[slot as usize] = Some(Group {
             window,
             key: name,
             fired: window.end <= watermark,
             pending: 0,
             first_offset: i64::MAX,
-        };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.groups[slot as usize] = Some(group);
-                slot
-            }
-            None => {
-                self.groups.push(Some(group));
-                (self.groups.len() - 1) as u32
-            }
-        };
+        });
         self.changes.mark(slot);
         if window.end > watermark {
             self.by_end.insert(window.end, slot);
