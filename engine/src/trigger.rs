@@ -27,6 +27,11 @@ impl Trigger {
         }
     }
 
+    /// Whether results come only when the watermark completes a window (no early results).
+    pub fn is_event_time(&self) -> bool {
+        self.count.is_none() && self.interval_ms.is_none()
+    }
+
     /// Whether the trigger fires early by count at all.
     pub fn counts(&self) -> bool {
         self.count.is_some()

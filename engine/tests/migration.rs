@@ -67,8 +67,9 @@ fn run(window: &str, keys: u64, batches: usize, moves: Option<Moves>) -> (Vec<Ro
         if batch == batches / 2
             && let Some(moves) = moves
         {
-            let open = driver.operator.open_groups();
             swap(&mut driver);
+            // Every open group (sliding windows' slices were copied into their windows first).
+            let open = driver.operator.open_groups();
             assert_eq!(driver.operator.aggregates().migrating(), open);
             if matches!(moves, Moves::AtOnce) {
                 driver.operator.migrate(usize::MAX).expect("migrate");

@@ -2,9 +2,13 @@
 //!
 //! Events/s through the whole engine path (JSON decode → watermark → windows → the built-in
 //! `count`, `sum`, `min`, `max` and `avg` WebAssembly plugins) over 10 000 keys, for tumbling
-//! (10 s), sliding (10 s every 1 s) and session (1 s gap) windows; then the resident memory of
-//! 100 000 open windows (`BENCH_OPEN_WINDOWS=100000,1000000` for more sizes). Build the plugins
-//! first (`scripts/build-plugins.sh`); run with `cargo bench -p eddy --bench windows`.
+//! (10 s), sliding (10 s every 1 s) and session (1 s gap) windows; over 100 keys for tumbling
+//! (10 s) and sliding (60 s every 1 s) windows, about 1 000 events per key and second (sliding
+//! by slices: the events of a key's 1 s slice reach its 60 windows as one merged group); the
+//! results/s of sliding windows (60 s every 1 s) over 10 000 keys with about one event per key
+//! and window (every event is in 60 results); then the resident memory of 100 000 open windows
+//! (`BENCH_OPEN_WINDOWS=100000,1000000` for more sizes). Build the plugins first
+//! (`scripts/build-plugins.sh`); run with `cargo bench -p eddy --bench windows`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -67,14 +71,34 @@ fn pipeline(config: &Config) -> Pipeline {
 }
 
 fn batches(events: u64, keys: u32, events_per_ms: u64) -> Vec<RawBatch> {
-    let mut generator = Generator::new(GeneratorConfig {
+    generate(GeneratorConfig {
         events,
         keys,
         events_per_step: events_per_ms,
         max_disorder_ms: 500,
         ..GeneratorConfig::default()
-    });
+    })
+}
+
+fn generate(settings: GeneratorConfig) -> Vec<RawBatch> {
+    let mut generator = Generator::new(settings);
     std::iter::from_fn(|| generator.next_batch(1024)).collect()
+}
+
+fn sliding(size_s: u64, slide_s: u64) -> WindowConfig {
+    WindowConfig::Sliding {
+        size: Duration::from_secs(size_s),
+        slide: Duration::from_secs(slide_s),
+        offset: Duration::ZERO,
+    }
+}
+
+/// Runs `input` through `pipeline` and returns how many results it wrote.
+fn run(mut pipeline: Pipeline, input: Vec<RawBatch>) -> u64 {
+    for batch in input {
+        pipeline.process_at(batch, 0).expect("batch");
+    }
+    pipeline.finish().expect("finish").results
 }
 
 fn windows() -> [(&'static str, WindowConfig); 3] {
@@ -86,14 +110,7 @@ fn windows() -> [(&'static str, WindowConfig); 3] {
                 offset: Duration::ZERO,
             },
         ),
-        (
-            "sliding_10s_1s",
-            WindowConfig::Sliding {
-                size: Duration::from_secs(10),
-                slide: Duration::from_secs(1),
-                offset: Duration::ZERO,
-            },
-        ),
+        ("sliding_10s_1s", sliding(10, 1)),
         (
             "session_1s",
             WindowConfig::Session {
@@ -113,16 +130,60 @@ fn throughput(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || (pipeline(&config), input.clone()),
-                |(mut pipeline, input)| {
-                    for batch in input {
-                        pipeline.process_at(batch, 0).expect("batch");
-                    }
-                    pipeline.finish().expect("finish")
-                },
+                |(pipeline, input)| run(pipeline, input),
                 BatchSize::PerIteration,
             )
         });
     }
+    group.finish();
+}
+
+/// 100 keys, about 1 000 events per key and second of event time: tumbling 10 s against
+/// sliding 60 s every 1 s (each event in 60 windows) in the same run.
+fn few_keys(c: &mut Criterion) {
+    let input = batches(EVENTS, 100, EVENTS_PER_MS);
+    let mut group = c.benchmark_group("engine_100_keys");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(EVENTS));
+    for (name, window) in [
+        ("tumbling_10s", windows()[0].1.clone()),
+        ("sliding_60s_1s", sliding(60, 1)),
+    ] {
+        let config = config(window);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (pipeline(&config), input.clone()),
+                |(pipeline, input)| run(pipeline, input),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Sliding windows of 60 s every 1 s over 10 000 keys with one event per key every 60 s of
+/// event time (one event per key and window, each in 60 results): results/s.
+fn sparse_sliding(c: &mut Criterion) {
+    let input = generate(GeneratorConfig {
+        events: 100_000,
+        keys: KEYS,
+        events_per_step: 1,
+        step_ms: 6,
+        max_disorder_ms: 500,
+        ..GeneratorConfig::default()
+    });
+    let config = config(sliding(60, 1));
+    let results = run(pipeline(&config), input.clone());
+    let mut group = c.benchmark_group("sliding_10k_keys_sparse");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(results));
+    group.bench_function("results_60s_1s", |b| {
+        b.iter_batched(
+            || (pipeline(&config), input.clone()),
+            |(pipeline, input)| run(pipeline, input),
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
 }
 
@@ -217,6 +278,8 @@ fn main() {
     }
     let mut criterion = Criterion::default().configure_from_args();
     throughput(&mut criterion);
+    few_keys(&mut criterion);
+    sparse_sliding(&mut criterion);
     decode_only(&mut criterion);
     criterion.final_summary();
 }

@@ -60,7 +60,10 @@ pub struct GroupTable {
     peak_keys: usize,
     groups: Vec<Option<Group>>,
     free: Vec<u32>,
+    /// Open groups, slices included.
     open: usize,
+    /// Open slices of sliding windows (see [`GroupTable::open_slice`]).
+    slices: usize,
     /// Unfired groups by their window's end (entries may be stale: see [`ByTime`]).
     by_end: ByTime,
     /// Groups by the end of their allowed lateness (entries may be stale).
@@ -93,11 +96,19 @@ impl GroupTable {
         self.expiry(window) <= watermark
     }
 
-    fn insert(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
-        let slot = self.free.pop().unwrap_or_else(|| {
+    /// A slot for no group (a slice of sliding windows, a copy of one), kept from new groups
+    /// until [`GroupTable::free`].
+    pub fn reserve(&mut self) -> u32 {
+        self.free.pop().unwrap_or_else(|| {
             self.groups.push(None);
             (self.groups.len() - 1) as u32
-        });
+        })
+    }
+
+    /// Opens a group for `window`, filed by its end (unless `timed` is false: a slice of
+    /// sliding windows, which never fires or expires by itself).
+    fn insert(&mut self, key: &str, window: Window, watermark: i64, timed: bool) -> u32 {
+        let slot = self.reserve();
         let entries = self.keys.len();
         let name = match self.keys.get_mut(key.as_bytes()) {
             Some(entry) => {
@@ -129,23 +140,43 @@ impl GroupTable {
             first_offset: i64::MAX,
         });
         self.changes.mark(slot);
-        if window.end > watermark {
-            self.by_end.insert(window.end, slot);
+        if timed {
+            if window.end > watermark {
+                self.by_end.insert(window.end, slot);
+            }
+            self.by_expiry.insert(self.expiry(window), slot);
+        } else {
+            self.slices += 1;
         }
-        self.by_expiry.insert(self.expiry(window), slot);
         self.open += 1;
         slot
+    }
+
+    /// Opens the group of a slice of sliding windows: it neither fires nor expires, and is not
+    /// counted among the open groups ([`GroupTable::len`]); its owner closes it
+    /// ([`GroupTable::remove_slice`]).
+    pub fn open_slice(&mut self, key: &str, slice: Window) -> u32 {
+        // Never fired: its events go to windows that have not fired.
+        self.insert(key, slice, i64::MIN, false)
+    }
+
+    /// The slot of `key`'s open group for `window`, if there is one.
+    pub fn find(&self, key: &str, window: Window) -> Option<u32> {
+        let entry = self.keys.get(key.as_bytes())?;
+        entry
+            .windows
+            .iter()
+            .find(|(w, _)| *w == window)
+            .map(|&(_, slot)| slot)
     }
 
     /// The slot of `(key, window)` for a non-merging assigner, opening the group if needed.
     /// The caller has checked that the window is not expired.
     pub fn slot(&mut self, key: &str, window: Window, watermark: i64) -> u32 {
-        if let Some(entry) = self.keys.get(key.as_bytes())
-            && let Some(&(_, slot)) = entry.windows.iter().find(|(w, _)| *w == window)
-        {
-            return slot;
+        match self.find(key, window) {
+            Some(slot) => slot,
+            None => self.insert(key, window, watermark, true),
         }
-        self.insert(key, window, watermark)
     }
 
     /// Adds the session window `window` of `key`: merges it with every session of the key it
@@ -178,7 +209,7 @@ impl GroupTable {
             if self.is_expired(window, watermark) {
                 return None;
             }
-            return Some((self.insert(key, window, watermark), Vec::new()));
+            return Some((self.insert(key, window, watermark, true), Vec::new()));
         };
         let mut covered = first.cover(&window);
         let mut pending = 0;
@@ -340,6 +371,13 @@ impl GroupTable {
         self.close(slot);
     }
 
+    /// Closes the slice in `slot` (before its slot is freed), if open.
+    pub fn remove_slice(&mut self, slot: u32) {
+        if self.close(slot).is_some() {
+            self.slices -= 1;
+        }
+    }
+
     /// Makes slots available for new groups (after the plugins released them).
     pub fn free(&mut self, slots: impl IntoIterator<Item = u32>) {
         self.free.extend(slots);
@@ -367,14 +405,16 @@ impl GroupTable {
 
     /// Opens a group restored from a snapshot, with its fired flag, pending count and first
     /// offset, and returns its slot.
-    pub fn restore(&mut self, group: Group) -> u32 {
+    /// A slice of sliding windows (`timed` false) is restored as [`GroupTable::open_slice`]
+    /// opens one.
+    pub fn restore(&mut self, group: Group, timed: bool) -> u32 {
         // A fired group is inserted as if the watermark were at its end (not due again).
         let watermark = if group.fired {
             group.window.end
         } else {
             i64::MIN
         };
-        let slot = self.insert(&group.key, group.window, watermark);
+        let slot = self.insert(&group.key, group.window, watermark, timed);
         if let Some(restored) = self.get_mut(slot) {
             *restored = group;
         }
@@ -404,9 +444,9 @@ impl GroupTable {
         }
     }
 
-    /// Number of open groups.
+    /// Number of open groups (key × window; slices of sliding windows not counted).
     pub fn len(&self) -> usize {
-        self.open
+        self.open - self.slices
     }
 
     /// Whether no group is open.

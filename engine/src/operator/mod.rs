@@ -5,6 +5,7 @@
 mod beside;
 mod checkpoint;
 mod output;
+mod slices;
 
 pub use beside::CandidateOutput;
 pub use output::{Dropped, Emitted, Late, Output};
@@ -58,6 +59,11 @@ pub struct Operator {
     max_open_groups: usize,
     /// Candidate aggregates computing beside `aggregates` (shadow runs).
     candidates: Vec<beside::Candidate>,
+    /// Sliding windows' slices with events not yet in their windows (`None` for other
+    /// windows, and with an early trigger, which reads windows at any time).
+    slices: Option<slices::Slices>,
+    /// An event's windows and their slots (scratch).
+    opened: Vec<(Window, u32)>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -83,12 +89,19 @@ impl Operator {
             interval_ms: millis(config.watermark.interval),
             idle_timeout_ms: config.watermark.idle_timeout.map(millis),
         };
+        let assigner = Assigner::from_config(&config.window);
+        let trigger = Trigger::from_config(&config.trigger);
+        let slices = if trigger.is_event_time() {
+            slices::Slices::new(assigner)
+        } else {
+            None
+        };
         Self {
-            assigner: Assigner::from_config(&config.window),
+            assigner,
             groups: GroupTable::new(millis(config.allowed_lateness)),
             aggregates,
             watermarks: Watermarks::new(settings),
-            trigger: Trigger::from_config(&config.trigger),
+            trigger,
             windows: Vec::new(),
             slots: Vec::new(),
             rows: Vec::new(),
@@ -107,6 +120,8 @@ impl Operator {
             dropped: Vec::new(),
             checkpointed: None,
             candidates: Vec::new(),
+            slices,
+            opened: Vec::new(),
         }
     }
 
@@ -177,11 +192,31 @@ impl Operator {
                 "restoring into an operator that has groups".into(),
             ));
         }
+        let slices = self.slices.as_ref();
+        let is_slice = |saved: &SavedGroup| {
+            slices.is_some_and(|s| {
+                s.is_slice(Window {
+                    start: saved.start,
+                    end: saved.end,
+                })
+            })
+        };
         let slots: Vec<u32> = snapshot
             .groups
             .iter()
-            .map(|saved| self.groups.restore(saved.group()))
+            .map(|saved| self.groups.restore(saved.group(), !is_slice(saved)))
             .collect();
+        if let Some(slices) = self.slices.as_mut() {
+            for (saved, &slot) in snapshot.groups.iter().zip(&slots) {
+                let window = Window {
+                    start: saved.start,
+                    end: saved.end,
+                };
+                if slices.is_slice(window) {
+                    slices.restored(&self.groups, &saved.key, window, slot)?;
+                }
+            }
+        }
         self.aggregates.restore(&slots, &snapshot.states)?;
         self.aggregates
             .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;
@@ -200,6 +235,7 @@ impl Operator {
         source: &str,
         current_source: &str,
     ) -> Result<Takeover, SwapError> {
+        self.copy_slices(i64::MAX)?;
         let open = self.groups.open_slots();
         self.aggregates
             .swap(index, plugin, source, current_source, &open)
@@ -263,7 +299,23 @@ impl Operator {
         self.merges.clear();
         self.touched.clear();
         let mut output = Output::default();
+        // Sliding windows by slices, unless a shadow run shares the slots or a previous
+        // version of another state format holds windows (a slice could not merge into them).
+        let sliced =
+            self.slices.is_some() && self.candidates.is_empty() && !self.aggregates.has_retiring();
         for (i, (&time, key)) in batch.times.iter().zip(batch.keys.iter()).enumerate() {
+            let offset = source_offsets.get(batch.rows[i] as usize).copied();
+            if sliced
+                && self.replay.is_none()
+                && let Some(slot) = self
+                    .slices
+                    .as_ref()
+                    .and_then(|s| s.slot(key, time, watermark))
+            {
+                self.watermarks.observe(partition, time);
+                self.add_to(slot, i, offset);
+                continue;
+            }
             self.windows.clear();
             self.assigner.assign(time, &mut self.windows);
             if let Some(replay) = self.replay {
@@ -287,6 +339,22 @@ impl Operator {
                     > self.max_open_groups
             {
                 output.refused.push(i);
+                continue;
+            }
+            if sliced
+                && self.replay.is_none()
+                && self.windows.first().is_some_and(|w| w.end > watermark)
+                && let Some(slices) = self.slices.as_mut()
+            {
+                // The event's slice's first event: its windows open, the event goes to the
+                // slice.
+                self.opened.clear();
+                for &window in &self.windows {
+                    let slot = self.groups.slot(key, window, watermark);
+                    self.opened.push((window, slot));
+                }
+                let slot = slices.open(&mut self.groups, key, time, &self.opened);
+                self.add_to(slot, i, offset);
                 continue;
             }
             let before = self.slots.len();
@@ -363,6 +431,18 @@ impl Operator {
         Ok(output)
     }
 
+    /// Adds event `row` (source offset `offset`) to the group in `slot`.
+    fn add_to(&mut self, slot: u32, row: usize, offset: Option<i64>) {
+        self.slots.push(slot);
+        self.rows.push(row as u32);
+        if let Some(group) = self.groups.get_mut(slot) {
+            group.pending += 1;
+            if let Some(offset) = offset {
+                group.first_offset = group.first_offset.min(offset);
+            }
+        }
+    }
+
     /// Lets processing time pass without events (idle partitions, time triggers), then emits.
     pub fn tick(&mut self, now_ms: i64) -> Result<Output, PluginError> {
         self.touched.clear();
@@ -389,12 +469,14 @@ impl Operator {
             return Ok(0);
         }
         let open = self.groups.len() as u64;
+        self.copy_slices(i64::MAX)?;
         self.expire(i64::MAX)?;
         Ok(open)
     }
 
     /// The input has ended: every open window fires, then all state is freed.
     pub fn close(&mut self) -> Result<Output, PluginError> {
+        self.copy_slices(i64::MAX)?;
         let watermark = self.watermarks.close();
         let mut results = Vec::new();
         let due = self.groups.due(watermark);
@@ -442,6 +524,7 @@ impl Operator {
         let mut results = Vec::new();
         self.push_results(&mut results, Emit::LateUpdate, late_updates)?;
         let watermark = self.watermarks.advance(now_ms);
+        self.copy_slices(watermark)?;
         let due = self.groups.due(watermark);
         self.push_results(&mut results, Emit::OnTime, due)?;
         let early: Vec<u32> = if self.trigger.time_fires(now_ms) {
