@@ -30,6 +30,15 @@ session=$(rate "$out/windows.txt" engine_10k_keys/session_1s)
 session_share=$(awk -v a="$session" -v b="$tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
 verdict "sessions ≥ 0.8 × tumbling events/s (engine path, 10 k keys, same run)" \
   "${session:-?} events/s (${session_share:-?} ×)" "$([[ -n $session_share ]] && ge "$session_share" 0.8)"
+few_tumbling=$(rate "$out/windows.txt" engine_100_keys/tumbling_10s)
+few_sliding=$(rate "$out/windows.txt" engine_100_keys/sliding_60s_1s)
+sliding_share=$(awk -v a="$few_sliding" -v b="$few_tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
+verdict "sliding 60 s every 1 s ≥ 0.7 × tumbling 10 s events/s (engine path, 100 keys, same run)" \
+  "${few_sliding:-?} events/s (${sliding_share:-?} ×)" "$([[ -n $sliding_share ]] && ge "$sliding_share" 0.7)"
+# 614 k results/s: the same benchmark on 2026-12-05 (682106b), before sliding windows by slices.
+sparse=$(rate "$out/windows.txt" sliding_10k_keys_sparse/results_60s_1s)
+verdict "sliding 60 s every 1 s, 10 k keys, one event per key and window: results/s ≥ 2 × 614 k" \
+  "${sparse:-?} results/s" "$([[ -n $sparse ]] && ge "$sparse" 1228000)"
 mb=$(awk '/^open windows: [0-9]+ groups/ && $3 < 200000 {print $10; exit}' "$out/windows.txt")
 verdict "100 k open windows < 200 MB resident" "${mb:-?} MB" "$([[ -n $mb ]] && lt "$mb" 200)"
 share=$(cell "$out/kafka-apache.txt" 'eddy / bare consumer' 2 | tr -d ' %')
