@@ -12,27 +12,18 @@ use eddy::plugin::Runtime;
 use eddy_engine::aggregate::{AggregatorInstance, AggregatorLoader, SavedColumn};
 use eddy_engine::config::PluginsConfig;
 use eddy_tests::{example, plugin_dir};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const SLOTS: u32 = 48;
 const STEPS: usize = 1_500;
 const CONFIG: &str = r#"{"scale": 2.5}"#;
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-
-    fn slots(&mut self, most: u64) -> Vec<u32> {
-        (0..1 + self.next(most))
-            .map(|_| self.next(u64::from(SLOTS)) as u32)
-            .collect()
-    }
+/// Up to `most` random slots (repeats allowed).
+fn random_slots(rng: &mut StdRng, most: u32) -> Vec<u32> {
+    (0..rng.random_range(1..=most))
+        .map(|_| rng.random_range(0..SLOTS))
+        .collect()
 }
 
 fn load(runtime: &Runtime, name: &str) -> Box<dyn AggregatorInstance> {
@@ -61,37 +52,38 @@ fn run(other: &str, seed: u64) {
     .expect("runtime");
     let mut rust = load(&runtime, "spread");
     let mut twin = load(&runtime, other);
-    let mut rng = Rng(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     for step in 0..STEPS {
         let both: [&mut Box<dyn AggregatorInstance>; 2] = [&mut rust, &mut twin];
-        match rng.next(10) {
+        match rng.random_range(0..10) {
             0..=3 => {
-                let slots = rng.slots(40);
+                let slots = random_slots(&mut rng, 40);
                 let values: Vec<f64> = slots
                     .iter()
-                    .map(|_| (rng.next(2_000) as f64 - 1_000.0) / 8.0)
+                    .map(|_| (rng.random_range(0..2_000) as f64 - 1_000.0) / 8.0)
                     .collect();
                 for plugin in both {
                     plugin.accumulate(&slots, &values).expect("accumulate");
                 }
             }
             4 => {
-                let targets = rng.slots(6);
-                let sources: Vec<u32> = targets.iter().map(|_| rng.next(48) as u32).collect();
+                let targets = random_slots(&mut rng, 6);
+                let sources: Vec<u32> =
+                    targets.iter().map(|_| rng.random_range(0..SLOTS)).collect();
                 for plugin in both {
                     plugin.merge(&targets, &sources).expect("merge");
                 }
             }
             5 | 6 => {
-                let slots = rng.slots(10);
+                let slots = random_slots(&mut rng, 10);
                 for plugin in both {
                     plugin.release(&slots).expect("release");
                 }
             }
             7 | 8 => {
                 // State saved by one restores into both, over live groups or empty slots.
-                let from = rng.slots(8);
-                let into: Vec<u32> = from.iter().map(|_| rng.next(48) as u32).collect();
+                let from = random_slots(&mut rng, 8);
+                let into: Vec<u32> = from.iter().map(|_| rng.random_range(0..SLOTS)).collect();
                 let saved = rust.save(&from).expect("save");
                 assert_eq!(
                     twin.save(&from).expect("save"),

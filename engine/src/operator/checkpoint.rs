@@ -1,9 +1,11 @@
-//! An operator's state for a checkpoint: whole, or only what changed since its previous one.
+//! An operator's state for a checkpoint (whole, or only what changed since its previous one),
+//! and a snapshot restored.
 
 use super::Operator;
-use crate::aggregate::PluginError;
+use crate::aggregate::{AggregatorLoader, PluginError};
+use crate::config::AggregateConfig;
 use crate::delta::{GroupId, OperatorDelta, SavedState};
-use crate::snapshot::SavedGroup;
+use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
 
 impl Operator {
     /// The operator's state for a checkpoint. With `incremental`, only the groups changed
@@ -51,5 +53,59 @@ impl Operator {
         };
         self.checkpointed = Some(formats);
         Ok(saved)
+    }
+
+    /// The operator's state: watermark, open groups and their aggregate state.
+    pub fn snapshot(&mut self) -> Result<OperatorSnapshot, PluginError> {
+        let slots = self.groups.open_slots();
+        let groups = slots
+            .iter()
+            .filter_map(|&slot| self.groups.get(slot).map(SavedGroup::of))
+            .collect();
+        Ok(OperatorSnapshot {
+            watermark: self.watermarks.current(),
+            max_seen: self.watermarks.max_seen(),
+            formats: self.aggregates.state_formats(),
+            groups,
+            states: self.aggregates.save(&slots)?,
+            retiring: self.aggregates.save_retiring(&slots)?,
+        })
+    }
+
+    /// Restores a snapshot into this operator, which has no groups yet, at processing time
+    /// `now_ms`.
+    pub fn restore(
+        &mut self,
+        snapshot: &OperatorSnapshot,
+        now_ms: i64,
+        loader: &dyn AggregatorLoader,
+        configs: &[AggregateConfig],
+    ) -> Result<(), RestoreError> {
+        let current = self.aggregates.state_formats();
+        if snapshot.formats != current {
+            return Err(RestoreError::Formats {
+                saved: snapshot.formats.clone(),
+                current,
+            });
+        }
+        let n = snapshot.groups.len();
+        if snapshot.states.len() != current.len() || snapshot.states.iter().any(|c| !c.fits(n)) {
+            return Err(RestoreError::Inconsistent(format!(
+                "{n} groups but state columns that do not fit them"
+            )));
+        }
+        if !self.groups.is_empty() {
+            return Err(RestoreError::Inconsistent(
+                "restoring into an operator that has groups".into(),
+            ));
+        }
+        let slots = self.restore_groups(&snapshot.groups)?;
+        self.aggregates.restore(&slots, &snapshot.states)?;
+        self.aggregates
+            .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;
+        self.watermarks.resume(snapshot.watermark);
+        self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
+        self.checkpointed = None;
+        Ok(())
     }
 }

@@ -14,12 +14,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::aggregate::{Aggregates, Finished, Takeover};
-use crate::aggregate::{AggregatorLoader, AggregatorPlugin, PluginError, SwapError};
-use crate::config::{AggregateConfig, Config};
+use crate::aggregate::{AggregatorPlugin, PluginError, SwapError};
+use crate::config::Config;
 use crate::decode::DecodedBatch;
 use crate::groups::{Group, GroupTable};
 use crate::results::Emit;
-use crate::snapshot::{OperatorSnapshot, RestoreError, SavedGroup};
 use crate::trigger::Trigger;
 use crate::watermark::{WatermarkSettings, Watermarks};
 use crate::window::{Assigner, Window};
@@ -146,84 +145,6 @@ impl Operator {
     pub fn resume(&mut self, replay: Replay) {
         self.watermarks.resume(replay.watermark);
         self.replay = Some(replay);
-    }
-
-    /// The operator's state: watermark, open groups and their aggregate state.
-    pub fn snapshot(&mut self) -> Result<OperatorSnapshot, PluginError> {
-        let slots = self.groups.open_slots();
-        let groups = slots
-            .iter()
-            .filter_map(|&slot| self.groups.get(slot).map(SavedGroup::of))
-            .collect();
-        Ok(OperatorSnapshot {
-            watermark: self.watermarks.current(),
-            max_seen: self.watermarks.max_seen(),
-            formats: self.aggregates.state_formats(),
-            groups,
-            states: self.aggregates.save(&slots)?,
-            retiring: self.aggregates.save_retiring(&slots)?,
-        })
-    }
-
-    /// Restores a snapshot into this operator, which has no groups yet, at processing time
-    /// `now_ms`.
-    pub fn restore(
-        &mut self,
-        snapshot: &OperatorSnapshot,
-        now_ms: i64,
-        loader: &dyn AggregatorLoader,
-        configs: &[AggregateConfig],
-    ) -> Result<(), RestoreError> {
-        let current = self.aggregates.state_formats();
-        if snapshot.formats != current {
-            return Err(RestoreError::Formats {
-                saved: snapshot.formats.clone(),
-                current,
-            });
-        }
-        let n = snapshot.groups.len();
-        if snapshot.states.len() != current.len() || snapshot.states.iter().any(|c| !c.fits(n)) {
-            return Err(RestoreError::Inconsistent(format!(
-                "{n} groups but state columns that do not fit them"
-            )));
-        }
-        if !self.groups.is_empty() {
-            return Err(RestoreError::Inconsistent(
-                "restoring into an operator that has groups".into(),
-            ));
-        }
-        let slices = self.slices.as_ref();
-        let is_slice = |saved: &SavedGroup| {
-            slices.is_some_and(|s| {
-                s.is_slice(Window {
-                    start: saved.start,
-                    end: saved.end,
-                })
-            })
-        };
-        let slots: Vec<u32> = snapshot
-            .groups
-            .iter()
-            .map(|saved| self.groups.restore(saved.group(), !is_slice(saved)))
-            .collect();
-        if let Some(slices) = self.slices.as_mut() {
-            for (saved, &slot) in snapshot.groups.iter().zip(&slots) {
-                let window = Window {
-                    start: saved.start,
-                    end: saved.end,
-                };
-                if slices.is_slice(window) {
-                    slices.restored(&self.groups, &saved.key, window, slot)?;
-                }
-            }
-        }
-        self.aggregates.restore(&slots, &snapshot.states)?;
-        self.aggregates
-            .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;
-        self.watermarks.resume(snapshot.watermark);
-        self.watermarks.restore_max_seen(&snapshot.max_seen, now_ms);
-        self.checkpointed = None;
-        Ok(())
     }
 
     /// Puts `plugin` (from `source`) in place of aggregate `index`'s current version (from
@@ -377,7 +298,7 @@ impl Operator {
                 self.rows.push(i as u32);
                 if let Some(group) = self.groups.get_mut(slot) {
                     group.pending += 1;
-                    if let Some(&offset) = source_offsets.get(batch.rows[i] as usize) {
+                    if let Some(offset) = offset {
                         group.first_offset = group.first_offset.min(offset);
                     }
                 }

@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 use super::Operator;
 use crate::aggregate::{PluginError, SavedColumn};
 use crate::groups::GroupTable;
-use crate::snapshot::RestoreError;
+use crate::snapshot::{RestoreError, SavedGroup};
 use crate::window::{Assigner, Window};
 
 /// A key's slice with events not yet in its windows.
@@ -207,6 +207,38 @@ impl Slices {
 }
 
 impl Operator {
+    /// Opens the groups of a snapshot (a group one slice long is a slice, filed again as
+    /// pending) and returns their slots, in the snapshot's order.
+    pub(super) fn restore_groups(
+        &mut self,
+        saved: &[SavedGroup],
+    ) -> Result<Vec<u32>, RestoreError> {
+        let window = |group: &SavedGroup| Window {
+            start: group.start,
+            end: group.end,
+        };
+        let mut slots = Vec::with_capacity(saved.len());
+        let mut restored = Vec::new();
+        for group in saved {
+            let slice = self
+                .slices
+                .as_ref()
+                .is_some_and(|s| s.is_slice(window(group)));
+            let slot = self.groups.restore(group.group(), !slice);
+            if slice {
+                restored.push((group, slot));
+            }
+            slots.push(slot);
+        }
+        // Once every window is open: a slice finds its windows' slots.
+        if let Some(slices) = self.slices.as_mut() {
+            for (group, slot) in restored {
+                slices.restored(&self.groups, &group.key, window(group), slot)?;
+            }
+        }
+        Ok(slots)
+    }
+
     /// Copies the state of every slice whose first window ends at or before `watermark` into
     /// each of its windows, and closes those slices (`i64::MAX`: every slice).
     pub(super) fn copy_slices(&mut self, watermark: i64) -> Result<(), PluginError> {
