@@ -17,5 +17,8 @@ scripts/build-polyglot.sh --test
 # The integration tests run the `eddy` binary, which `cargo test` alone does not build.
 cargo build -p eddy --bin eddy
 cargo test --workspace
+# Kafka pipelines compute partitions on `workers` threads, one per core by default (two here):
+# the crash, scale-out (with fencing) and live hot-swap tests again with the loop computing alone.
+EDDY_WORKERS=1 cargo test -p eddy-tests --test crash --test scale_out --test upload_live
 # No import circle between the top-level modules of the engine and of the host.
 python3 scripts/module-graph.py >/dev/null

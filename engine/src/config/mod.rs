@@ -127,6 +127,11 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     #[schemars(with = "reference::DurationText")]
     pub batch_linger: Duration,
+    /// Threads that decode and window a round's partition batches at once (Kafka sources,
+    /// one operator per partition; each partition's batch goes to one worker, chosen by the
+    /// partition's place among those owned). `0`: one per core. `1`: everything on the loop's
+    /// own thread. Reading, writing, checkpoints, rebalances and swaps stay on the loop.
+    pub workers: usize,
     /// Kafka settings, used when the source, sink or a side output is a Kafka topic.
     pub kafka: KafkaConfig,
     /// The HTTP endpoint (health probes).
@@ -164,6 +169,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             batch_size: 1024,
             batch_linger: Duration::from_millis(50),
+            workers: 0,
             kafka: KafkaConfig::default(),
             http: HttpConfig::default(),
             state: StateConfig::default(),
@@ -174,10 +180,21 @@ impl Default for Config {
     }
 }
 
+/// The most `workers` a pipeline may have.
+pub const MAX_WORKERS: usize = 256;
+
 /// Result fields the host writes itself; aggregates may not use these names.
 pub const RESERVED_FIELDS: [&str; 4] = ["key", "window_start", "window_end", "emit"];
 
 impl Config {
+    /// The number of workers `workers` asks for: itself, or one per core for `0`.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
+
     /// Loads `path` (YAML), then `EDDY_*` environment variables over it (except `EDDY_LOG`,
     /// the log filter), fills in defaults and validates the result.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -232,6 +249,12 @@ impl Config {
         }
         if self.batch_linger > Duration::from_secs(60) {
             return Err(invalid("batch_linger", "must be at most 60s"));
+        }
+        if self.workers > MAX_WORKERS {
+            return Err(invalid(
+                "workers",
+                format!("must be at most {MAX_WORKERS} (0: one per core)"),
+            ));
         }
         check_pointer("decode.key", &self.decode.key)?;
         check_pointer("decode.time", &self.decode.time)?;

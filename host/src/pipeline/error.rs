@@ -37,6 +37,12 @@ pub enum PipelineError {
     /// A stage cannot switch to the version asked for (the plugin itself did not fail).
     #[error(transparent)]
     SwapRefused(#[from] SwapRefused),
+    /// A round stopped after workers had computed batches it did not write: the pipeline's
+    /// state is ahead of its outputs, so it is neither checkpointed nor committed.
+    #[error(
+        "a round stopped after its batches were computed and before they were written: state is not saved and progress not committed (the records are read again from the last commit)"
+    )]
+    Interrupted,
     /// The records' schema (a file, or the registry's client) cannot be used.
     #[error("{0}")]
     Schema(String),

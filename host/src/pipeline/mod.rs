@@ -16,6 +16,7 @@ mod shadow;
 mod stages;
 pub mod swap;
 mod versions;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -60,6 +61,14 @@ pub struct Pipeline {
     emit_lag: Option<prometheus_client::metrics::histogram::Histogram>,
     dropping: dropped::Dropping,
     shadows: shadow::Shadows,
+    /// Threads that compute a round's partition batches at once.
+    workers: workers::Workers,
+    /// What the workers computed this round, by partition, until it is written.
+    ready: BTreeMap<u32, workers::Computed>,
+    /// A round ended with computed batches not written: nothing is saved or committed.
+    interrupted: bool,
+    /// Batches the workers computed ahead, since the start.
+    computed: u64,
 }
 
 impl Pipeline {
@@ -124,6 +133,14 @@ impl Pipeline {
             rollbacks: Vec::new(),
             emit_lag: None,
             dropping: dropped::Dropping::default(),
+            workers: workers::Workers::new(if per_partition {
+                config.worker_count()
+            } else {
+                1
+            }),
+            ready: BTreeMap::new(),
+            interrupted: false,
+            computed: 0,
         })
     }
 
@@ -200,6 +217,9 @@ impl Pipeline {
         let Some(batch) = self.admit(batch)? else {
             return Ok(());
         };
+        if let Some(computed) = self.take_computed(&batch)? {
+            return self.write_computed(batch, computed);
+        }
         let decoded = self.decoder.decode(&batch);
         self.process_events(batch, decoded, now_ms)
     }
@@ -336,10 +356,23 @@ impl Pipeline {
         shadows.prepare(key, operator);
         let replayed = operator.replayed();
         let out = operator.process(batch.partition, &decoded, &batch.source_offsets, now_ms);
-        if let Ok(out) = &out {
-            shadows.observe(key, out);
-        }
         let replayed = operator.replayed() - replayed;
+        self.write_events(&batch, &decoded, out, replayed)
+    }
+
+    /// Writes what the operator made of `batch`'s decoded events: late events, events refused
+    /// for the group limit, and the results the batch made due.
+    fn write_events(
+        &mut self,
+        batch: &RawBatch,
+        decoded: &DecodedBatch,
+        out: Result<Output, PluginError>,
+        replayed: u64,
+    ) -> Result<(), PipelineError> {
+        let key = self.operator_key(batch.partition);
+        if let Ok(out) = &out {
+            self.shadows.observe(key, out);
+        }
         self.stats.replayed += replayed;
         let out = count_trap(&mut self.stats, out)?;
         if !out.refused.is_empty() {
@@ -350,7 +383,7 @@ impl Pipeline {
             let records: Vec<SideRecord<'_>> = out
                 .refused
                 .iter()
-                .map(|&event| SideRecord::of(&batch, decoded.rows[event] as usize, &reason))
+                .map(|&event| SideRecord::of(batch, decoded.rows[event] as usize, &reason))
                 .collect();
             self.stats.dead_letters += records.len() as u64;
             self.stats.group_limit_refused += records.len() as u64;
@@ -362,7 +395,7 @@ impl Pipeline {
                 .iter()
                 .map(|late| SideRecord {
                     late: Some((late.watermark, late.time)),
-                    ..SideRecord::of(&batch, decoded.rows[late.event] as usize, "late")
+                    ..SideRecord::of(batch, decoded.rows[late.event] as usize, "late")
                 })
                 .collect();
             self.stats.late += records.len() as u64;
@@ -494,6 +527,7 @@ impl Pipeline {
             self.operators.remove(&partition);
             self.shadows.forget(partition);
         }
+        self.ready.remove(&partition);
         self.next_offsets.remove(&partition);
     }
 

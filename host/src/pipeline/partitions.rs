@@ -42,6 +42,7 @@ impl Pipeline {
             self.operators.remove(&partition);
             self.shadows.forget(partition);
         }
+        self.ready.remove(&partition);
         self.operator(partition)?.resume(replay);
         Ok(())
     }
@@ -66,6 +67,8 @@ impl Pipeline {
         let key = self.operator_key(partition);
         self.operators.remove(&key);
         self.shadows.forget(key);
+        // What workers computed from the old state is not written.
+        self.ready.remove(&key);
         let runtime = Arc::clone(&self.runtime);
         let configs = self.config.aggregates.clone();
         self.operator(partition)?
@@ -111,6 +114,7 @@ impl Pipeline {
         &mut self,
         save: impl Fn(&mut Operator) -> Result<T, PluginError> + Sync,
     ) -> Result<Saved<T>, PipelineError> {
+        self.check_whole()?;
         let offsets = &self.next_offsets;
         let per_partition = self.per_partition;
         let work: Vec<(u32, i64, &mut Operator)> = self

@@ -114,11 +114,29 @@ fn environment_overrides_the_file() {
 }
 
 #[test]
+fn workers_default_to_one_per_core() {
+    Jail::expect_with(|jail| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        jail.set_env("EDDY_WORKERS", "0");
+        assert_eq!(
+            Config::from_yaml("{}").expect("valid").worker_count(),
+            cores
+        );
+        jail.set_env("EDDY_WORKERS", "3");
+        let c = Config::from_yaml("workers: 1\n").expect("valid");
+        assert_eq!((c.workers, c.worker_count()), (3, 3));
+        Ok(())
+    });
+}
+
+#[test]
 fn bad_values_name_their_key() {
     Jail::expect_with(|jail| {
         let cases = [
             ("batch_size: 0\n", "batch_size"),
             ("batch_size: lots\n", "batch_size"),
+            ("workers: 257\n", "workers"),
+            ("workers: -1\n", "workers"),
             ("window: { type: tumbling, size: 0s }\n", "window.size"),
             ("window: { type: hopping, size: 1s }\n", "window"),
             (

@@ -245,6 +245,7 @@ impl KafkaRun {
     }
 
     fn write_checkpoint(&mut self) -> Result<Option<u64>, PipelineError> {
+        self.pipeline.check_whole()?;
         if self.delivery == Delivery::AtLeastOnce
             && let Some(producer) = &self.producer
         {

@@ -293,20 +293,18 @@ impl KafkaRun {
         }
         let (batches, read) = self.read_batches()?;
         let now = now_ms();
-        for (partition, batch) in batches {
-            let span = tracing::debug_span!(
-                "batch",
-                partition,
-                first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
-                records = batch.len()
-            );
-            crate::telemetry::link_to(&span, &batch.trace_parents);
-            let _entered = span.enter();
-            if self.process_batch(batch, now)? {
-                // Every partition went back after a trap: what else was read comes again.
-                break;
-            }
+        let spans: BTreeMap<u32, tracing::Span> = batches
+            .iter()
+            .map(|(&partition, batch)| (partition, batch_span(partition, batch)))
+            .collect();
+        // Workers compute the batches ahead, unless a partition retries or skips records
+        // after a trap (that goes batch by batch).
+        if self.traps.is_calm() {
+            self.pipeline.prepare_round(&batches, &spans, now)?;
         }
+        let processed = self.process_batches(batches, &spans, now);
+        self.pipeline.end_round();
+        processed?;
         self.pipeline.migrate()?;
         self.record_rollbacks()?;
         if let Some(error) = self.reset_reported.take() {
@@ -328,6 +326,23 @@ impl KafkaRun {
             self.log_progress();
         }
         Ok(read)
+    }
+
+    /// Processes the round's batches in partition order, each in its span, until every
+    /// partition went back after a trap (what else was read comes again).
+    fn process_batches(
+        &mut self,
+        batches: BTreeMap<u32, RawBatch>,
+        spans: &BTreeMap<u32, tracing::Span>,
+        now: i64,
+    ) -> Result<(), PipelineError> {
+        for (partition, batch) in batches {
+            let _entered = spans.get(&partition).map(tracing::Span::enter);
+            if self.process_batch(batch, now)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Readiness from the outputs and the brokers: not ready while results cannot be
@@ -357,6 +372,8 @@ impl KafkaRun {
     /// progress and metrics.
     fn tick(&mut self, now: i64) -> Result<(), PipelineError> {
         let _span = tracing::debug_span!("tick").entered();
+        // Progress of a pipeline ahead of its outputs is never published.
+        self.pipeline.check_whole()?;
         let expired = self.pipeline.stats().expired;
         self.pipeline.tick_at(now)?;
         self.metrics
@@ -418,6 +435,7 @@ impl KafkaRun {
             self.checkpoint()?;
             return Ok(());
         }
+        self.pipeline.check_whole()?;
         if let Some(producer) = &self.producer {
             producer.flush()?;
         }
@@ -442,6 +460,18 @@ impl KafkaRun {
         }
         Ok(self.pipeline.stats())
     }
+}
+
+/// The span of a partition's batch, linked to the trace contexts its records carried.
+fn batch_span(partition: u32, batch: &RawBatch) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "batch",
+        partition,
+        first_offset = batch.source_offsets.first().copied().unwrap_or(-1),
+        records = batch.len()
+    );
+    crate::telemetry::link_to(&span, &batch.trace_parents);
+    span
 }
 
 /// Applies a change of the partitions owned: revoked partitions' windows and unprocessed

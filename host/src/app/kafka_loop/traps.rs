@@ -44,6 +44,14 @@ pub(super) struct Traps {
     recent: BTreeMap<String, VecDeque<Instant>>,
 }
 
+impl Traps {
+    /// Whether no partition retries a trapped batch or skips quarantined records: batches
+    /// then go through unchanged, and workers may compute them ahead.
+    pub(super) fn is_calm(&self) -> bool {
+        self.retrying.is_empty() && self.quarantined.is_empty()
+    }
+}
+
 fn span(batch: &RawBatch) -> Option<Span> {
     Some((
         *batch.source_offsets.first()?,
