@@ -64,6 +64,18 @@ fn total(replicas: &[Option<Eddy>], metric: &str) -> f64 {
         .sum()
 }
 
+/// Whether the replicas run more than one worker (`workers` is one per core unless
+/// `EDDY_WORKERS` says otherwise).
+fn several_workers() -> bool {
+    match std::env::var("EDDY_WORKERS")
+        .ok()
+        .and_then(|w| w.parse::<usize>().ok())
+    {
+        Some(0) | None => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+        Some(workers) => workers > 1,
+    }
+}
+
 /// A broker with the scenario's topics.
 fn broker() -> Kafka {
     let broker = Kafka::start();
@@ -171,6 +183,7 @@ fn scale_out(brokers: &str, (delivery, rebalance): (&str, &str)) -> Report {
         .and_then(|r| r.metric("eddy_partitions_restored_shared_total"))
         .unwrap_or(0.0);
     let replayed = total(&replicas, "eddy_partitions_replayed_total");
+    let computed = total(&replicas, "eddy_worker_batches_total");
     for r in replicas.iter_mut() {
         if let Some(r) = r.take() {
             let status = r.stop();
@@ -182,7 +195,7 @@ fn scale_out(brokers: &str, (delivery, rebalance): (&str, &str)) -> Report {
     }
     let report = Report::of(&data, &outputs);
     eprintln!(
-        "scale-out ({delivery}, {rebalance}) after {:?}: {}; partitions restored from shared state: {restored_before} before the kill, {restored} in all running replicas at the end ({joined_restored} by the replica that joined); {replayed} resumed by re-reading",
+        "scale-out ({delivery}, {rebalance}) after {:?}: {}; partitions restored from shared state: {restored_before} before the kill, {restored} in all running replicas at the end ({joined_restored} by the replica that joined); {replayed} resumed by re-reading; {computed} batches computed by workers in the running replicas",
         started.elapsed(),
         report.summary()
     );
@@ -194,6 +207,12 @@ fn scale_out(brokers: &str, (delivery, rebalance): (&str, &str)) -> Report {
         restored > restored_before,
         "the kill moved partitions with their state"
     );
+    // Replicas compute their partitions on one worker per core, unless told otherwise.
+    if several_workers() {
+        assert!(computed > 0.0, "the replicas' workers computed batches");
+    } else {
+        assert!(computed == 0.0, "one worker computes nothing ahead");
+    }
     report
 }
 

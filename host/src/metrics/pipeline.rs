@@ -68,6 +68,8 @@ pub struct PipelineMetrics {
     /// Epoch seconds of the last checkpoint written.
     pub last_checkpoint: Gauge,
     seen: std::sync::Mutex<(Stats, u64)>,
+    worker_batches: Counter,
+    workers_seen: std::sync::atomic::AtomicU64,
 }
 
 impl Default for PipelineMetrics {
@@ -93,6 +95,8 @@ impl Default for PipelineMetrics {
             event_time_lag: seconds(),
             last_checkpoint: Gauge::default(),
             seen: std::sync::Mutex::new((Stats::default(), 0)),
+            worker_batches: Counter::default(),
+            workers_seen: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -187,6 +191,20 @@ impl PipelineMetrics {
             "Epoch seconds of the last checkpoint written",
             self.last_checkpoint.clone(),
         );
+        r.register(
+            "worker_batches",
+            "Partition batches the workers decoded and windowed ahead of the loop (workers > 1)",
+            self.worker_batches.clone(),
+        );
+    }
+
+    /// Counts what `computed` (the pipeline's batches computed by workers since the start)
+    /// adds to what was seen before.
+    pub fn observe_workers(&self, computed: u64) {
+        let before = self
+            .workers_seen
+            .swap(computed, std::sync::atomic::Ordering::Relaxed);
+        self.worker_batches.inc_by(computed.saturating_sub(before));
     }
 
     /// Counts what `stats` adds to what was seen before; `poll_errors` is the consumer's.

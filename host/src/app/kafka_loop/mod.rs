@@ -400,6 +400,7 @@ impl KafkaRun {
             late = stats.late,
             dead_letters = stats.dead_letters,
             open_groups = self.pipeline.open_groups(),
+            computed_by_workers = self.pipeline.batches_computed(),
             "progress"
         );
     }
@@ -407,6 +408,7 @@ impl KafkaRun {
     fn export_metrics(&self, now: i64) {
         let metrics = &self.metrics.pipeline;
         metrics.observe(&self.pipeline.stats(), self.poll_errors);
+        metrics.observe_workers(self.pipeline.batches_computed());
         metrics
             .groups
             .set(i64::try_from(self.pipeline.open_groups()).unwrap_or(i64::MAX));
