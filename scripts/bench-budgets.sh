@@ -39,6 +39,11 @@ verdict "sliding 60 s every 1 s ≥ 0.7 × tumbling 10 s events/s (engine path, 
 sparse=$(rate "$out/windows.txt" sliding_10k_keys_sparse/results_60s_1s)
 verdict "sliding 60 s every 1 s, 10 k keys, one event per key and window: results/s ≥ 2 × 614 k" \
   "${sparse:-?} results/s" "$([[ -n $sparse ]] && ge "$sparse" 1228000)"
+one=$(rate "$out/workers.txt" engine_4_partitions/workers_1)
+two=$(rate "$out/workers.txt" engine_4_partitions/workers_2)
+workers_gain=$(awk -v a="$two" -v b="$one" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
+verdict "2 workers ≥ 1.6 × one worker (engine path, 4 partitions, same run)" \
+  "${two:-?} events/s against ${one:-?} (${workers_gain:-?} ×)" "$([[ -n $workers_gain ]] && ge "$workers_gain" 1.6)"
 mb=$(awk '/^open windows: [0-9]+ groups/ && $3 < 200000 {print $10; exit}' "$out/windows.txt")
 verdict "100 k open windows < 200 MB resident" "${mb:-?} MB" "$([[ -n $mb ]] && lt "$mb" 200)"
 share=$(cell "$out/kafka-apache.txt" 'eddy / bare consumer' 2 | tr -d ' %')

@@ -41,6 +41,7 @@ run process cargo bench -p eddy --bench process
 # The same filter over columns, over payloads and as a native closure (column transforms).
 run columns cargo bench -p eddy --bench columns
 run windows BENCH_OPEN_WINDOWS=100000,1000000 cargo bench -p eddy --bench windows
+run workers cargo bench -p eddy --bench workers
 run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p eddy --bench kafka
 run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
 # Results into PostgreSQL beside results into Kafka: a server of the tests' harness
@@ -82,6 +83,7 @@ echo "| benchmark | throughput |"
 echo "|---|---|"
 criterion "$out/windows.txt"
 criterion "$out/aggregator.txt"
+criterion "$out/workers.txt"
 echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo

@@ -213,6 +213,7 @@ fn main() {
         }
     }
     let eddy_s = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let computed = run.pipeline().batches_computed();
     let latency = run.producer().and_then(|p| p.deliveries().take_latency());
     let metrics = std::sync::Arc::clone(run.metrics());
     let stats = run.shutdown(false).expect("shutdown");
@@ -253,6 +254,10 @@ fn main() {
         100.0 * bare_s / eddy_s
     );
     println!("| results produced | {} |", stats.results);
+    println!(
+        "| workers, partition batches they computed ahead | {}, {computed} |",
+        config.worker_count()
+    );
     println!(
         "| delivery, checkpoints (every {:?}) | {:?}, {} |",
         config.state.checkpoint_interval,
