@@ -449,6 +449,11 @@ impl GroupTable {
         self.open - self.slices
     }
 
+    /// Whether a group other than a slice is open.
+    pub fn has_windows(&self) -> bool {
+        self.open > self.slices
+    }
+
     /// Whether no group is open.
     pub fn is_empty(&self) -> bool {
         self.open == 0

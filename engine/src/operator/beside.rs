@@ -81,8 +81,10 @@ impl Operator {
     /// sessions, which merge with a window they touch; `i64::MIN` when no window is open).
     pub fn open_until(&self) -> i64 {
         let merging = i64::from(self.assigner.is_merging());
+        let slices = self.slices.as_ref().and_then(|s| s.latest_end());
         self.groups
             .latest_end()
+            .max(slices)
             .map_or(i64::MIN, |end| end.saturating_add(merging))
     }
 

@@ -99,7 +99,7 @@ impl Operator {
                 "restoring into an operator that has groups".into(),
             ));
         }
-        let slots = self.restore_groups(&snapshot.groups)?;
+        let slots = self.restore_groups(&snapshot.groups, snapshot.watermark);
         self.aggregates.restore(&slots, &snapshot.states)?;
         self.aggregates
             .restore_retiring(loader, configs, &slots, &snapshot.retiring)?;

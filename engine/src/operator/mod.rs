@@ -4,6 +4,7 @@
 
 mod beside;
 mod checkpoint;
+mod limit;
 mod output;
 mod slices;
 
@@ -58,11 +59,9 @@ pub struct Operator {
     max_open_groups: usize,
     /// Candidate aggregates computing beside `aggregates` (shadow runs).
     candidates: Vec<beside::Candidate>,
-    /// Sliding windows' slices with events not yet in their windows (`None` for other
-    /// windows, and with an early trigger, which reads windows at any time).
+    /// Sliding windows' live slices (`None` for other windows, and with an early trigger,
+    /// which reads windows at any time).
     slices: Option<slices::Slices>,
-    /// An event's windows and their slots (scratch).
-    opened: Vec<(Window, u32)>,
 }
 
 /// Where a previous owner of the source left off: it had read up to `read_to` (exclusive) and
@@ -91,7 +90,7 @@ impl Operator {
         let assigner = Assigner::from_config(&config.window);
         let trigger = Trigger::from_config(&config.trigger);
         let slices = if trigger.is_event_time() {
-            slices::Slices::new(assigner)
+            slices::Slices::new(assigner, millis(config.allowed_lateness))
         } else {
             None
         };
@@ -120,7 +119,6 @@ impl Operator {
             checkpointed: None,
             candidates: Vec::new(),
             slices,
-            opened: Vec::new(),
         }
     }
 
@@ -156,7 +154,7 @@ impl Operator {
         source: &str,
         current_source: &str,
     ) -> Result<Takeover, SwapError> {
-        self.copy_slices(i64::MAX)?;
+        self.materialize_slices()?;
         let open = self.groups.open_slots();
         self.aggregates
             .swap(index, plugin, source, current_source, &open)
@@ -190,7 +188,7 @@ impl Operator {
 
     /// Number of open groups (key × window).
     pub fn open_groups(&self) -> usize {
-        self.groups.len()
+        self.groups.len() + self.slices.as_ref().map_or(0, |s| s.windows())
     }
 
     /// Size of the slot tables inside the plugins (highest slot used, plus one).
@@ -251,35 +249,34 @@ impl Operator {
                 }
             }
             self.watermarks.observe(partition, time);
+            let to_slice = sliced
+                && self.replay.is_none()
+                && self
+                    .slices
+                    .as_ref()
+                    .is_some_and(|s| s.takes(time, watermark));
             // Refused, the event still moves the watermark: windows then close and make room.
-            if self.groups.len() + self.windows.len() > self.max_open_groups
-                && self.groups.len()
-                    + self
-                        .groups
-                        .would_open(key, &self.windows, self.assigner.is_merging())
-                    > self.max_open_groups
-            {
+            if self.refuses(key, time, watermark, to_slice) {
                 output.refused.push(i);
                 continue;
             }
-            if sliced
-                && self.replay.is_none()
-                && self.windows.first().is_some_and(|w| w.end > watermark)
-                && let Some(slices) = self.slices.as_mut()
-            {
-                // The event's slice's first event: its windows open, the event goes to the
-                // slice.
-                self.opened.clear();
-                for &window in &self.windows {
-                    let slot = self.groups.slot(key, window, watermark);
-                    self.opened.push((window, slot));
-                }
-                let slot = slices.open(&mut self.groups, key, time, &self.opened);
+            if to_slice && let Some(slices) = self.slices.as_mut() {
+                // A window of the event's slice has not fired: the event goes to the slice,
+                // and to the windows that fired and still take late events.
+                let slot = slices.open(&mut self.groups, key, time, watermark);
                 self.add_to(slot, i, offset);
+                for w in 0..self.windows.len() {
+                    let window = self.windows[w];
+                    if window.end <= watermark && !self.groups.is_expired(window, watermark) {
+                        let slot = self.groups.slot(key, window, watermark);
+                        self.add_to(slot, i, offset);
+                    }
+                }
                 continue;
             }
             let before = self.slots.len();
-            for &window in &self.windows {
+            for w in 0..self.windows.len() {
+                let window = self.windows[w];
                 let slot = if self.assigner.is_merging() {
                     match self.groups.session(key, window, watermark) {
                         Some((slot, sources)) => {
@@ -294,14 +291,7 @@ impl Operator {
                 } else {
                     self.groups.slot(key, window, watermark)
                 };
-                self.slots.push(slot);
-                self.rows.push(i as u32);
-                if let Some(group) = self.groups.get_mut(slot) {
-                    group.pending += 1;
-                    if let Some(offset) = offset {
-                        group.first_offset = group.first_offset.min(offset);
-                    }
-                }
+                self.add_to(slot, i, offset);
             }
             if self.slots.len() == before {
                 output.late.push(Late {
@@ -390,18 +380,17 @@ impl Operator {
             return Ok(0);
         }
         let open = self.groups.len() as u64;
-        self.copy_slices(i64::MAX)?;
+        self.drop_slices()?;
         self.expire(i64::MAX)?;
         Ok(open)
     }
 
     /// The input has ended: every open window fires, then all state is freed.
     pub fn close(&mut self) -> Result<Output, PluginError> {
-        self.copy_slices(i64::MAX)?;
+        let from = self.watermarks.current();
         let watermark = self.watermarks.close();
         let mut results = Vec::new();
-        let due = self.groups.due(watermark);
-        self.push_results(&mut results, Emit::OnTime, due)?;
+        self.fire(&mut results, from, watermark)?;
         self.expire(watermark)?;
         Ok(Output {
             results,
@@ -444,10 +433,9 @@ impl Operator {
     fn emit(&mut self, now_ms: i64, late_updates: Vec<u32>) -> Result<Vec<Emitted>, PluginError> {
         let mut results = Vec::new();
         self.push_results(&mut results, Emit::LateUpdate, late_updates)?;
+        let from = self.watermarks.current();
         let watermark = self.watermarks.advance(now_ms);
-        self.copy_slices(watermark)?;
-        let due = self.groups.due(watermark);
-        self.push_results(&mut results, Emit::OnTime, due)?;
+        self.fire(&mut results, from, watermark)?;
         let early: Vec<u32> = if self.trigger.time_fires(now_ms) {
             self.groups.pending_unfired()
         } else if !self.trigger.counts() {
@@ -468,39 +456,74 @@ impl Operator {
         Ok(results)
     }
 
+    /// Emits the on-time results of the windows ending after `from` and at or before
+    /// `watermark`: groups, and sliding windows read from their slices; then frees the slices
+    /// whose last window that was.
+    fn fire(
+        &mut self,
+        results: &mut Vec<Emitted>,
+        from: i64,
+        watermark: i64,
+    ) -> Result<(), PluginError> {
+        let mut entries = self.fire_slices(from, watermark, false)?;
+        let due = self.groups.due(watermark);
+        entries.extend(
+            due.into_iter()
+                .filter_map(|slot| self.groups.get(slot).map(|g| (slot, g.clone()))),
+        );
+        self.push_entries(results, Emit::OnTime, entries)?;
+        self.release_dead_slices()
+    }
+
     /// Finishes `slots` and adds their results, ordered by window, then key.
     fn push_results(
         &mut self,
         results: &mut Vec<Emitted>,
         emit: Emit,
-        mut slots: Vec<u32>,
+        slots: Vec<u32>,
     ) -> Result<(), PluginError> {
-        if slots.is_empty() {
+        let entries = slots
+            .into_iter()
+            .filter_map(|slot| self.groups.get(slot).map(|g| (slot, g.clone())))
+            .collect();
+        self.push_entries(results, emit, entries)
+    }
+
+    /// Finishes the slot of each entry and adds the results under the entry's group (a window
+    /// read straight from its slice has the slice's slot), ordered by window, then key.
+    fn push_entries(
+        &mut self,
+        results: &mut Vec<Emitted>,
+        emit: Emit,
+        mut entries: Vec<(u32, Group)>,
+    ) -> Result<(), PluginError> {
+        if !self.drop.is_empty() {
+            self.drop_due(&mut entries)?;
+        }
+        if entries.is_empty() {
             return Ok(());
         }
-        if !self.drop.is_empty() {
-            self.drop_due(&mut slots)?;
-            if slots.is_empty() {
-                return Ok(());
-            }
-        }
-        let order = |slot: u32| {
-            self.groups
-                .get(slot)
-                .map(|g| (g.window.end, g.window.start, &*g.key))
-        };
-        slots.sort_unstable_by(|&a, &b| order(a).cmp(&order(b)));
+        entries.sort_unstable_by(|(_, a), (_, b)| {
+            (a.window.end, a.window.start, &*a.key).cmp(&(b.window.end, b.window.start, &*b.key))
+        });
+        let slots: Vec<u32> = entries.iter().map(|&(slot, _)| slot).collect();
         let finished = if self.careful {
-            self.finish_one_by_one(&slots)?
+            self.finish_one_by_one(&entries)?
         } else {
             self.aggregates.finish(&slots)?
         };
-        let mut groups = Vec::with_capacity(slots.len());
-        for &slot in &slots {
-            if let Some(group) = self.groups.get_mut(slot) {
-                group.pending = 0;
-                groups.push(group.clone());
+        let mut groups = Vec::with_capacity(entries.len());
+        for (slot, mut group) in entries {
+            if self
+                .groups
+                .get(slot)
+                .is_some_and(|g| g.window == group.window)
+                && let Some(own) = self.groups.get_mut(slot)
+            {
+                own.pending = 0;
             }
+            group.pending = 0;
+            groups.push(group);
         }
         if !self.candidates.is_empty() {
             self.candidates_finish(emit, &slots, &groups);
@@ -513,25 +536,29 @@ impl Operator {
         Ok(())
     }
 
-    /// Takes the groups to drop out of `slots`: released, freed and reported.
-    fn drop_due(&mut self, slots: &mut Vec<u32>) -> Result<(), PluginError> {
+    /// Takes the groups to drop out of `entries`: reported, and released and freed unless
+    /// read from a slice (which other windows still read).
+    fn drop_due(&mut self, entries: &mut Vec<(u32, Group)>) -> Result<(), PluginError> {
         let mut released = Vec::new();
-        slots.retain(|&slot| {
-            let Some(group) = self.groups.get(slot) else {
-                return true;
-            };
-            match self.drop.get(&(group.key.clone(), group.window)) {
+        entries.retain(
+            |(slot, group)| match self.drop.get(&(group.key.clone(), group.window)) {
                 Some(reason) => {
                     self.dropped.push(Dropped {
                         group: group.clone(),
                         reason: Arc::clone(reason),
                     });
-                    released.push(slot);
+                    if self
+                        .groups
+                        .get(*slot)
+                        .is_some_and(|g| g.window == group.window)
+                    {
+                        released.push(*slot);
+                    }
                     false
                 }
                 None => true,
-            }
-        });
+            },
+        );
         if !released.is_empty() {
             self.aggregates.release(&released)?;
             self.candidates_release(&released);
@@ -543,14 +570,14 @@ impl Operator {
         Ok(())
     }
 
-    /// Finishes `slots` one call per group; a failure leaves its group in `failed`.
-    fn finish_one_by_one(&mut self, slots: &[u32]) -> Result<Finished, PluginError> {
+    /// Finishes `entries` one call per group; a failure leaves its group in `failed`.
+    fn finish_one_by_one(&mut self, entries: &[(u32, Group)]) -> Result<Finished, PluginError> {
         let mut all = Finished::default();
-        for &slot in slots {
-            match self.aggregates.finish(&[slot]) {
+        for (slot, group) in entries {
+            match self.aggregates.finish(&[*slot]) {
                 Ok(one) => all.append(one),
                 Err(error) => {
-                    self.failed = self.groups.get(slot).cloned();
+                    self.failed = Some(group.clone());
                     return Err(error);
                 }
             }

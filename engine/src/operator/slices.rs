@@ -1,58 +1,63 @@
 //! Sliding windows by slices. Sliding windows of `size` every `slide` cut time into slices of
 //! `gcd(size, slide)`, and every event of a slice belongs to the same windows. A key's slice is
 //! a group of its own in the group table (its window is the slice): an event is added to it
-//! alone, one call whatever the number of windows, while its windows' groups wait. When the
-//! watermark reaches the end of the slice's first window (before that window fires), the
-//! slice's state is copied into each of its windows with the plugins' own `save`, `restore` and
-//! `merge`, and the slice is closed. So when a window is read it holds every event, and results,
-//! late updates, checkpoints and swaps work as they do for any group.
+//! alone, one call whatever the number of windows. A window has no group while it is open.
+//! When the watermark passes its end, its result is read from its slices: straight from the
+//! slice when the window holds one and is not kept for late events (one event per key and
+//! window, no allowed lateness), otherwise from a group opened then, into which copies of its
+//! slices are merged in time order with the plugins' own `save`, `restore` and `merge`. That
+//! group fires as any group does and takes late events until it expires. A slice is freed
+//! once its last window has fired.
 //!
-//! A slice is copied into its windows when its first window is due and at no other time (a
-//! checkpoint holds the slices as groups): the order in which a window's values were combined
-//! does not depend on when checkpoints were taken, so a run restored from one writes exactly
-//! the results of a run that was never stopped. Events that come after their slice was copied
-//! (late for its first window) are added to each open window, as without slices.
+//! A checkpoint holds the slices as groups; a run restored from one reads every window from
+//! the same slices in the same order, so it writes exactly the results of a run that was never
+//! stopped. A hot swap or a shadow run needs every window as a group: the slices are then
+//! merged into all their windows at once ([`Operator::materialize_slices`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
 use super::Operator;
-use crate::aggregate::{PluginError, SavedColumn};
-use crate::groups::GroupTable;
-use crate::snapshot::{RestoreError, SavedGroup};
+use crate::aggregate::{Aggregates, PluginError};
+use crate::groups::{Group, GroupTable};
+use crate::snapshot::SavedGroup;
 use crate::window::{Assigner, Window};
-
-/// A key's slice with events not yet in its windows.
-#[derive(Debug)]
-struct Pending {
-    /// The slice's first millisecond.
-    start: i64,
-    /// Its group.
-    slot: u32,
-    /// Its windows' groups, earliest first.
-    windows: Vec<u32>,
-    /// The end of its first window: it is copied when the watermark gets there.
-    first_end: i64,
-}
 
 /// A key's bytes (as in the group table).
 type Key = SmallVec<[u8; 24]>;
 
-/// Slices of sliding windows with events not yet in their windows, by key.
+/// A key's live slices, `(start, slot)`, earliest first.
+type Live = SmallVec<[(i64, u32); 4]>;
+
+/// A window's result read straight from the slot of its one slice, with the window's group.
+pub(super) type Direct = (u32, Group);
+
+/// The live slices of sliding windows (those whose last window has not fired), by key.
 #[derive(Debug)]
 pub(super) struct Slices {
-    assigner: Assigner,
+    /// Window length, ms.
+    size: i64,
+    /// Distance between window starts, ms.
+    slide: i64,
+    /// Shift of the window starts from the epoch, ms.
+    window_offset: i64,
     /// Slice length, ms.
     length: i64,
     /// Shift of the slice boundaries from the epoch, ms.
     offset: i64,
-    pending: HashMap<Key, SmallVec<[Pending; 2]>, RandomState>,
-    /// The earliest `first_end` of a pending slice.
-    due: i64,
-    /// The windows of an event (scratch).
-    windows: Vec<Window>,
+    /// How long a fired window takes late events, ms.
+    lateness: i64,
+    live: HashMap<Key, Live, RandomState>,
+    /// How many live slices start at each time.
+    starts: BTreeMap<i64, u32>,
+    /// Slices whose last window fired, and slots windows were read from once, freed once
+    /// their results are out.
+    dead: Vec<u32>,
+    /// Windows (key and window) that hold a live slice and have not fired.
+    windows: usize,
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -61,8 +66,9 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 impl Slices {
     /// Slices for `assigner`, when it slides by less than its size (`None` otherwise: each
-    /// event is then in one window, and a slice would only add a copy).
-    pub(super) fn new(assigner: Assigner) -> Option<Self> {
+    /// event is then in one window, and a slice would only add a copy). Fired windows take
+    /// late events for `lateness_ms`.
+    pub(super) fn new(assigner: Assigner, lateness_ms: i64) -> Option<Self> {
         let Assigner::Sliding {
             size,
             slide,
@@ -73,12 +79,16 @@ impl Slices {
         };
         let length = gcd(size.max(1), slide.max(1));
         (length < size).then(|| Self {
-            assigner,
+            size,
+            slide,
+            window_offset: offset,
             length,
-            offset,
-            pending: HashMap::default(),
-            due: i64::MAX,
-            windows: Vec::new(),
+            offset: offset.rem_euclid(length),
+            lateness: lateness_ms,
+            live: HashMap::default(),
+            starts: BTreeMap::new(),
+            dead: Vec::new(),
+            windows: 0,
         })
     }
 
@@ -96,250 +106,349 @@ impl Slices {
         window.end.saturating_sub(window.start) == self.length
     }
 
-    /// The slot of the group of `key`'s slice at `time`, when the slice has events not yet in
-    /// its windows and its first window has not fired at `watermark`.
-    pub(super) fn slot(&self, key: &str, time: i64, watermark: i64) -> Option<u32> {
-        let start = self.slice(time).start;
-        self.pending
-            .get(key.as_bytes())?
-            .iter()
-            .find(|p| p.start == start && p.first_end > watermark)
-            .map(|p| p.slot)
+    /// The first window end at or after `time`.
+    fn end_at_or_after(&self, time: i64) -> i64 {
+        let phase = self.window_offset.rem_euclid(self.slide) + self.size.rem_euclid(self.slide);
+        time.saturating_add((phase - time.rem_euclid(self.slide)).rem_euclid(self.slide))
     }
 
-    /// Opens the group of `key`'s slice at `time`, for its windows `windows` (every one open
-    /// and unfired, earliest first), and returns its slot.
+    /// The end of the first window of the slice starting at `start`.
+    fn first_end(&self, start: i64) -> i64 {
+        self.end_at_or_after(start.saturating_add(self.length))
+    }
+
+    /// The end of the last window of the slice starting at `start`.
+    fn last_end(&self, start: i64) -> i64 {
+        let into = start.rem_euclid(self.slide) - self.window_offset.rem_euclid(self.slide);
+        let window_start = start - into.rem_euclid(self.slide);
+        window_start.saturating_add(self.size)
+    }
+
+    /// Whether an event at `time` is in a window that has not fired at `watermark`.
+    pub(super) fn takes(&self, time: i64, watermark: i64) -> bool {
+        self.last_end(self.slice(time).start) > watermark
+    }
+
+    /// The slot of `key`'s live slice at `time`, when an event there goes to the slice alone:
+    /// none of its windows has fired at `watermark`, or fired windows take no late events.
+    pub(super) fn slot(&self, key: &str, time: i64, watermark: i64) -> Option<u32> {
+        let start = self.slice(time).start;
+        if self.lateness > 0 && self.first_end(start) <= watermark {
+            return None;
+        }
+        self.live
+            .get(key.as_bytes())?
+            .iter()
+            .rev()
+            .find(|&&(s, _)| s == start)
+            .map(|&(_, slot)| slot)
+    }
+
+    /// The slot of `key`'s slice at `time`, opened if it is not live (its windows that have
+    /// not fired at `watermark` are then open).
     pub(super) fn open(
         &mut self,
         groups: &mut GroupTable,
         key: &str,
         time: i64,
-        windows: &[(Window, u32)],
+        watermark: i64,
     ) -> u32 {
         let slice = self.slice(time);
+        if let Some(&(_, slot)) = self
+            .live
+            .get(key.as_bytes())
+            .and_then(|live| live.iter().rev().find(|&&(s, _)| s == slice.start))
+        {
+            return slot;
+        }
+        self.windows += self.would_open(key, time, watermark);
         let slot = groups.open_slice(key, slice);
-        let first_end = windows.first().map_or(slice.end, |(w, _)| w.end);
-        self.file(
-            key,
-            slice.start,
-            slot,
-            windows.iter().map(|&(_, s)| s),
-            first_end,
-        );
+        self.file(key, slice.start, slot);
         slot
     }
 
-    fn file(
-        &mut self,
-        key: &str,
-        start: i64,
-        slot: u32,
-        windows: impl Iterator<Item = u32>,
-        first_end: i64,
-    ) {
-        self.due = self.due.min(first_end);
-        self.pending
-            .entry(Key::from_slice(key.as_bytes()))
-            .or_default()
-            .push(Pending {
-                start,
-                slot,
-                windows: windows.collect(),
-                first_end,
-            });
-    }
-
-    /// Files a slice group restored from a snapshot again: its windows' groups must be open.
-    pub(super) fn restored(
-        &mut self,
-        groups: &GroupTable,
-        key: &str,
-        slice: Window,
-        slot: u32,
-    ) -> Result<(), RestoreError> {
-        self.windows.clear();
-        self.assigner.assign(slice.start, &mut self.windows);
-        let slots: Option<Vec<u32>> = self
-            .windows
-            .iter()
-            .map(|&window| groups.find(key, window))
-            .collect();
-        let Some(slots) = slots else {
-            return Err(RestoreError::Inconsistent(format!(
-                "a slice of key {key:?} at {} whose windows are not all saved",
-                slice.start
-            )));
-        };
-        let first_end = self.windows.first().map_or(slice.end, |w| w.end);
-        self.file(key, slice.start, slot, slots.into_iter(), first_end);
-        Ok(())
-    }
-
-    /// Whether a slice is to be copied into its windows once the watermark is `watermark`.
-    pub(super) fn due_by(&self, watermark: i64) -> bool {
-        self.due <= watermark
-    }
-
-    /// Takes the pending slices whose first window ends at or before `watermark`.
-    fn take(&mut self, watermark: i64) -> Vec<Pending> {
-        if !self.due_by(watermark) {
-            return Vec::new();
+    /// How many windows that have not fired at `watermark` an event of `key` at `time` would
+    /// open: its slice's windows that hold none of the key's live slices (none when its slice
+    /// is live).
+    pub(super) fn would_open(&self, key: &str, time: i64, watermark: i64) -> usize {
+        let start = self.slice(time).start;
+        let live = self.live.get(key.as_bytes()).map_or(&[][..], |l| &l[..]);
+        let at = live.partition_point(|&(s, _)| s < start);
+        if live.get(at).is_some_and(|&(s, _)| s == start) {
+            return 0;
         }
-        let mut taken = Vec::new();
-        let mut due = i64::MAX;
-        self.pending.retain(|_, slices| {
-            let mut i = 0;
-            while i < slices.len() {
-                if slices[i].first_end <= watermark {
-                    taken.push(slices.swap_remove(i));
+        // Window starts: a slice's windows are a run of them, later for a later slice, so
+        // those of its neighbours bound the new ones.
+        let window_start = |end: i64| end.saturating_sub(self.size);
+        let mut first = window_start(self.first_end(start)).max(window_start(
+            self.end_at_or_after(watermark.saturating_add(1)),
+        ));
+        let mut last = window_start(self.last_end(start));
+        if let Some(&(before, _)) = at.checked_sub(1).and_then(|i| live.get(i)) {
+            first = first.max(window_start(self.last_end(before)).saturating_add(self.slide));
+        }
+        if let Some(&(after, _)) = live.get(at) {
+            last = last.min(window_start(self.first_end(after)).saturating_sub(self.slide));
+        }
+        if last < first {
+            0
+        } else {
+            usize::try_from((last - first) / self.slide + 1).unwrap_or(usize::MAX)
+        }
+    }
+
+    /// Windows (key and window) that hold a live slice and have not fired.
+    pub(super) fn windows(&self) -> usize {
+        self.windows
+    }
+
+    fn file(&mut self, key: &str, start: i64, slot: u32) {
+        let live = self
+            .live
+            .entry(Key::from_slice(key.as_bytes()))
+            .or_default();
+        let at = live.partition_point(|&(s, _)| s < start);
+        live.insert(at, (start, slot));
+        *self.starts.entry(start).or_default() += 1;
+    }
+
+    /// Files a slice group restored from a snapshot, taken at `watermark`, as live again.
+    pub(super) fn restored(&mut self, key: &str, slice: Window, slot: u32, watermark: i64) {
+        self.windows += self.would_open(key, slice.start, watermark);
+        self.file(key, slice.start, slot);
+    }
+
+    /// The end of the latest window holding a live slice.
+    pub(super) fn latest_end(&self) -> Option<i64> {
+        let (&start, _) = self.starts.last_key_value()?;
+        Some(self.last_end(start))
+    }
+
+    /// The first window end after `after` whose window holds a live slice.
+    fn next_end(&self, after: i64) -> Option<i64> {
+        let (&earliest, _) = self.starts.first_key_value()?;
+        let next = self.end_at_or_after(after.checked_add(1)?);
+        Some(next.max(self.first_end(earliest)))
+    }
+
+    /// Takes the slices whose last window fired (their results are out).
+    fn take_dead(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.dead)
+    }
+
+    /// Takes every live slice (state dropped unread).
+    fn take_all(&mut self) -> Vec<u32> {
+        let mut all = self.take_dead();
+        all.extend(
+            self.live
+                .drain()
+                .flat_map(|(_, live)| live.into_iter().map(|(_, s)| s)),
+        );
+        self.starts.clear();
+        self.windows = 0;
+        all
+    }
+}
+
+impl Slices {
+    /// Reads the windows ending at `end` from their slices. A window with no group, when fired
+    /// windows take no late events, goes into `direct` (unless `all`): the slot of its one
+    /// slice, or a slot its slices are merged into (`pairs`); any other gets a group (opened unfired, so that it fires with the group table's `due`), and
+    /// its slices go into `pairs` as `(group, slice)`, in time order. Slices whose last window
+    /// this is are then dead.
+    fn fire(
+        &mut self,
+        groups: &mut GroupTable,
+        end: i64,
+        all: bool,
+        direct: &mut Vec<Direct>,
+        pairs: &mut Vec<(u32, u32)>,
+    ) {
+        let window = Window {
+            start: end.saturating_sub(self.size),
+            end,
+        };
+        let dies_before = window.start.saturating_add(self.slide);
+        let straight = !all && self.lateness == 0;
+        let windows_open = groups.has_windows();
+        let Self {
+            live,
+            starts,
+            dead,
+            windows,
+            ..
+        } = self;
+        let mut died = false;
+        for slices in live.values_mut() {
+            let n = slices.partition_point(|&(start, _)| start < end);
+            if let Some(&(_, first)) = slices.first().filter(|_| n > 0)
+                && let Some(slice) = groups.get(first)
+            {
+                // The window is no longer open as a slice's: read, or a group.
+                *windows = windows.saturating_sub(1);
+                let key = Arc::clone(&slice.key);
+                let found = windows_open.then(|| groups.find(&key, window)).flatten();
+                let (pending, first_offset) = slices[..n]
+                    .iter()
+                    .filter_map(|&(_, slot)| groups.get(slot))
+                    .fold((0, i64::MAX), |(p, o), g| {
+                        (p + g.pending, o.min(g.first_offset))
+                    });
+                if straight && found.is_none() {
+                    // Read once: from the slice itself, or from a slot its slices are merged
+                    // into, freed with the dead slices.
+                    let slot = if n == 1 {
+                        first
+                    } else {
+                        let merged = groups.reserve();
+                        pairs.extend(slices[..n].iter().map(|&(_, slot)| (merged, slot)));
+                        dead.push(merged);
+                        merged
+                    };
+                    let group = Group {
+                        window,
+                        key,
+                        fired: true,
+                        pending,
+                        first_offset,
+                    };
+                    direct.push((slot, group));
                 } else {
-                    due = due.min(slices[i].first_end);
-                    i += 1;
+                    let target = found.unwrap_or_else(|| groups.slot(&key, window, i64::MIN));
+                    if let Some(group) = groups.get_mut(target) {
+                        group.pending += pending;
+                        group.first_offset = group.first_offset.min(first_offset);
+                    }
+                    pairs.extend(slices[..n].iter().map(|&(_, slot)| (target, slot)));
                 }
             }
-            !slices.is_empty()
-        });
-        self.due = due;
-        // A window takes its slices in time order, however many are copied at once.
-        taken.sort_unstable_by_key(|p| p.start);
-        taken
+            let over = slices.partition_point(|&(start, _)| start < dies_before);
+            for (start, slot) in slices.drain(..over) {
+                dead.push(slot);
+                if let Some(count) = starts.get_mut(&start) {
+                    *count -= 1;
+                    if *count == 0 {
+                        starts.remove(&start);
+                    }
+                }
+                died = true;
+            }
+        }
+        if died {
+            live.retain(|_, slices| !slices.is_empty());
+        }
     }
 }
 
 impl Operator {
-    /// Opens the groups of a snapshot (a group one slice long is a slice, filed again as
-    /// pending) and returns their slots, in the snapshot's order.
-    pub(super) fn restore_groups(
+    /// Reads the sliding windows ending after `from` and at or before `to` (every window of
+    /// every live slice with `all`) from their slices. Returns the results to read straight
+    /// from a slice; the other windows are groups now, holding their slices, and fire with the
+    /// group table's `due`. Slices whose last window fired wait for
+    /// [`Operator::release_dead_slices`].
+    pub(super) fn fire_slices(
         &mut self,
-        saved: &[SavedGroup],
-    ) -> Result<Vec<u32>, RestoreError> {
-        let window = |group: &SavedGroup| Window {
-            start: group.start,
-            end: group.end,
+        from: i64,
+        to: i64,
+        all: bool,
+    ) -> Result<Vec<Direct>, PluginError> {
+        let mut direct = Vec::new();
+        let Some(slices) = self.slices.as_mut() else {
+            return Ok(direct);
         };
+        let mut pairs = Vec::new();
+        let mut after = from;
+        while let Some(end) = slices.next_end(after) {
+            if !all && end > to {
+                break;
+            }
+            // One window end at a time: the copies' slots are reused by the next.
+            slices.fire(&mut self.groups, end, all, &mut direct, &mut pairs);
+            merge_copies(&mut self.aggregates, &mut self.groups, &pairs)?;
+            pairs.clear();
+            after = end;
+        }
+        Ok(direct)
+    }
+
+    /// Frees the slices whose last window fired (after its results were read).
+    pub(super) fn release_dead_slices(&mut self) -> Result<(), PluginError> {
+        let dead = self
+            .slices
+            .as_mut()
+            .map(Slices::take_dead)
+            .unwrap_or_default();
+        self.release_slices(dead)
+    }
+
+    /// Merges every live slice into each of its windows that has not fired, as groups, and
+    /// frees the slices (before a hot swap, which moves groups).
+    pub(super) fn materialize_slices(&mut self) -> Result<(), PluginError> {
+        self.fire_slices(self.watermarks.current(), i64::MAX, true)?;
+        self.release_dead_slices()
+    }
+
+    /// Drops every live slice unread (state expired by its TTL).
+    pub(super) fn drop_slices(&mut self) -> Result<(), PluginError> {
+        let all = self
+            .slices
+            .as_mut()
+            .map(Slices::take_all)
+            .unwrap_or_default();
+        self.release_slices(all)
+    }
+
+    fn release_slices(&mut self, slots: Vec<u32>) -> Result<(), PluginError> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        self.aggregates.release(&slots)?;
+        self.candidates_release(&slots);
+        for &slot in &slots {
+            self.groups.remove_slice(slot);
+        }
+        self.groups.free(slots);
+        Ok(())
+    }
+
+    /// Opens the groups of a snapshot (a group one slice long is a slice, live again) and
+    /// returns their slots, in the snapshot's order.
+    pub(super) fn restore_groups(&mut self, saved: &[SavedGroup], watermark: i64) -> Vec<u32> {
         let mut slots = Vec::with_capacity(saved.len());
-        let mut restored = Vec::new();
         for group in saved {
-            let slice = self
-                .slices
-                .as_ref()
-                .is_some_and(|s| s.is_slice(window(group)));
-            let slot = self.groups.restore(group.group(), !slice);
-            if slice {
-                restored.push((group, slot));
+            let window = Window {
+                start: group.start,
+                end: group.end,
+            };
+            let slices = self.slices.as_mut().filter(|s| s.is_slice(window));
+            let slot = self.groups.restore(group.group(), slices.is_none());
+            if let Some(slices) = slices {
+                slices.restored(&group.key, window, slot, watermark);
             }
             slots.push(slot);
         }
-        // Once every window is open: a slice finds its windows' slots.
-        if let Some(slices) = self.slices.as_mut() {
-            for (group, slot) in restored {
-                slices.restored(&self.groups, &group.key, window(group), slot)?;
-            }
-        }
-        Ok(slots)
-    }
-
-    /// Copies the state of every slice whose first window ends at or before `watermark` into
-    /// each of its windows, and closes those slices (`i64::MAX`: every slice).
-    pub(super) fn copy_slices(&mut self, watermark: i64) -> Result<(), PluginError> {
-        let Some(slices) = self.slices.as_mut() else {
-            return Ok(());
-        };
-        let pending = slices.take(watermark);
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let sources: Vec<u32> = pending.iter().map(|p| p.slot).collect();
-        let saved = self.aggregates.save(&sources)?;
-        let copies: Vec<u32> = sources.iter().map(|_| self.groups.reserve()).collect();
-        // The slices of one start (one per key) at once, earliest start first: a window takes
-        // its slices in time order, however many are copied at once. Window `r` of each of them
-        // per call, one copy of each slice reused from window to window; the last window takes
-        // the slice itself.
-        let mut first = 0;
-        while first < pending.len() {
-            let start = pending[first].start;
-            let end = first + pending[first..].partition_point(|p| p.start == start);
-            self.copy_rounds(&pending, first..end, &saved, &copies)?;
-            first = end;
-        }
-        self.groups.free(copies);
-        for slice in &pending {
-            let (events, first_offset) = self
-                .groups
-                .get(slice.slot)
-                .map_or((0, i64::MAX), |g| (g.pending, g.first_offset));
-            for &slot in &slice.windows {
-                if let Some(group) = self.groups.get_mut(slot) {
-                    group.pending += events;
-                    group.first_offset = group.first_offset.min(first_offset);
-                }
-            }
-            self.groups.remove_slice(slice.slot);
-        }
-        self.groups.free(sources);
-        Ok(())
+        slots
     }
 }
 
-impl Operator {
-    /// Merges slices `range` of `pending` into their windows, window `r` of each at a time.
-    fn copy_rounds(
-        &mut self,
-        pending: &[Pending],
-        range: std::ops::Range<usize>,
-        saved: &[SavedColumn],
-        copies: &[u32],
-    ) -> Result<(), PluginError> {
-        let rounds = pending[range.clone()]
-            .iter()
-            .map(|p| p.windows.len())
-            .max()
-            .unwrap_or(0);
-        let mut targets = Vec::new();
-        let mut from = Vec::new();
-        let mut copied = Vec::new();
-        for round in 0..rounds {
-            targets.clear();
-            from.clear();
-            copied.clear();
-            for i in range.clone() {
-                let slice = &pending[i];
-                let Some(&target) = slice.windows.get(round) else {
-                    continue;
-                };
-                targets.push(target);
-                if round + 1 == slice.windows.len() {
-                    from.push(slice.slot);
-                } else {
-                    from.push(copies[i]);
-                    copied.push(i);
-                }
-            }
-            if !copied.is_empty() {
-                let slots: Vec<u32> = copied.iter().map(|&i| copies[i]).collect();
-                let columns: Vec<SavedColumn> =
-                    saved.iter().map(|column| rows(column, &copied)).collect();
-                self.aggregates.restore(&slots, &columns)?;
-            }
-            // Merging frees the copies (and, last, the slices) inside the plugins.
-            self.aggregates.merge(&targets, &from)?;
-        }
-        Ok(())
+/// Merges a copy of each pair's slice into the pair's group, pair by pair (the merge frees
+/// the copies).
+fn merge_copies(
+    aggregates: &mut Aggregates,
+    groups: &mut GroupTable,
+    pairs: &[(u32, u32)],
+) -> Result<(), PluginError> {
+    if pairs.is_empty() {
+        return Ok(());
     }
-}
-
-/// The rows `which` of `column`, in that order.
-fn rows(column: &SavedColumn, which: &[usize]) -> SavedColumn {
-    let mut data = Vec::new();
-    let mut offsets = Vec::with_capacity(which.len() + 1);
-    offsets.push(0);
-    for &i in which {
-        let (start, end) = (column.offsets[i] as usize, column.offsets[i + 1] as usize);
-        data.extend_from_slice(column.data.get(start..end).unwrap_or_default());
-        offsets.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
-    }
-    SavedColumn { data, offsets }
+    let (targets, sources): (Vec<u32>, Vec<u32>) = pairs.iter().copied().unzip();
+    let saved = aggregates.save(&sources)?;
+    let copies: Vec<u32> = sources.iter().map(|_| groups.reserve()).collect();
+    let merged = aggregates
+        .restore(&copies, &saved)
+        .and_then(|()| aggregates.merge(&targets, &copies));
+    groups.free(copies);
+    merged
 }
 
 #[cfg(test)]
@@ -356,9 +465,9 @@ mod tests {
 
     #[test]
     fn slices_divide_size_and_slide() {
-        let slices = Slices::new(sliding(60_000, 1_000, 0)).expect("slices");
+        let slices = Slices::new(sliding(60_000, 1_000, 0), 0).expect("slices");
         assert_eq!(slices.length, 1_000);
-        let uneven = Slices::new(sliding(25, 10, 3)).expect("slices");
+        let uneven = Slices::new(sliding(25, 10, 3), 0).expect("slices");
         assert_eq!(uneven.length, 5);
         assert_eq!(uneven.slice(3), Window { start: 3, end: 8 });
         assert_eq!(uneven.slice(7).start, 3);
@@ -366,49 +475,57 @@ mod tests {
         assert_eq!(uneven.slice(-1).start, -2);
         assert!(uneven.is_slice(Window { start: 3, end: 8 }));
         assert!(!uneven.is_slice(Window { start: 3, end: 28 }));
-        assert!(Slices::new(sliding(10, 10, 0)).is_none(), "tumbling");
-        assert!(Slices::new(Assigner::Session { gap: 5 }).is_none());
+        assert!(Slices::new(sliding(10, 10, 0), 0).is_none(), "tumbling");
+        assert!(Slices::new(Assigner::Session { gap: 5 }, 0).is_none());
     }
 
+    /// Windows of 25 every 10 from 3 (..., [-7, 18), [3, 28), ...): the slice [8, 13) is in
+    /// both, first fires with the one ending at 18 and dies with the one ending at 28.
     #[test]
-    fn a_slice_is_pending_until_its_first_window_ends() {
-        let mut slices = Slices::new(sliding(10, 5, 0)).expect("slices");
+    fn a_slice_lives_from_its_first_window_to_its_last() {
+        let mut slices = Slices::new(sliding(25, 10, 3), 0).expect("slices");
+        assert_eq!((slices.first_end(8), slices.last_end(8)), (18, 28));
+        assert!(slices.takes(9, 27) && !slices.takes(9, 28));
         let mut groups = GroupTable::new(0);
-        let windows: Vec<(Window, u32)> =
-            [Window { start: 0, end: 10 }, Window { start: 5, end: 15 }]
-                .into_iter()
-                .map(|w| (w, groups.slot("k", w, i64::MIN)))
-                .collect();
-        assert_eq!(slices.slot("k", 7, i64::MIN), None);
-        let slot = slices.open(&mut groups, "k", 7, &windows);
-        assert_eq!(slices.slot("k", 9, i64::MIN), Some(slot));
-        assert_eq!(slices.slot("k", 9, 10), None, "its first window fired");
-        assert_eq!(slices.slot("k", 10, i64::MIN), None, "the next slice");
-        assert_eq!(slices.slot("j", 9, i64::MIN), None, "another key");
-        assert!(
-            groups.due(100).iter().all(|&s| s != slot),
-            "a slice never fires"
-        );
-        assert!(slices.due_by(10) && !slices.due_by(9));
-        assert!(slices.take(9).is_empty());
-        let taken = slices.take(10);
-        assert_eq!(taken.len(), 1);
+        let slot = slices.open(&mut groups, "k", 9, i64::MIN);
         assert_eq!(
-            taken[0].windows,
-            windows.iter().map(|&(_, s)| s).collect::<Vec<_>>()
+            slices.open(&mut groups, "k", 12, i64::MIN),
+            slot,
+            "the same slice"
         );
-        assert!(!slices.due_by(i64::MAX - 1));
+        assert_eq!(slices.slot("k", 10, i64::MIN), Some(slot));
+        assert_eq!(slices.slot("k", 13, i64::MIN), None, "the next slice");
+        assert_eq!(slices.slot("j", 9, i64::MIN), None, "another key");
+        assert_eq!(slices.next_end(i64::MIN), Some(18));
+        assert_eq!(slices.latest_end(), Some(28));
+        let (mut direct, mut pairs) = (Vec::new(), Vec::new());
+        slices.fire(&mut groups, 18, false, &mut direct, &mut pairs);
+        assert_eq!(direct.len(), 1);
+        assert_eq!(direct[0].0, slot);
+        assert_eq!(direct[0].1.window, Window { start: -7, end: 18 });
+        assert!(pairs.is_empty() && slices.take_dead().is_empty());
+        assert_eq!(slices.next_end(18), Some(28));
+        slices.fire(&mut groups, 28, false, &mut direct, &mut pairs);
+        assert_eq!(slices.take_dead(), [slot]);
+        assert_eq!(slices.next_end(28), None, "no live slice");
     }
 
+    /// With allowed lateness every window gets a group that holds its slices, in time order.
     #[test]
-    fn rows_are_picked_in_order() {
-        let column = SavedColumn {
-            data: vec![1, 2, 3],
-            offsets: vec![0, 1, 3, 3],
-        };
-        let picked = rows(&column, &[1, 0, 2]);
-        assert_eq!(picked.data, [2, 3, 1]);
-        assert_eq!(picked.offsets, [0, 2, 3, 3]);
-        assert!(picked.fits(3));
+    fn windows_kept_for_late_events_get_groups() {
+        let mut slices = Slices::new(sliding(10, 5, 0), 3).expect("slices");
+        assert_eq!(slices.slot("k", 7, 10), None, "its first window fired");
+        let mut groups = GroupTable::new(3);
+        let early = slices.open(&mut groups, "k", 2, i64::MIN);
+        let late = slices.open(&mut groups, "k", 7, i64::MIN);
+        let (mut direct, mut pairs) = (Vec::new(), Vec::new());
+        slices.fire(&mut groups, 10, false, &mut direct, &mut pairs);
+        assert!(direct.is_empty());
+        let target = groups
+            .find("k", Window { start: 0, end: 10 })
+            .expect("group");
+        assert_eq!(pairs, [(target, early), (target, late)]);
+        assert_eq!(groups.due(10), [target]);
+        assert_eq!(slices.take_dead(), [early]);
     }
 }
