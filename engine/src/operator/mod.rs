@@ -4,6 +4,7 @@
 
 mod beside;
 mod checkpoint;
+mod finish;
 mod limit;
 mod output;
 mod slices;
@@ -14,7 +15,7 @@ pub use output::{Dropped, Emitted, Late, Output};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::aggregate::{Aggregates, Finished, Takeover};
+use crate::aggregate::{Aggregates, Takeover};
 use crate::aggregate::{AggregatorPlugin, PluginError, SwapError};
 use crate::config::Config;
 use crate::decode::DecodedBatch;
@@ -454,135 +455,6 @@ impl Operator {
         self.push_results(&mut results, Emit::Early, early)?;
         self.expire(watermark)?;
         Ok(results)
-    }
-
-    /// Emits the on-time results of the windows ending after `from` and at or before
-    /// `watermark`: groups, and sliding windows read from their slices; then frees the slices
-    /// whose last window that was.
-    fn fire(
-        &mut self,
-        results: &mut Vec<Emitted>,
-        from: i64,
-        watermark: i64,
-    ) -> Result<(), PluginError> {
-        let mut entries = self.fire_slices(from, watermark, false)?;
-        let due = self.groups.due(watermark);
-        entries.extend(
-            due.into_iter()
-                .filter_map(|slot| self.groups.get(slot).map(|g| (slot, g.clone()))),
-        );
-        self.push_entries(results, Emit::OnTime, entries)?;
-        self.release_dead_slices()
-    }
-
-    /// Finishes `slots` and adds their results, ordered by window, then key.
-    fn push_results(
-        &mut self,
-        results: &mut Vec<Emitted>,
-        emit: Emit,
-        slots: Vec<u32>,
-    ) -> Result<(), PluginError> {
-        let entries = slots
-            .into_iter()
-            .filter_map(|slot| self.groups.get(slot).map(|g| (slot, g.clone())))
-            .collect();
-        self.push_entries(results, emit, entries)
-    }
-
-    /// Finishes the slot of each entry and adds the results under the entry's group (a window
-    /// read straight from its slice has the slice's slot), ordered by window, then key.
-    fn push_entries(
-        &mut self,
-        results: &mut Vec<Emitted>,
-        emit: Emit,
-        mut entries: Vec<(u32, Group)>,
-    ) -> Result<(), PluginError> {
-        if !self.drop.is_empty() {
-            self.drop_due(&mut entries)?;
-        }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        entries.sort_unstable_by(|(_, a), (_, b)| {
-            (a.window.end, a.window.start, &*a.key).cmp(&(b.window.end, b.window.start, &*b.key))
-        });
-        let slots: Vec<u32> = entries.iter().map(|&(slot, _)| slot).collect();
-        let finished = if self.careful {
-            self.finish_one_by_one(&entries)?
-        } else {
-            self.aggregates.finish(&slots)?
-        };
-        let mut groups = Vec::with_capacity(entries.len());
-        for (slot, mut group) in entries {
-            if self
-                .groups
-                .get(slot)
-                .is_some_and(|g| g.window == group.window)
-                && let Some(own) = self.groups.get_mut(slot)
-            {
-                own.pending = 0;
-            }
-            group.pending = 0;
-            groups.push(group);
-        }
-        if !self.candidates.is_empty() {
-            self.candidates_finish(emit, &slots, &groups);
-        }
-        results.push(Emitted {
-            emit,
-            groups,
-            finished,
-        });
-        Ok(())
-    }
-
-    /// Takes the groups to drop out of `entries`: reported, and released and freed unless
-    /// read from a slice (which other windows still read).
-    fn drop_due(&mut self, entries: &mut Vec<(u32, Group)>) -> Result<(), PluginError> {
-        let mut released = Vec::new();
-        entries.retain(
-            |(slot, group)| match self.drop.get(&(group.key.clone(), group.window)) {
-                Some(reason) => {
-                    self.dropped.push(Dropped {
-                        group: group.clone(),
-                        reason: Arc::clone(reason),
-                    });
-                    if self
-                        .groups
-                        .get(*slot)
-                        .is_some_and(|g| g.window == group.window)
-                    {
-                        released.push(*slot);
-                    }
-                    false
-                }
-                None => true,
-            },
-        );
-        if !released.is_empty() {
-            self.aggregates.release(&released)?;
-            self.candidates_release(&released);
-            for &slot in &released {
-                self.groups.remove(slot);
-            }
-            self.groups.free(released);
-        }
-        Ok(())
-    }
-
-    /// Finishes `entries` one call per group; a failure leaves its group in `failed`.
-    fn finish_one_by_one(&mut self, entries: &[(u32, Group)]) -> Result<Finished, PluginError> {
-        let mut all = Finished::default();
-        for (slot, group) in entries {
-            match self.aggregates.finish(&[*slot]) {
-                Ok(one) => all.append(one),
-                Err(error) => {
-                    self.failed = Some(group.clone());
-                    return Err(error);
-                }
-            }
-        }
-        Ok(all)
     }
 
     fn expire(&mut self, watermark: i64) -> Result<(), PluginError> {

@@ -21,6 +21,7 @@ use foldhash::fast::RandomState;
 use smallvec::SmallVec;
 
 use super::Operator;
+use super::finish::Entry;
 use crate::aggregate::{Aggregates, PluginError};
 use crate::groups::{Group, GroupTable};
 use crate::snapshot::SavedGroup;
@@ -29,11 +30,24 @@ use crate::window::{Assigner, Window};
 /// A key's bytes (as in the group table).
 type Key = SmallVec<[u8; 24]>;
 
-/// A key's live slices, `(start, slot)`, earliest first.
-type Live = SmallVec<[(i64, u32); 4]>;
+/// A key's live slices, `(start, slot)`, earliest first, and the values of its last window
+/// read from them.
+#[derive(Debug, Default)]
+struct Live {
+    slices: SmallVec<[(i64, u32); 4]>,
+    known: Option<Known>,
+}
 
-/// A window's result read straight from the slot of its one slice, with the window's group.
-pub(super) type Direct = (u32, Group);
+/// The slices a window was read from: `(start, events added)` of each. A slice's count only
+/// grows, so the same signature means the same state.
+type Signature = SmallVec<[(i64, u64); 2]>;
+
+/// A key's last window read from its slices: their signature and the window's values.
+#[derive(Debug)]
+struct Known {
+    signature: Signature,
+    values: Arc<[f64]>,
+}
 
 /// The live slices of sliding windows (those whose last window has not fired), by key.
 #[derive(Debug)]
@@ -138,6 +152,7 @@ impl Slices {
         }
         self.live
             .get(key.as_bytes())?
+            .slices
             .iter()
             .rev()
             .find(|&&(s, _)| s == start)
@@ -157,7 +172,7 @@ impl Slices {
         if let Some(&(_, slot)) = self
             .live
             .get(key.as_bytes())
-            .and_then(|live| live.iter().rev().find(|&&(s, _)| s == slice.start))
+            .and_then(|live| live.slices.iter().rev().find(|&&(s, _)| s == slice.start))
         {
             return slot;
         }
@@ -172,7 +187,10 @@ impl Slices {
     /// is live).
     pub(super) fn would_open(&self, key: &str, time: i64, watermark: i64) -> usize {
         let start = self.slice(time).start;
-        let live = self.live.get(key.as_bytes()).map_or(&[][..], |l| &l[..]);
+        let live = self
+            .live
+            .get(key.as_bytes())
+            .map_or(&[][..], |l| &l.slices[..]);
         let at = live.partition_point(|&(s, _)| s < start);
         if live.get(at).is_some_and(|&(s, _)| s == start) {
             return 0;
@@ -207,8 +225,8 @@ impl Slices {
             .live
             .entry(Key::from_slice(key.as_bytes()))
             .or_default();
-        let at = live.partition_point(|&(s, _)| s < start);
-        live.insert(at, (start, slot));
+        let at = live.slices.partition_point(|&(s, _)| s < start);
+        live.slices.insert(at, (start, slot));
         *self.starts.entry(start).or_default() += 1;
     }
 
@@ -231,6 +249,13 @@ impl Slices {
         Some(next.max(self.first_end(earliest)))
     }
 
+    /// Keeps `values` as those of `key`'s windows read from the slices of `signature`.
+    fn remember(&mut self, key: &str, signature: Signature, values: Arc<[f64]>) {
+        if let Some(live) = self.live.get_mut(key.as_bytes()) {
+            live.known = Some(Known { signature, values });
+        }
+    }
+
     /// Takes the slices whose last window fired (their results are out).
     fn take_dead(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.dead)
@@ -242,7 +267,7 @@ impl Slices {
         all.extend(
             self.live
                 .drain()
-                .flat_map(|(_, live)| live.into_iter().map(|(_, s)| s)),
+                .flat_map(|(_, live)| live.slices.into_iter().map(|(_, s)| s)),
         );
         self.starts.clear();
         self.windows = 0;
@@ -252,17 +277,20 @@ impl Slices {
 
 impl Slices {
     /// Reads the windows ending at `end` from their slices. A window with no group, when fired
-    /// windows take no late events, goes into `direct` (unless `all`): the slot of its one
-    /// slice, or a slot its slices are merged into (`pairs`); any other gets a group (opened unfired, so that it fires with the group table's `due`), and
-    /// its slices go into `pairs` as `(group, slice)`, in time order. Slices whose last window
-    /// this is are then dead.
+    /// windows take no late events, goes into `direct` (unless `all`): with its key's values
+    /// when it holds the slices its key's window before it was read from, else the slot of its
+    /// one slice or a slot its slices are merged into (`pairs`), and its place and signature
+    /// in `learned`. Any other window gets a group (opened unfired, so that it fires with the
+    /// group table's `due`), and its slices go into `pairs` as `(group, slice)`, in time order.
+    /// Slices whose last window this is are then dead.
     fn fire(
         &mut self,
         groups: &mut GroupTable,
         end: i64,
         all: bool,
-        direct: &mut Vec<Direct>,
+        direct: &mut Vec<Entry>,
         pairs: &mut Vec<(u32, u32)>,
+        learned: &mut Vec<(usize, Signature)>,
     ) {
         let window = Window {
             start: end.saturating_sub(self.size),
@@ -279,7 +307,8 @@ impl Slices {
             ..
         } = self;
         let mut died = false;
-        for slices in live.values_mut() {
+        for live in live.values_mut() {
+            let slices = &mut live.slices;
             let n = slices.partition_point(|&(start, _)| start < end);
             if let Some(&(_, first)) = slices.first().filter(|_| n > 0)
                 && let Some(slice) = groups.get(first)
@@ -288,6 +317,10 @@ impl Slices {
                 *windows = windows.saturating_sub(1);
                 let key = Arc::clone(&slice.key);
                 let found = windows_open.then(|| groups.find(&key, window)).flatten();
+                let read: Signature = slices[..n]
+                    .iter()
+                    .map(|&(start, slot)| (start, groups.get(slot).map_or(0, |g| g.pending)))
+                    .collect();
                 let (pending, first_offset) = slices[..n]
                     .iter()
                     .filter_map(|&(_, slot)| groups.get(slot))
@@ -295,9 +328,14 @@ impl Slices {
                         (p + g.pending, o.min(g.first_offset))
                     });
                 if straight && found.is_none() {
-                    // Read once: from the slice itself, or from a slot its slices are merged
-                    // into, freed with the dead slices.
-                    let slot = if n == 1 {
+                    let values = live
+                        .known
+                        .as_ref()
+                        .filter(|known| known.signature == read)
+                        .map(|known| Arc::clone(&known.values));
+                    // Not known: read from the slice itself, or from a slot its slices are
+                    // merged into, freed with the dead slices.
+                    let slot = if values.is_some() || n == 1 {
                         first
                     } else {
                         let merged = groups.reserve();
@@ -305,6 +343,9 @@ impl Slices {
                         dead.push(merged);
                         merged
                     };
+                    if values.is_none() {
+                        learned.push((direct.len(), read));
+                    }
                     let group = Group {
                         window,
                         key,
@@ -312,7 +353,11 @@ impl Slices {
                         pending,
                         first_offset,
                     };
-                    direct.push((slot, group));
+                    direct.push(Entry {
+                        slot,
+                        group,
+                        values,
+                    });
                 } else {
                     let target = found.unwrap_or_else(|| groups.slot(&key, window, i64::MIN));
                     if let Some(group) = groups.get_mut(target) {
@@ -335,7 +380,7 @@ impl Slices {
             }
         }
         if died {
-            live.retain(|_, slices| !slices.is_empty());
+            live.retain(|_, live| !live.slices.is_empty());
         }
     }
 }
@@ -351,24 +396,81 @@ impl Operator {
         from: i64,
         to: i64,
         all: bool,
-    ) -> Result<Vec<Direct>, PluginError> {
-        let mut direct = Vec::new();
-        let Some(slices) = self.slices.as_mut() else {
-            return Ok(direct);
+    ) -> Result<Vec<Entry>, PluginError> {
+        let Some(mut slices) = self.slices.take() else {
+            return Ok(Vec::new());
         };
-        let mut pairs = Vec::new();
+        let fired = self.fire_windows(&mut slices, from, to, all);
+        self.slices = Some(slices);
+        fired
+    }
+
+    fn fire_windows(
+        &mut self,
+        slices: &mut Slices,
+        from: i64,
+        to: i64,
+        all: bool,
+    ) -> Result<Vec<Entry>, PluginError> {
+        let (mut direct, mut pairs, mut learned) = (Vec::new(), Vec::new(), Vec::new());
         let mut after = from;
         while let Some(end) = slices.next_end(after) {
             if !all && end > to {
                 break;
             }
-            // One window end at a time: the copies' slots are reused by the next.
-            slices.fire(&mut self.groups, end, all, &mut direct, &mut pairs);
+            // One window end at a time: the copies' slots are reused by the next, which
+            // reads the values learned here.
+            slices.fire(
+                &mut self.groups,
+                end,
+                all,
+                &mut direct,
+                &mut pairs,
+                &mut learned,
+            );
             merge_copies(&mut self.aggregates, &mut self.groups, &pairs)?;
             pairs.clear();
+            self.learn(slices, &mut direct, &mut learned)?;
             after = end;
         }
         Ok(direct)
+    }
+
+    /// Finishes the windows at `learned` in `direct` (but those to drop) and keeps their values
+    /// for their keys' next windows.
+    fn learn(
+        &mut self,
+        slices: &mut Slices,
+        direct: &mut [Entry],
+        learned: &mut Vec<(usize, Signature)>,
+    ) -> Result<(), PluginError> {
+        if !self.drop.is_empty() {
+            learned.retain(|(i, _)| {
+                let group = &direct[*i].group;
+                !self
+                    .drop
+                    .contains_key(&(Arc::clone(&group.key), group.window))
+            });
+        }
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Entry> = learned.iter().map(|(i, _)| direct[*i].clone()).collect();
+        let finished = self.finish_entries(&batch)?;
+        for (j, (i, signature)) in learned.drain(..).enumerate() {
+            let values: Arc<[f64]> = finished
+                .columns
+                .iter()
+                .flat_map(|(_, outputs, values)| {
+                    let width = outputs.len();
+                    values.get(j * width..(j + 1) * width).unwrap_or_default()
+                })
+                .copied()
+                .collect();
+            slices.remember(&direct[i].group.key, signature, Arc::clone(&values));
+            direct[i].values = Some(values);
+        }
+        Ok(())
     }
 
     /// Frees the slices whose last window fired (after its results were read).
@@ -498,14 +600,37 @@ mod tests {
         assert_eq!(slices.slot("j", 9, i64::MIN), None, "another key");
         assert_eq!(slices.next_end(i64::MIN), Some(18));
         assert_eq!(slices.latest_end(), Some(28));
-        let (mut direct, mut pairs) = (Vec::new(), Vec::new());
-        slices.fire(&mut groups, 18, false, &mut direct, &mut pairs);
+        let (mut direct, mut pairs, mut learned) = (Vec::new(), Vec::new(), Vec::new());
+        slices.fire(
+            &mut groups,
+            18,
+            false,
+            &mut direct,
+            &mut pairs,
+            &mut learned,
+        );
         assert_eq!(direct.len(), 1);
-        assert_eq!(direct[0].0, slot);
-        assert_eq!(direct[0].1.window, Window { start: -7, end: 18 });
+        assert_eq!(direct[0].slot, slot);
+        assert_eq!(direct[0].group.window, Window { start: -7, end: 18 });
+        assert_eq!(learned, [(0, Signature::from_slice(&[(8, 0)]))]);
         assert!(pairs.is_empty() && slices.take_dead().is_empty());
         assert_eq!(slices.next_end(18), Some(28));
-        slices.fire(&mut groups, 28, false, &mut direct, &mut pairs);
+        let (_, read) = learned.pop().expect("learned");
+        slices.remember("k", read, Arc::from([1.0]));
+        slices.fire(
+            &mut groups,
+            28,
+            false,
+            &mut direct,
+            &mut pairs,
+            &mut learned,
+        );
+        assert_eq!(
+            direct[1].values.as_deref(),
+            Some(&[1.0][..]),
+            "the same slice"
+        );
+        assert!(learned.is_empty());
         assert_eq!(slices.take_dead(), [slot]);
         assert_eq!(slices.next_end(28), None, "no live slice");
     }
@@ -518,8 +643,15 @@ mod tests {
         let mut groups = GroupTable::new(3);
         let early = slices.open(&mut groups, "k", 2, i64::MIN);
         let late = slices.open(&mut groups, "k", 7, i64::MIN);
-        let (mut direct, mut pairs) = (Vec::new(), Vec::new());
-        slices.fire(&mut groups, 10, false, &mut direct, &mut pairs);
+        let (mut direct, mut pairs, mut learned) = (Vec::new(), Vec::new(), Vec::new());
+        slices.fire(
+            &mut groups,
+            10,
+            false,
+            &mut direct,
+            &mut pairs,
+            &mut learned,
+        );
         assert!(direct.is_empty());
         let target = groups
             .find("k", Window { start: 0, end: 10 })
