@@ -35,10 +35,14 @@ few_sliding=$(rate "$out/windows.txt" engine_100_keys/sliding_60s_1s)
 sliding_share=$(awk -v a="$few_sliding" -v b="$few_tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
 verdict "sliding 60 s every 1 s ≥ 0.7 × tumbling 10 s events/s (engine path, 100 keys, same run)" \
   "${few_sliding:-?} events/s (${sliding_share:-?} ×)" "$([[ -n $sliding_share ]] && ge "$sliding_share" 0.7)"
-# 614 k results/s: the same benchmark on 2026-12-05 (682106b), before sliding windows by slices.
+# Before sliding windows by slices (682106b) this benchmark wrote 614 k results/s while 10 s
+# tumbling over 10 k keys read 3.41 M events/s in the same run (2026-12-05, an Intel Xeon VM):
+# 0.18 results per tumbling event. Against tumbling in the same run, the budget (twice that)
+# means the same on a faster or a slower machine.
 sparse=$(rate "$out/windows.txt" sliding_10k_keys_sparse/results_60s_1s)
-verdict "sliding 60 s every 1 s, 10 k keys, one event per key and window: results/s ≥ 2 × 614 k" \
-  "${sparse:-?} results/s" "$([[ -n $sparse ]] && ge "$sparse" 1228000)"
+sparse_share=$(awk -v a="$sparse" -v b="$tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
+verdict "sliding 60 s every 1 s, 10 k keys, one event per key and window: results/s ≥ 2 × before slices (0.18 × tumbling 10 k keys events/s, same run)" \
+  "${sparse:-?} results/s (${sparse_share:-?} × tumbling)" "$([[ -n $sparse_share ]] && ge "$sparse_share" 0.36)"
 one=$(rate "$out/workers.txt" engine_4_partitions/workers_1)
 two=$(rate "$out/workers.txt" engine_4_partitions/workers_2)
 workers_gain=$(awk -v a="$two" -v b="$one" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')

@@ -8,7 +8,9 @@
 # recovery, hot swap, and the spread aggregator in Rust, Python and JavaScript;
 # then the design budgets, each met or missed. Ratios come from one run of one bench, because
 # these machines are noisy. Exits 1 when a budget is missed.
-# Usage: scripts/bench.sh   (BENCH_EVENTS=… sets the mock-cluster Kafka runs' size; 500 000)
+# Usage: scripts/bench.sh   (BENCH_EVENTS=… sets the mock-cluster Kafka runs' size; 500 000;
+# BENCH_HARNESS_TARGET_DIR=… takes the tests' broker and PostgreSQL harness, a debug build,
+# from another build folder than CARGO_TARGET_DIR, e.g. the tests' own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -27,8 +29,9 @@ run() {
 # Central by scripts/install-kafka.sh) for the Kafka runs against a real broker. It runs until
 # its stdin closes; each bench run creates its own topics.
 scripts/install-kafka.sh >/dev/null
-cargo build -q -p eddy-tests --bin kafka-broker
-coproc BROKER { exec "$CARGO_TARGET_DIR/debug/kafka-broker" 4 2>"$out/kafka-broker.log"; }
+harness=${BENCH_HARNESS_TARGET_DIR:-$CARGO_TARGET_DIR}
+CARGO_TARGET_DIR=$harness cargo build -q -p eddy-tests --bin kafka-broker
+coproc BROKER { exec "$harness/debug/kafka-broker" 4 2>"$out/kafka-broker.log"; }
 broker_pid=$BROKER_PID
 trap 'kill "$broker_pid" 2>/dev/null || true' EXIT
 read -r -t 120 -u "${BROKER[0]}" brokers || { echo "the Kafka broker did not start: $out/kafka-broker.log" >&2; exit 1; }
@@ -46,9 +49,9 @@ run kafka-apache BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 cargo bench -p ed
 run kafka-apache-eos BENCH_BROKERS="$brokers" BENCH_EVENTS=1000000 BENCH_DELIVERY=exactly_once cargo bench -p eddy --bench kafka
 # Results into PostgreSQL beside results into Kafka: a server of the tests' harness
 # (tests/src/postgres.rs), running until its stdin (a fifo this script holds) closes.
-cargo build -q -p eddy-tests --bin postgres-server
+CARGO_TARGET_DIR=$harness cargo build -q -p eddy-tests --bin postgres-server
 mkfifo "$out/postgres-stdin"
-"$CARGO_TARGET_DIR/debug/postgres-server" <"$out/postgres-stdin" >"$out/postgres-url" 2>"$out/postgres-server.log" &
+"$harness/debug/postgres-server" <"$out/postgres-stdin" >"$out/postgres-url" 2>"$out/postgres-server.log" &
 pg_pid=$!
 exec {pg_hold}>"$out/postgres-stdin"
 for _ in $(seq 120); do [[ -s $out/postgres-url ]] && break; sleep 1; done

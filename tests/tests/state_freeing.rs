@@ -84,8 +84,8 @@ fn tumbling_state_stays_bounded() {
 #[test]
 fn sliding_state_stays_bounded() {
     // 2 s windows every 500 ms: 4 per event, plus 7 more during bound and lateness. Beside
-    // them, slots for the key's slices (500 ms each, open until the watermark passes their
-    // end: up to 3 at once) and for a copy of each slice while it moves into its windows.
+    // them, slots for the key's slices (500 ms each, live until their last window fires) and
+    // for a copy of each slice of a window while it is merged into the window's group.
     run(
         WindowConfig::Sliding {
             size: Duration::from_secs(2),
