@@ -43,6 +43,15 @@ sparse=$(rate "$out/windows.txt" sliding_10k_keys_sparse/results_60s_1s)
 sparse_share=$(awk -v a="$sparse" -v b="$tumbling" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')
 verdict "sliding 60 s every 1 s, 10 k keys, one event per key and window: results/s ≥ 2 × before slices (0.18 × tumbling 10 k keys events/s, same run)" \
   "${sparse:-?} results/s (${sparse_share:-?} × tumbling)" "$([[ -n $sparse_share ]] && ge "$sparse_share" 0.36)"
+# Issue 19, item 3: the allocation test passes (four times the events per batch, at most a
+# quarter more blocks, for tumbling, sliding and session windows); the sliding row is shown.
+sliding_allocs=$(awk '/^\{ type: sliding/ && /events a batch:/ {
+    match($0, /[0-9]+ events a batch/); n=substr($0, RSTART, RLENGTH); sub(/ events a batch/, "", n)
+    match($0, /[0-9]+ in the operator/); a=substr($0, RSTART, RLENGTH); sub(/ in the operator/, "", a)
+    printf "%s%s blocks at %s events a batch", sep, a, n; sep=", "}' "$out/allocations.txt" 2>/dev/null)
+allocations_ok=$(grep -q '^test result: ok' "$out/allocations.txt" 2>/dev/null && echo 1 || echo 0)
+verdict "steady state allocates per batch, not per event (decode and window operator, 1 024 then 4 096 events a batch)" \
+  "sliding windows, operator: ${sliding_allocs:-?} (40 batches)" "$([[ -n $sliding_allocs ]] && echo "$allocations_ok")"
 one=$(rate "$out/workers.txt" engine_4_partitions/workers_1)
 two=$(rate "$out/workers.txt" engine_4_partitions/workers_2)
 workers_gain=$(awk -v a="$two" -v b="$one" 'BEGIN {if (a != "" && b > 0) printf "%.2f", a / b}')

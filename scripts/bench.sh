@@ -69,6 +69,8 @@ run checkpoint cargo bench -p eddy --bench checkpoint
 run stall cargo bench -p eddy --bench stall
 run swap cargo bench -p eddy --bench swap
 run polyglot cargo bench -p eddy --bench polyglot
+# Allocations in steady state, per batch and not per event (dhat counts every block).
+run allocations cargo test -q --release -p eddy-engine --test allocations -- --nocapture
 
 # Criterion prints the benchmark's id, then its `thrpt: [low mid high]` line.
 criterion() {
@@ -91,6 +93,10 @@ echo
 echo "## Memory of open windows (cargo bench -p eddy --bench windows, measured first in the process)"
 echo
 grep '^open windows' "$out/windows.txt" | sed 's/^/- /'
+echo
+echo "## Allocations in steady state (cargo test --release -p eddy-engine --test allocations; blocks over 40 batches)"
+echo
+grep 'events a batch:' "$out/allocations.txt" | sed 's/^/- /'
 for bench in process columns kafka-apache kafka-apache-eos postgres kafka kafka-eos checkpoint stall swap polyglot; do
   [[ -f $out/$bench.txt ]] || continue
   echo

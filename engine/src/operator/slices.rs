@@ -38,9 +38,11 @@ struct Live {
     known: Option<Known>,
 }
 
-/// The slices a window was read from: `(start, events added)` of each. A slice's count only
-/// grows, so the same signature means the same state.
-type Signature = SmallVec<[(i64, u64); 2]>;
+/// The slices a window was read from: the first one's start, the last one's start, how many,
+/// and the events added to them. A key's live slices are a sorted list that loses slices only
+/// at its front (when they die), so the first and last start and the count name the same
+/// slices; each slice's count of events only grows, so the same total means the same state.
+type Signature = (i64, i64, usize, u64);
 
 /// A key's last window read from its slices: their signature and the window's values.
 #[derive(Debug)]
@@ -317,16 +319,13 @@ impl Slices {
                 *windows = windows.saturating_sub(1);
                 let key = Arc::clone(&slice.key);
                 let found = windows_open.then(|| groups.find(&key, window)).flatten();
-                let read: Signature = slices[..n]
-                    .iter()
-                    .map(|&(start, slot)| (start, groups.get(slot).map_or(0, |g| g.pending)))
-                    .collect();
                 let (pending, first_offset) = slices[..n]
                     .iter()
                     .filter_map(|&(_, slot)| groups.get(slot))
                     .fold((0, i64::MAX), |(p, o), g| {
                         (p + g.pending, o.min(g.first_offset))
                     });
+                let read: Signature = (slices[0].0, slices[n - 1].0, n, pending);
                 if straight && found.is_none() {
                     let values = live
                         .known
@@ -457,16 +456,14 @@ impl Operator {
         }
         let batch: Vec<Entry> = learned.iter().map(|(i, _)| direct[*i].clone()).collect();
         let finished = self.finish_entries(&batch)?;
+        let mut row = Vec::new();
         for (j, (i, signature)) in learned.drain(..).enumerate() {
-            let values: Arc<[f64]> = finished
-                .columns
-                .iter()
-                .flat_map(|(_, outputs, values)| {
-                    let width = outputs.len();
-                    values.get(j * width..(j + 1) * width).unwrap_or_default()
-                })
-                .copied()
-                .collect();
+            row.clear();
+            for (_, outputs, values) in &finished.columns {
+                let width = outputs.len();
+                row.extend_from_slice(values.get(j * width..(j + 1) * width).unwrap_or_default());
+            }
+            let values: Arc<[f64]> = Arc::from(&row[..]);
             slices.remember(&direct[i].group.key, signature, Arc::clone(&values));
             direct[i].values = Some(values);
         }
@@ -612,7 +609,7 @@ mod tests {
         assert_eq!(direct.len(), 1);
         assert_eq!(direct[0].slot, slot);
         assert_eq!(direct[0].group.window, Window { start: -7, end: 18 });
-        assert_eq!(learned, [(0, Signature::from_slice(&[(8, 0)]))]);
+        assert_eq!(learned, [(0, (8, 8, 1, 0))]);
         assert!(pairs.is_empty() && slices.take_dead().is_empty());
         assert_eq!(slices.next_end(18), Some(28));
         let (_, read) = learned.pop().expect("learned");
