@@ -11,7 +11,7 @@
 //!
 //! A checkpoint holds the slices as groups; a run restored from one reads every window from
 //! the same slices in the same order, so it writes exactly the results of a run that was never
-//! stopped. A hot swap or a shadow run needs every window as a group: the slices are then
+//! stopped. A hot swap needs every window as a group: the slices are then
 //! merged into all their windows at once (`Operator::materialize_slices`, in `fire.rs`).
 
 mod fire;
