@@ -116,7 +116,15 @@ impl Operator {
     /// The values of `entries`, in order: those not known yet finished by the plugins.
     pub(super) fn finish_entries(&mut self, entries: &[Entry]) -> Result<Finished, PluginError> {
         let fresh: Vec<&Entry> = entries.iter().filter(|e| e.values.is_none()).collect();
-        let finished = if self.careful {
+        let finished = if fresh.is_empty() {
+            // No plugin call: the shape of the results only.
+            let columns = self.aggregates.outputs().into_iter();
+            Finished {
+                columns: columns
+                    .map(|(name, outputs)| (name, outputs, Vec::new()))
+                    .collect(),
+            }
+        } else if self.careful {
             self.finish_one_by_one(&fresh)?
         } else {
             let slots: Vec<u32> = fresh.iter().map(|e| e.slot).collect();
@@ -180,7 +188,7 @@ impl Operator {
 
     /// Finishes `entries` one call per group; a failure leaves its group in `failed`.
     fn finish_one_by_one(&mut self, entries: &[&Entry]) -> Result<Finished, PluginError> {
-        let mut all = self.aggregates.finish(&[])?;
+        let mut all = Finished::default();
         for entry in entries {
             match self.aggregates.finish(&[entry.slot]) {
                 Ok(one) => all.append(one),
