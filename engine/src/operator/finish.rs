@@ -175,14 +175,29 @@ impl Operator {
                 None => true,
             }
         });
-        if !released.is_empty() {
-            self.aggregates.release(&released)?;
-            self.candidates_release(&released);
-            for &slot in &released {
+        self.release_groups(released, false)
+    }
+
+    /// Releases `slots` in the plugins (and candidates), closes their groups (slices when
+    /// `slices`; a slot no group holds is skipped) and frees the slots.
+    pub(super) fn release_groups(
+        &mut self,
+        slots: Vec<u32>,
+        slices: bool,
+    ) -> Result<(), PluginError> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        self.aggregates.release(&slots)?;
+        self.candidates_release(&slots);
+        for &slot in &slots {
+            if slices {
+                self.groups.remove_slice(slot);
+            } else {
                 self.groups.remove(slot);
             }
-            self.groups.free(released);
         }
+        self.groups.free(slots);
         Ok(())
     }
 

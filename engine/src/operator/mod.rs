@@ -266,9 +266,10 @@ impl Operator {
                 // and to the windows that fired and still take late events.
                 let slot = slices.open(&mut self.groups, key, time, watermark);
                 self.add_to(slot, i, offset);
-                for w in 0..self.windows.len() {
+                let fired = self.windows.partition_point(|w| w.end <= watermark);
+                for w in 0..fired {
                     let window = self.windows[w];
-                    if window.end <= watermark && !self.groups.is_expired(window, watermark) {
+                    if !self.groups.is_expired(window, watermark) {
                         let slot = self.groups.slot(key, window, watermark);
                         self.add_to(slot, i, offset);
                     }

@@ -207,12 +207,7 @@ impl Operator {
 
     /// Frees the slices whose last window fired (after its results were read).
     pub(in crate::operator) fn release_dead_slices(&mut self) -> Result<(), PluginError> {
-        let dead = self
-            .slices
-            .as_mut()
-            .map(Slices::take_dead)
-            .unwrap_or_default();
-        self.release_slices(dead)
+        self.release_taken(Slices::take_dead)
     }
 
     /// Merges every live slice into each of its windows that has not fired, as groups, and
@@ -224,25 +219,13 @@ impl Operator {
 
     /// Drops every live slice unread (state expired by its TTL).
     pub(in crate::operator) fn drop_slices(&mut self) -> Result<(), PluginError> {
-        let all = self
-            .slices
-            .as_mut()
-            .map(Slices::take_all)
-            .unwrap_or_default();
-        self.release_slices(all)
+        self.release_taken(Slices::take_all)
     }
 
-    fn release_slices(&mut self, slots: Vec<u32>) -> Result<(), PluginError> {
-        if slots.is_empty() {
-            return Ok(());
-        }
-        self.aggregates.release(&slots)?;
-        self.candidates_release(&slots);
-        for &slot in &slots {
-            self.groups.remove_slice(slot);
-        }
-        self.groups.free(slots);
-        Ok(())
+    /// Releases and frees the slots `take` takes out of the slices.
+    fn release_taken(&mut self, take: fn(&mut Slices) -> Vec<u32>) -> Result<(), PluginError> {
+        let slots = self.slices.as_mut().map(take).unwrap_or_default();
+        self.release_groups(slots, true)
     }
 
     /// Opens the groups of a snapshot (a group one slice long is a slice, live again) and
